@@ -1,0 +1,76 @@
+package data
+
+import (
+	"fmt"
+	"mime"
+	"strconv"
+	"strings"
+)
+
+// The content types of SageMaker's built-in algorithms.
+const (
+	CSV              = "text/csv"
+	JSON             = "application/json"
+	JSONLines        = "application/jsonlines"
+	RecordIOProtobuf = "application/x-recordio-protobuf"
+)
+
+// MediaType is a parsed Content-Type or Accept value: the lower-cased type and
+// its parameters (keys lower-cased), e.g. text/csv;label_size=1 or
+// application/json;verbose=true.
+type MediaType struct {
+	Type   string
+	Params map[string]string
+}
+
+// ParseMediaType parses a single media type with its parameters. A repeated
+// parameter, a parameter without a type, or a malformed parameter is an
+// error. The empty string parses as the zero MediaType.
+func ParseMediaType(s string) (MediaType, error) {
+	if strings.TrimSpace(s) == "" {
+		return MediaType{}, nil
+	}
+	t, params, err := mime.ParseMediaType(s)
+	if err != nil {
+		return MediaType{}, &MediaTypeError{Value: s, Err: err}
+	}
+	return MediaType{Type: t, Params: params}, nil
+}
+
+// String formats the media type as it would appear in a header.
+func (m MediaType) String() string {
+	if m.Type == "" {
+		return ""
+	}
+	return mime.FormatMediaType(m.Type, m.Params)
+}
+
+// LabelSize returns the label_size parameter, or def when it is absent.
+func (m MediaType) LabelSize(def int) (int, error) {
+	v, ok := m.Params["label_size"]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return 0, &MediaTypeError{Value: m.String(), Err: fmt.Errorf("label_size %q is not a non-negative integer", v)}
+	}
+	return n, nil
+}
+
+// Verbose reports whether the verbose parameter is true (any case).
+func (m MediaType) Verbose() bool {
+	return strings.EqualFold(strings.TrimSpace(m.Params["verbose"]), "true")
+}
+
+// MediaTypeError is a Content-Type or Accept value that does not parse.
+type MediaTypeError struct {
+	Value string
+	Err   error
+}
+
+func (e *MediaTypeError) Error() string {
+	return fmt.Sprintf("media type %q is malformed: %v", e.Value, e.Err)
+}
+func (e *MediaTypeError) Unwrap() error     { return e.Err }
+func (e *MediaTypeError) ClientError() bool { return true }
