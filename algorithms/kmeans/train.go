@@ -1,0 +1,323 @@
+package kmeans
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/data"
+)
+
+// seed fixes the random stream: k-means has no seed hyperparameter, and the
+// same data must give the same model bytes.
+const seed = 0x5a6e5eed
+
+// Train runs web-scale mini-batch k-means over the train channel, reduces the
+// centers to k with the local Lloyd step, and scores the test channel.
+// Cancelled mid-training, it still returns a model from the centers learnt so
+// far (if any batch was seen) together with the context's error.
+func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
+	p := ParamsFrom(job.Hyper)
+	host := 0
+	for i, h := range job.Cluster.Hosts {
+		if h == job.Cluster.CurrentHost {
+			host = i
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, uint64(host)))
+	t := &trainer{p: p, be: job.Compute, rng: rng, metrics: job.Metrics}
+	if t.be == nil {
+		t.be = compute.Current()
+	}
+	train := job.Channels["train"]
+	err := t.stream(ctx, train)
+	if t.centers.Rows == 0 {
+		if err == nil {
+			err = algorithms.Errorf("the train channel holds no records: k-means needs at least k=%d rows", p.K)
+		}
+		return nil, err
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nil, err
+	}
+	job.Metrics.Logf("mini-batch phase done: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
+		t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
+	centers := reduce(t.be, t.centers, t.counts, p, rng)
+	m := newModel(centers, p.FeatureDim, job.Cluster.CurrentHost)
+	if err != nil {
+		return m, err
+	}
+	if test, ok := job.Channels["test"]; ok {
+		if err := score(ctx, m, test, p, job.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// trainer is the state of the mini-batch phase.
+type trainer struct {
+	p       Params
+	be      compute.Backend
+	rng     *rand.Rand
+	metrics algorithms.Metrics
+
+	centers compute.Matrix // K × d
+	counts  []float64      // (decayed) points represented by each center
+	seen    int64          // records consumed
+
+	// per-batch scratch, reused
+	x      []float32
+	norms  []float32
+	idx    []int32
+	dist   []float32
+	sums   []float64
+	newCnt []float64
+	dscr   []float32
+}
+
+// stream makes Epochs passes over the channel, one mini-batch at a time.
+func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
+	for epoch := 0; epoch < t.p.Epochs; epoch++ {
+		r, err := ch.Open(ctx, epoch)
+		if err != nil {
+			return err
+		}
+		var ssd float64
+		var n int64
+		for {
+			if err := ctx.Err(); err != nil {
+				r.Close()
+				return err
+			}
+			b, err := r.Read(t.p.MiniBatchSize)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return err
+			}
+			if t.centers.Rows == 0 {
+				if err := t.init(b); err != nil {
+					r.Close()
+					return err
+				}
+			}
+			ssd += t.step(b)
+			n += int64(b.Rows)
+			t.metrics.Batch(b.Rows)
+		}
+		if err := r.Close(); err != nil {
+			return err
+		}
+		t.seen += n
+		train := map[string]float64{}
+		if n > 0 {
+			train["msd"] = ssd / float64(n)
+		}
+		t.metrics.EpochEnd(epoch, train)
+	}
+	return nil
+}
+
+// init picks the K = k × extra_center_factor initial centers from the first
+// mini-batch. With fewer rows than K, K shrinks to the rows available; fewer
+// than k rows is an error.
+func (t *trainer) init(b *data.Batch) error {
+	d := t.p.FeatureDim
+	if b.Rows < t.p.K {
+		return algorithms.Errorf("the first mini-batch has %d records but k is %d: k-means needs at least k records (mini_batch_size=%d)", b.Rows, t.p.K, t.p.MiniBatchSize)
+	}
+	K := min(t.p.K*t.p.ExtraCenterFactor, b.Rows)
+	x := compute.MatrixOf(b.Rows, d, b.DenseTo(nil))
+	var rows []int
+	switch t.p.InitMethod {
+	case "kmeans++":
+		rows = kmeansPlusPlus(t.be, x, nil, K, t.rng)
+	default:
+		rows = t.rng.Perm(b.Rows)[:K]
+	}
+	t.centers = compute.NewMatrix(K, d)
+	for i, r := range rows {
+		copy(t.centers.Row(i), x.Row(r))
+	}
+	t.counts = make([]float64, K)
+	t.sums = make([]float64, K*d)
+	t.newCnt = make([]float64, K)
+	t.norms = make([]float32, K)
+	t.metrics.Logf("initialized %d centers (k=%d x extra_center_factor=%d) with %s from %d records",
+		K, t.p.K, t.p.ExtraCenterFactor, t.p.InitMethod, b.Rows)
+	return nil
+}
+
+// step assigns a mini-batch to its nearest centers and moves each center
+// toward the mean of its new points by p_j = new_j / (previous_j + new_j),
+// previous counts first decayed by the half-life. It returns the batch's sum
+// of squared distances before the update.
+func (t *trainer) step(b *data.Batch) float64 {
+	d, K := t.p.FeatureDim, t.centers.Rows
+	t.x = b.DenseTo(t.x)
+	x := compute.MatrixOf(b.Rows, d, t.x)
+	t.idx = grow(t.idx, b.Rows)
+	t.dist = grow(t.dist, b.Rows)
+	t.dscr = grow(t.dscr, b.Rows*K)
+	t.be.RowSquaredNorms(t.norms, t.centers)
+	compute.NearestL2(t.be, t.idx, t.dist, x, t.centers, t.norms, t.dscr)
+
+	clear(t.sums)
+	clear(t.newCnt)
+	var ssd float64
+	for i := 0; i < b.Rows; i++ {
+		j := int(t.idx[i])
+		ssd += float64(t.dist[i])
+		t.newCnt[j]++
+		s := t.sums[j*d : (j+1)*d]
+		for c, v := range x.Row(i) {
+			s[c] += float64(v)
+		}
+	}
+	decay := 1.0
+	if h := t.p.HalfLifeTimeSize; h > 0 {
+		decay = math.Pow(0.5, float64(b.Rows)/float64(h))
+	}
+	for j := 0; j < K; j++ {
+		prev := t.counts[j] * decay
+		n := t.newCnt[j]
+		t.counts[j] = prev + n
+		if n == 0 {
+			continue
+		}
+		pj := n / (prev + n)
+		c := t.centers.Row(j)
+		s := t.sums[j*d : (j+1)*d]
+		for f := range c {
+			c[f] = float32((1-pj)*float64(c[f]) + pj*s[f]/n)
+		}
+	}
+	return ssd
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// kmeansPlusPlus picks K rows of x: the first at random, each next one with
+// probability proportional to weight × squared distance to the nearest
+// center already picked (weights nil: all 1). Rows already picked have
+// distance 0 and are never picked twice while another row has mass.
+func kmeansPlusPlus(be compute.Backend, x compute.Matrix, weights []float64, K int, rng *rand.Rand) []int {
+	n := x.Rows
+	pick := func(mass []float64, total float64) int {
+		u := rng.Float64() * total
+		for i, m := range mass {
+			u -= m
+			if u < 0 && m > 0 {
+				return i
+			}
+		}
+		for i := n - 1; i >= 0; i-- { // rounding: the last row with mass
+			if mass[i] > 0 {
+				return i
+			}
+		}
+		return rng.IntN(n)
+	}
+	mass := make([]float64, n)
+	var total float64
+	for i := range mass {
+		mass[i] = 1
+		if weights != nil {
+			mass[i] = weights[i]
+		}
+		total += mass[i]
+	}
+	rows := []int{pick(mass, total)}
+	best := make([]float64, n)
+	for i := range best {
+		best[i] = math.Inf(1)
+	}
+	dist := make([]float32, n)
+	for len(rows) < K {
+		c := compute.MatrixOf(1, x.Cols, x.Row(rows[len(rows)-1]))
+		be.PairwiseL2(compute.MatrixOf(n, 1, dist), x, c, nil)
+		total = 0
+		for i := range best {
+			best[i] = math.Min(best[i], float64(dist[i]))
+			w := 1.0
+			if weights != nil {
+				w = weights[i]
+			}
+			mass[i] = w * best[i]
+			total += mass[i]
+		}
+		if total == 0 { // every row coincides with a center: pick uniformly among unpicked
+			taken := map[int]bool{}
+			for _, r := range rows {
+				taken[r] = true
+			}
+			for i := 0; i < n && len(rows) < K; i++ {
+				if !taken[i] {
+					rows = append(rows, i)
+				}
+			}
+			break
+		}
+		rows = append(rows, pick(mass, total))
+	}
+	return rows
+}
+
+// score computes test msd/ssd with the final model and reports them.
+func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metrics algorithms.Metrics) error {
+	r, err := ch.Open(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var ssd float64
+	var n int64
+	var idx []int32
+	var dist []float64
+	var scratch []float32
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.Read(p.MiniBatchSize)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("test channel: %w", err)
+		}
+		idx = grow(idx, b.Rows)
+		dist = grow(dist, b.Rows)
+		scratch = m.assign(idx, dist, b, scratch)
+		for _, v := range dist {
+			ssd += v
+		}
+		n += int64(b.Rows)
+	}
+	if n == 0 {
+		metrics.Logf("the test channel holds no records: no test metrics")
+		return nil
+	}
+	for _, name := range p.EvalMetrics {
+		switch name {
+		case "msd":
+			metrics.Score("test", "msd", ssd/float64(n))
+		case "ssd":
+			metrics.Score("test", "ssd", ssd)
+		}
+	}
+	return nil
+}
