@@ -1,0 +1,108 @@
+package cpu
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// A job is a set of independent tasks, numbered from 0; do runs task t.
+// Jobs are pointers to pooled structs, so handing one to the workers as an
+// interface value allocates nothing.
+type job interface {
+	do(t int)
+}
+
+// batch is one parallel run of a job: the caller and its helpers claim task
+// numbers from next until all n are taken. The last task to finish signals
+// done; the last participant to leave (refs reaching zero) recycles the
+// batch, so a helper that picks the batch up late never sees it reused.
+type batch struct {
+	job  job
+	n    int64
+	next atomic.Int64
+	left atomic.Int64 // tasks not yet finished
+	refs atomic.Int32 // participants still holding the batch
+	done chan struct{}
+}
+
+var batches = sync.Pool{New: func() any { return &batch{done: make(chan struct{}, 1)} }}
+
+// work claims and runs tasks until none are left.
+func (b *batch) work() {
+	for {
+		t := b.next.Add(1) - 1
+		if t >= b.n {
+			return
+		}
+		b.job.do(int(t))
+		if b.left.Add(-1) == 0 {
+			b.done <- struct{}{}
+		}
+	}
+}
+
+// release drops one participant's hold and recycles the batch after the last.
+func (b *batch) release() {
+	if b.refs.Add(-1) == 0 {
+		b.job = nil
+		batches.Put(b)
+	}
+}
+
+// workers is the process-wide pool of helper goroutines. They are started
+// on first need (GOMAXPROCS-1 of them) and live as long as the process, so
+// a parallel kernel call starts no goroutines and allocates nothing.
+var workers struct {
+	mu      sync.Mutex
+	started int
+	queue   chan *batch
+}
+
+func init() {
+	workers.queue = make(chan *batch, 1024)
+}
+
+func ensureWorkers(n int) {
+	workers.mu.Lock()
+	for ; workers.started < n; workers.started++ {
+		go func() {
+			for b := range workers.queue {
+				b.work()
+				b.release()
+			}
+		}()
+	}
+	workers.mu.Unlock()
+}
+
+// parallelMinWork is the number of multiply-adds below which a kernel runs
+// on the calling goroutine alone: about a quarter of a millisecond of work,
+// where waking helpers would cost more latency than it saves.
+const parallelMinWork = 1 << 20
+
+// run runs tasks 0..n-1 of j, on the calling goroutine alone when work (in
+// multiply-adds) is small or GOMAXPROCS is 1, and otherwise shared with up
+// to GOMAXPROCS-1 helpers. It returns when every task has finished.
+func run(j job, n int, work int) {
+	helpers := min(runtime.GOMAXPROCS(0), n) - 1
+	if helpers <= 0 || work < parallelMinWork {
+		for t := range n {
+			j.do(t)
+		}
+		return
+	}
+	ensureWorkers(helpers)
+	b := batches.Get().(*batch)
+	b.job = j
+	b.n = int64(n)
+	b.next.Store(0)
+	b.left.Store(int64(n))
+	b.refs.Store(int32(helpers + 1))
+	for range helpers {
+		workers.queue <- b
+	}
+	b.work()
+	<-b.done
+	b.release()
+}
