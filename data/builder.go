@@ -1,0 +1,154 @@
+package data
+
+import (
+	"cmp"
+	"slices"
+)
+
+// builder appends rows to a Batch it owns the buffers of. Rows are dense
+// until the first sparse row; then the batch switches to CSR and stays CSR
+// (dense rows are stored by their nonzeros).
+type builder struct {
+	b      *Batch
+	cols   int
+	sparse bool
+
+	dense   []float32
+	indptr  []int
+	indices []int32
+	values  []float32
+	labels  []float32
+
+	pairs []sparsePair // sorting scratch
+}
+
+type sparsePair struct {
+	k uint64
+	v float32
+}
+
+// reset starts a new batch of cols-wide rows, keeping the buffers.
+func (bl *builder) reset(b *Batch, cols int) {
+	bl.b = b
+	bl.cols = cols
+	bl.sparse = false
+	bl.dense = bl.dense[:0]
+	bl.indptr = bl.indptr[:0]
+	bl.indices = bl.indices[:0]
+	bl.values = bl.values[:0]
+	bl.labels = bl.labels[:0]
+	b.Rows = 0
+	b.Cols = cols
+}
+
+// denseRow appends a row and returns it for the caller to fill; with a
+// sparse batch the caller must use addDense instead.
+func (bl *builder) denseRow() []float32 {
+	n := len(bl.dense)
+	bl.dense = slices.Grow(bl.dense, bl.cols)[:n+bl.cols]
+	bl.b.Rows++
+	return bl.dense[n:]
+}
+
+// unDenseRow removes the row denseRow just appended.
+func (bl *builder) unDenseRow() {
+	bl.dense = bl.dense[:len(bl.dense)-bl.cols]
+	bl.b.Rows--
+}
+
+// addDense appends a dense row of len cols.
+func (bl *builder) addDense(vals []float32) {
+	if !bl.sparse {
+		copy(bl.denseRow(), vals)
+		return
+	}
+	for j, v := range vals {
+		if v != 0 {
+			bl.indices = append(bl.indices, int32(j))
+			bl.values = append(bl.values, v)
+		}
+	}
+	bl.indptr = append(bl.indptr, len(bl.indices))
+	bl.b.Rows++
+}
+
+// toSparse converts the dense rows so far to CSR.
+func (bl *builder) toSparse() {
+	if bl.sparse {
+		return
+	}
+	bl.sparse = true
+	bl.indptr = append(bl.indptr[:0], 0)
+	for i := 0; i < bl.b.Rows; i++ {
+		for j, v := range bl.dense[i*bl.cols : (i+1)*bl.cols] {
+			if v != 0 {
+				bl.indices = append(bl.indices, int32(j))
+				bl.values = append(bl.values, v)
+			}
+		}
+		bl.indptr = append(bl.indptr, len(bl.indices))
+	}
+	bl.dense = bl.dense[:0]
+}
+
+// addSparse appends a sparse row; keys and vals have equal length and every
+// key is < cols (checked by the caller). Keys are sorted here; a repeated
+// key is an error message.
+func (bl *builder) addSparse(keys []uint64, vals []float32) string {
+	sorted := true
+	for i := 1; i < len(keys); i++ {
+		if keys[i] <= keys[i-1] {
+			sorted = false
+			break
+		}
+	}
+	if !sorted {
+		bl.pairs = bl.pairs[:0]
+		for i, k := range keys {
+			bl.pairs = append(bl.pairs, sparsePair{k, vals[i]})
+		}
+		slices.SortStableFunc(bl.pairs, func(a, b sparsePair) int { return cmp.Compare(a.k, b.k) })
+		for i := 1; i < len(bl.pairs); i++ {
+			if bl.pairs[i].k == bl.pairs[i-1].k {
+				return "sparse key " + itoa(int64(bl.pairs[i].k)) + " is repeated"
+			}
+		}
+	}
+	bl.toSparse()
+	if sorted {
+		for i, k := range keys {
+			bl.indices = append(bl.indices, int32(k))
+			bl.values = append(bl.values, vals[i])
+		}
+	} else {
+		for _, p := range bl.pairs {
+			bl.indices = append(bl.indices, int32(p.k))
+			bl.values = append(bl.values, p.v)
+		}
+	}
+	bl.indptr = append(bl.indptr, len(bl.indices))
+	bl.b.Rows++
+	return ""
+}
+
+// finish stores the rows in the batch; labelSize 0 means no labels.
+func (bl *builder) finish(labelSize int) *Batch {
+	b := bl.b
+	if bl.sparse {
+		b.Dense = nil
+		b.Indptr, b.Indices, b.Values = bl.indptr, bl.indices, bl.values
+	} else {
+		if bl.dense == nil {
+			bl.dense = []float32{}
+		}
+		b.Dense = bl.dense
+		b.Indptr, b.Indices, b.Values = nil, nil, nil
+	}
+	b.LabelSize = labelSize
+	if labelSize > 0 {
+		b.Labels = bl.labels
+	} else {
+		b.Labels = nil
+	}
+	return b
+}

@@ -1,0 +1,109 @@
+package data
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Rulings this package makes where the SageMaker documents leave room
+// (see also DECISIONS.md):
+//
+//   - NaN and infinities are rejected in every input format (training and
+//     requests) with a *ParseError: k-means and the other algorithms cannot
+//     use them, and Python's float("nan") is the only way to write them.
+//   - Numbers in CSV and JSON are read as strconv.ParseFloat(s, 32) reads
+//     them; hexadecimal floats and underscores are rejected.
+//   - A request without a Content-Type is a 415 (*UnsupportedMediaTypeError);
+//     a training channel without one is RecordIO-protobuf.
+//   - Labels in RecordIO requests are ignored; CSV requests keep label_size
+//     columns as Labels.
+//   - JSON responses are compact ({"a":1.0,"b":2.0}); SageMaker's Python
+//     writes {"a": 1.0, "b": 2.0}. Both parse identically.
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// checkCharset accepts a missing charset or UTF-8 (US-ASCII is a subset).
+func checkCharset(ct MediaType, supported []string) error {
+	cs, ok := ct.Params["charset"]
+	if !ok {
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(cs)) {
+	case "utf-8", "utf8", "us-ascii":
+		return nil
+	}
+	return &UnsupportedMediaTypeError{Type: ct.String(), Supported: supported}
+}
+
+// NewTrainingReader returns the training reader for a channel of content
+// type ct: text/csv (label_size parameter, default 1) through NewCSVReader,
+// application/x-recordio-protobuf (any parameters) or an empty ct (a channel
+// without ContentType) through NewRecordIOReader. Any other type is an
+// *UnsupportedMediaTypeError; a bad label_size a *MediaTypeError.
+func NewTrainingReader(r io.Reader, ct MediaType, featureDim int) (BatchReader, error) {
+	switch ct.Type {
+	case CSV:
+		if err := checkCharset(ct, trainingTypes); err != nil {
+			return nil, err
+		}
+		ls, err := ct.LabelSize(1)
+		if err != nil {
+			return nil, err
+		}
+		return NewCSVReader(r, featureDim, ls), nil
+	case RecordIOProtobuf, "":
+		return NewRecordIOReader(r, featureDim), nil
+	}
+	return nil, &UnsupportedMediaTypeError{Type: ct.String(), Supported: trainingTypes}
+}
+
+// DecodeRequest decodes an inference request body of content type ct into
+// a new Batch of featureDim-wide rows (the caller owns it):
+//
+//   - text/csv: one row per line (\n or \r\n, blank lines skipped), no label
+//     column unless ct has label_size=N, then the first N columns are kept
+//     as Labels (LabelSize N);
+//   - application/json: {"instances": [...]}, each instance
+//     {"features": [...]}, {"data": {"features": {"values": [...]}}} or the
+//     sparse {"data": {"features": {"keys": [...], "shape": [d], "values":
+//     [...]}}}; "configuration" and other keys are ignored;
+//   - application/jsonlines: one such instance per line, blank lines skipped;
+//   - application/x-recordio-protobuf: RecordIO-framed aialgs.data.Record
+//     messages, features["values"] a Float32/Float64/Int32 tensor, dense or
+//     sparse; labels are ignored.
+//
+// The batch is dense unless some row is sparse, then CSR for all rows. An
+// empty body gives a batch of 0 rows.
+//
+// Errors: *UnsupportedMediaTypeError for another type (or charset), a
+// *MediaTypeError for a bad label_size, a *ParseError naming line, column,
+// instance or record for malformed input (NaN and Inf included), a
+// *DimensionError for a row that is not featureDim wide. featureDim <= 0 is
+// a plain error (the model's fault, not the caller's).
+func DecodeRequest(ct MediaType, body []byte, featureDim int) (*Batch, error) {
+	if featureDim <= 0 {
+		return nil, fmt.Errorf("data: DecodeRequest needs feature_dim > 0, got %d", featureDim)
+	}
+	switch ct.Type {
+	case CSV, JSON, JSONLines:
+		if err := checkCharset(ct, requestTypes); err != nil {
+			return nil, err
+		}
+	}
+	switch ct.Type {
+	case CSV:
+		ls, err := ct.LabelSize(0)
+		if err != nil {
+			return nil, err
+		}
+		return decodeCSV(body, featureDim, ls)
+	case JSON:
+		return decodeJSON(body, featureDim)
+	case JSONLines:
+		return decodeJSONLines(body, featureDim)
+	case RecordIOProtobuf:
+		return decodeRecordIO(body, featureDim)
+	}
+	return nil, &UnsupportedMediaTypeError{Type: ct.String(), Supported: requestTypes}
+}
