@@ -140,14 +140,8 @@ func (r *Reader) read() ([]byte, error) {
 		}
 		padded := (length + 3) &^ 3
 		at := len(r.buf)
-		r.buf = append(r.buf, make([]byte, padded)...)
-		n, err = io.ReadFull(r.r, r.buf[at:at+padded])
-		r.off += int64(n)
-		if err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return nil, r.errorf(r.off, ErrTruncated)
-			}
-			return nil, r.errorf(r.off, err)
+		if err := r.fill(padded); err != nil {
+			return nil, err
 		}
 		r.buf = r.buf[:at+length]
 		if flag == flagWhole || flag == flagLast {
@@ -155,6 +149,28 @@ func (r *Reader) read() ([]byte, error) {
 		}
 		r.buf = binary.LittleEndian.AppendUint32(r.buf, Magic)
 	}
+}
+
+// fill appends n bytes of input to r.buf. It grows the buffer as bytes
+// arrive, in chunks of at most 1 MiB, so a corrupt length costs no more
+// memory than the input that backs it.
+func (r *Reader) fill(n int) error {
+	const chunk = 1 << 20
+	for n > 0 {
+		c := min(n, chunk)
+		at := len(r.buf)
+		r.buf = append(r.buf, make([]byte, c)...)
+		got, err := io.ReadFull(r.r, r.buf[at:])
+		r.off += int64(got)
+		if err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return r.errorf(r.off, ErrTruncated)
+			}
+			return r.errorf(r.off, err)
+		}
+		n -= c
+	}
+	return nil
 }
 
 func (r *Reader) errorf(off int64, err error) error {
