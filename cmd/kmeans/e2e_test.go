@@ -1,0 +1,1063 @@
+package main_test
+
+// End-to-end tests of the real kmeans binary: TestMain builds it once with
+// `go build` (CGO_ENABLED=0 unless the environment says otherwise, as the
+// image is built), and every test execs it on a temporary ml root made by
+// trainertest.NewOptML, as SageMaker starts a container: `kmeans train` and
+// `kmeans serve`. Data are the SDK-written fixtures in testdata/sdk (the
+// first 50 Fashion-MNIST images, 784 features in 0..1).
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sagebrush-ml/sagebrush/mxnet"
+	"github.com/sagebrush-ml/sagebrush/recordio"
+	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
+	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
+)
+
+// binary is the path of the kmeans binary built by TestMain.
+var binary string
+
+const (
+	featureDim  = 784
+	fashionRows = 50
+	// runTimeout bounds one training run; the data are tiny, so a run
+	// that takes this long is hung.
+	runTimeout = 30 * time.Second
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kmeans-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: the go command is not on PATH:", err)
+		return 1
+	}
+	binary = filepath.Join(dir, "kmeans")
+	build := exec.Command(gobin, "build", "-o", binary, ".")
+	build.Env = os.Environ()
+	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok {
+		build.Env = append(build.Env, "CGO_ENABLED=0")
+	}
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/kmeans:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// ---- helpers ----
+
+// fixture returns the bytes of testdata/sdk/name.
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sdk", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while a test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// result is a finished run of the binary.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// log is everything the run printed.
+func (r result) log() string { return r.stdout + r.stderr }
+
+// run execs the binary with args and env (added to the environment) and
+// waits for it.
+func run(t testing.TB, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: still running after %v\nstdout:\n%s\nstderr:\n%s", binary, strings.Join(args, " "), runTimeout, &stdout, &stderr)
+	}
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("exec %s: %v", binary, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// train runs `kmeans train --ml-root root`.
+func train(t testing.TB, root string) result {
+	t.Helper()
+	return run(t, nil, "train", "--ml-root", root)
+}
+
+// hps returns the k-means hyperparameters every test starts from (k=3 over
+// the 784-wide fashion data), with extra overriding or adding names; an
+// empty value in extra deletes the name.
+func hps(extra map[string]string) map[string]string {
+	hp := map[string]string{"k": "3", "feature_dim": strconv.Itoa(featureDim), "mini_batch_size": "25"}
+	for k, v := range extra {
+		if v == "" {
+			delete(hp, k)
+			continue
+		}
+		hp[k] = v
+	}
+	return hp
+}
+
+// recordIOChannel is a File-mode channel holding the fashion RecordIO file.
+func recordIOChannel(t testing.TB) trainertest.Channel {
+	return trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": fixture(t, "fashion_head50.rec")}}
+}
+
+// wantSuccess checks a successful training: exit 0, no failure file, and a
+// loadable model_algo-1 holding one (k, 784) float32 array.
+func wantSuccess(t testing.TB, root string, r result, k int) {
+	t.Helper()
+	if r.code != 0 {
+		f, _ := trainertest.Failure(t, root)
+		t.Fatalf("exit code %d, want 0; failure file: %q\nlog:\n%s", r.code, f, r.log())
+	}
+	if f, ok := trainertest.Failure(t, root); ok {
+		t.Errorf("output/failure exists after a successful run: %q", f)
+	}
+	if got, want := trainertest.ModelFiles(t, root), []string{"model_algo-1"}; !equalStrings(got, want) {
+		t.Fatalf("model/ holds %q, want %q", got, want)
+	}
+	checkModel(t, filepath.Join(root, "model", "model_algo-1"), k)
+}
+
+// checkModel checks that path is an MXNet NDArray list of one (k, 784)
+// float32 array with finite values.
+func checkModel(t testing.TB, path string, k int) {
+	t.Helper()
+	f, err := mxnet.ReadFile(path)
+	if err != nil {
+		t.Fatalf("mxnet.ReadFile(%s): %v", path, err)
+	}
+	if len(f.Arrays) != 1 || f.Names != nil {
+		t.Fatalf("model holds %d arrays with names %q, want a list of 1", len(f.Arrays), f.Names)
+	}
+	a := f.Arrays[0]
+	if a.DType != mxnet.Float32 || len(a.Shape) != 2 || a.Shape[0] != k || a.Shape[1] != featureDim {
+		t.Fatalf("model array is %v %v, want float32 [%d %d]", a.DType, a.Shape, k, featureDim)
+	}
+	for i, v := range a.Float32 {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("model value %d is %v", i, v)
+		}
+	}
+}
+
+// wantClientError checks a client error: exit 2, a failure file starting
+// with "ClientError:" that contains every string of want, and no model.
+func wantClientError(t testing.TB, root string, r result, want ...string) string {
+	t.Helper()
+	if r.code != 2 {
+		t.Errorf("exit code %d, want 2\nlog:\n%s", r.code, r.log())
+	}
+	f, ok := trainertest.Failure(t, root)
+	if !ok {
+		t.Fatalf("no output/failure; log:\n%s", r.log())
+	}
+	if !strings.HasPrefix(f, "ClientError:") {
+		t.Errorf("failure = %q, want the prefix %q", f, "ClientError:")
+	}
+	for _, w := range want {
+		if !strings.Contains(f, w) {
+			t.Errorf("failure = %q, want it to contain %q", f, w)
+		}
+	}
+	if got := trainertest.ModelFiles(t, root); len(got) != 0 {
+		t.Errorf("model/ holds %q after a failure, want nothing", got)
+	}
+	return f
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func relClose(got, want, tol float64) bool {
+	return math.Abs(got-want) <= tol*math.Max(math.Abs(want), math.SmallestNonzeroFloat64)
+}
+
+var (
+	qualityRE = regexp.MustCompile(`#quality_metric: host=algo-1, test (\w+) <loss>=(\S+)`)
+	scoreRE   = regexp.MustCompile(`#test_score \(algo-1\) : \('(\w+)', ([^)]+)\)`)
+)
+
+// testMetrics returns the test metrics of a training log by name, checking
+// that every #quality_metric line has a #test_score twin with the same
+// value.
+func testMetrics(t testing.TB, log string) map[string]float64 {
+	t.Helper()
+	quality := map[string]string{}
+	for _, m := range qualityRE.FindAllStringSubmatch(log, -1) {
+		quality[m[1]] = m[2]
+	}
+	score := map[string]string{}
+	for _, m := range scoreRE.FindAllStringSubmatch(log, -1) {
+		score[m[1]] = m[2]
+	}
+	out := map[string]float64{}
+	for name, q := range quality {
+		s, ok := score[name]
+		if !ok {
+			t.Errorf("#quality_metric test %s <loss>=%s has no #test_score line", name, q)
+			continue
+		}
+		qv, err1 := strconv.ParseFloat(q, 64)
+		sv, err2 := strconv.ParseFloat(s, 64)
+		if err1 != nil || err2 != nil {
+			t.Errorf("test %s: unparsable values %q, %q", name, q, s)
+			continue
+		}
+		if qv != sv {
+			t.Errorf("test %s: #quality_metric %v, #test_score %v, want the same value", name, qv, sv)
+		}
+		out[name] = qv
+	}
+	for name := range score {
+		if _, ok := quality[name]; !ok {
+			t.Errorf("#test_score %s has no #quality_metric line", name)
+		}
+	}
+	return out
+}
+
+// ---- training, File and Pipe mode ----
+
+func TestTrainFileMode(t *testing.T) {
+	t.Parallel()
+	rec := fixture(t, "fashion_head50.rec")
+	gz := fixture(t, "fashion_head50.rec.gz")
+	csv := fixture(t, "fashion_head50.csv")
+	tests := []struct {
+		name string
+		ch   trainertest.Channel
+	}{
+		{"recordio", trainertest.Channel{Files: map[string][]byte{"part-0.rec": rec}}},
+		{"recordio explicit", trainertest.Channel{ContentType: "application/x-recordio-protobuf", Files: map[string][]byte{"part-0.rec": rec}}},
+		{"csv", trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": csv}}},
+		{"csv label_size=1", trainertest.Channel{ContentType: "text/csv;label_size=1", Files: map[string][]byte{"part-0.csv": csv}}},
+		{"gzip recordio", trainertest.Channel{Compression: "Gzip", Files: map[string][]byte{"part-0.rec.gz": gz}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := trainertest.NewOptML(t, hps(map[string]string{"eval_metrics": `["msd","ssd"]`}),
+				map[string]trainertest.Channel{"train": tc.ch, "test": tc.ch})
+			r := train(t, root)
+			wantSuccess(t, root, r, 3)
+			m := testMetrics(t, r.log())
+			msd, ok1 := m["msd"]
+			ssd, ok2 := m["ssd"]
+			if !ok1 || !ok2 {
+				t.Fatalf("test metrics %v, want msd and ssd\nlog:\n%s", m, r.log())
+			}
+			if !(msd > 0) {
+				t.Errorf("test msd = %v, want > 0", msd)
+			}
+			// ssd is the sum and msd the mean of the same 50 squared
+			// distances.
+			if want := msd * fashionRows; !relClose(ssd, want, 1e-9) {
+				t.Errorf("test ssd = %v, want msd*%d = %v (relative tolerance 1e-9)", ssd, fashionRows, want)
+			}
+		})
+	}
+}
+
+// TestTrainDefaultEvalMetrics: without eval_metrics the test channel
+// reports msd only.
+func TestTrainDefaultEvalMetrics(t *testing.T) {
+	t.Parallel()
+	ch := recordIOChannel(t)
+	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": ch, "test": ch})
+	r := train(t, root)
+	wantSuccess(t, root, r, 3)
+	m := testMetrics(t, r.log())
+	if _, ok := m["msd"]; !ok || len(m) != 1 {
+		t.Errorf("test metrics %v, want msd only\nlog:\n%s", m, r.log())
+	}
+}
+
+// TestTrainDeterministic: no seed hyperparameter exists, so the same data
+// give the same model bytes, and CSV and RecordIO carrying the same float32
+// values give the same model.
+func TestTrainDeterministic(t *testing.T) {
+	t.Parallel()
+	models := map[string][]byte{}
+	for name, ch := range map[string]trainertest.Channel{
+		"recordio 1": recordIOChannel(t),
+		"recordio 2": recordIOChannel(t),
+		"csv":        {ContentType: "text/csv", Files: map[string][]byte{"d.csv": fixture(t, "fashion_head50.csv")}},
+	} {
+		root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": ch})
+		r := train(t, root)
+		wantSuccess(t, root, r, 3)
+		b, err := os.ReadFile(filepath.Join(root, "model", "model_algo-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		models[name] = b
+	}
+	if !bytes.Equal(models["recordio 1"], models["recordio 2"]) {
+		t.Errorf("two runs on the same RecordIO data wrote different models")
+	}
+	if !bytes.Equal(models["recordio 1"], models["csv"]) {
+		t.Errorf("the CSV and RecordIO copies of the same data wrote different models")
+	}
+}
+
+func TestTrainPipeMode(t *testing.T) {
+	t.Parallel()
+	rec := fixture(t, "fashion_head50.rec")
+	root := trainertest.NewOptML(t, hps(map[string]string{"epochs": "2"}),
+		map[string]trainertest.Channel{"train": {Mode: "Pipe"}})
+	trainertest.ServePipe(t, root, "train", 0, rec)
+	trainertest.ServePipe(t, root, "train", 1, rec)
+	r := train(t, root)
+	wantSuccess(t, root, r, 3)
+	// Each epoch logs its train msd; epoch=1 can only come from train_1.
+	for _, want := range []string{"epoch=0, train msd <loss>=", "epoch=1, train msd <loss>="} {
+		if !strings.Contains(r.log(), want) {
+			t.Errorf("the log lacks %q\nlog:\n%s", want, r.log())
+		}
+	}
+}
+
+func TestTrainPipeModeGzip(t *testing.T) {
+	t.Parallel()
+	root := trainertest.NewOptML(t, hps(nil),
+		map[string]trainertest.Channel{"train": {Mode: "Pipe", Compression: "Gzip"}})
+	trainertest.ServePipe(t, root, "train", 0, fixture(t, "fashion_head50.rec.gz"))
+	wantSuccess(t, root, train(t, root), 3)
+}
+
+// ---- hyperparameter errors ----
+
+func TestHyperparameterErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		hp   map[string]string // applied to hps(nil); "" deletes
+		want []string          // substrings of the failure file
+	}{
+		{"missing k", map[string]string{"k": ""}, []string{`"k"`, "required"}},
+		{"missing feature_dim", map[string]string{"feature_dim": ""}, []string{`"feature_dim"`, "required"}},
+		{"k=0", map[string]string{"k": "0"}, []string{`"k"`, `"0"`}},
+		{"k=abc", map[string]string{"k": "abc"}, []string{`"k"`, `"abc"`}},
+		{"feature_dim=-1", map[string]string{"feature_dim": "-1"}, []string{`"feature_dim"`, `"-1"`}},
+		{"epochs=0", map[string]string{"epochs": "0"}, []string{`"epochs"`, `"0"`}},
+		{"extra_center_factor=0", map[string]string{"extra_center_factor": "0"}, []string{`"extra_center_factor"`, `"0"`}},
+		{"extra_center_factor=x", map[string]string{"extra_center_factor": "x"}, []string{`"extra_center_factor"`, `"x"`}},
+		{"half_life_time_size=-1", map[string]string{"half_life_time_size": "-1"}, []string{`"half_life_time_size"`, `"-1"`}},
+		// "k-means" is 3 edits from "kmeans++", past the suggestion
+		// threshold; the message lists the valid values instead.
+		{"init_method=k-means", map[string]string{"init_method": "k-means"}, []string{`"init_method"`, `"k-means"`, `"kmeans++"`}},
+		{"init_method=kmeans+", map[string]string{"init_method": "kmeans+"}, []string{`"init_method"`, `"kmeans+"`, `did you mean "kmeans++"?`}},
+		{"local_lloyd_init_method=foo", map[string]string{"local_lloyd_init_method": "foo"}, []string{`"local_lloyd_init_method"`, `"foo"`}},
+		{"local_lloyd_max_iter=0", map[string]string{"local_lloyd_max_iter": "0"}, []string{`"local_lloyd_max_iter"`, `"0"`}},
+		{"local_lloyd_num_trials=0", map[string]string{"local_lloyd_num_trials": "0"}, []string{`"local_lloyd_num_trials"`, `"0"`}},
+		{"local_lloyd_tol=1.5", map[string]string{"local_lloyd_tol": "1.5"}, []string{`"local_lloyd_tol"`, `"1.5"`}},
+		{"local_lloyd_tol=-0.1", map[string]string{"local_lloyd_tol": "-0.1"}, []string{`"local_lloyd_tol"`, `"-0.1"`}},
+		{"mini_batch_size=0", map[string]string{"mini_batch_size": "0"}, []string{`"mini_batch_size"`, `"0"`}},
+		{"eval_metrics=[mse]", map[string]string{"eval_metrics": `["mse"]`}, []string{`"eval_metrics"`, `mse`, `did you mean "msd"?`}},
+		{"unknown mini_batch_siz", map[string]string{"mini_batch_siz": "10"}, []string{`"mini_batch_siz"`, `did you mean "mini_batch_size"?`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := trainertest.NewOptML(t, hps(tc.hp), map[string]trainertest.Channel{"train": recordIOChannel(t)})
+			wantClientError(t, root, train(t, root), tc.want...)
+		})
+	}
+}
+
+// TestInjectedHyperparametersAccepted: names SageMaker and the SDK inject
+// are accepted and ignored.
+func TestInjectedHyperparametersAccepted(t *testing.T) {
+	t.Parallel()
+	root := trainertest.NewOptML(t, hps(map[string]string{
+		"_tuning_objective_metric": "test:msd",
+		"_kvstore":                 "dist_sync",
+		"force_dense":              "True",
+	}), map[string]trainertest.Channel{"train": recordIOChannel(t)})
+	wantSuccess(t, root, train(t, root), 3)
+}
+
+// ---- data and channel errors ----
+
+func TestDataErrors(t *testing.T) {
+	t.Parallel()
+	rec := recordIOChannel(t)
+	tests := []struct {
+		name     string
+		hp       map[string]string
+		channels map[string]trainertest.Channel
+		want     []string
+	}{
+		{"feature_dim 783 for 784-wide data", map[string]string{"feature_dim": "783"},
+			map[string]trainertest.Channel{"train": rec},
+			[]string{"record 0", "784", "783"}},
+		{"malformed csv", map[string]string{"feature_dim": "3"},
+			map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{
+				"d.csv": []byte("1,0.5,0.25,0.125\n2,0.5,oops,0.125\n")}}},
+			[]string{"line 2", "oops"}},
+		{"ragged csv", map[string]string{"feature_dim": "3"},
+			map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{
+				"d.csv": []byte("1,0.5,0.25,0.125\n2,0.5\n")}}},
+			[]string{"line 2"}},
+		{"no train channel", nil,
+			map[string]trainertest.Channel{"test": rec},
+			[]string{`"train"`}},
+		{"unknown channel validation", nil,
+			map[string]trainertest.Channel{"train": rec, "validation": rec},
+			[]string{`"validation"`}},
+		{"unsupported content type", nil,
+			map[string]trainertest.Channel{"train": {ContentType: "application/x-parquet", Files: rec.Files}},
+			[]string{"application/x-parquet"}},
+		{"k larger than the rows", map[string]string{"k": "60", "mini_batch_size": "5000"},
+			map[string]trainertest.Channel{"train": rec},
+			[]string{"50", "60"}},
+		{"not gzip", nil,
+			map[string]trainertest.Channel{"train": {Compression: "Gzip", Files: rec.Files}},
+			[]string{"gzip"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := trainertest.NewOptML(t, hps(tc.hp), tc.channels)
+			wantClientError(t, root, train(t, root), tc.want...)
+		})
+	}
+}
+
+// ---- SIGTERM ----
+
+// TestTrainSIGTERM stops a Pipe-mode job whose pipe delivered 30 of 50
+// records and then stalled (the writer keeps it open): the process must
+// exit 143 within 5 s, write no failure file, and leave either no model or
+// a complete one, never a temporary leftover.
+func TestTrainSIGTERM(t *testing.T) {
+	t.Parallel()
+	rec := fixture(t, "fashion_head50.rec")
+	rr := recordio.NewReader(bytes.NewReader(rec))
+	for i := 0; i < 30; i++ {
+		if _, err := rr.Read(); err != nil {
+			t.Fatalf("reading record %d of the fixture: %v", i, err)
+		}
+	}
+	part := rec[:rr.Offset()]
+
+	root := trainertest.NewOptML(t, hps(map[string]string{"mini_batch_size": "10"}),
+		map[string]trainertest.Channel{"train": {Mode: "Pipe"}})
+	fifo := trainertest.PipePath(root, "train", 0)
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var out syncBuffer
+	cmd := exec.Command(binary, "train", "--ml-root", root)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+
+	// Open the write end once the trainer opens the read end, write the
+	// first 30 records and keep the pipe open.
+	var w *os.File
+	for deadline := time.Now().Add(5 * time.Second); w == nil; {
+		f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		switch {
+		case err == nil:
+			w = f
+		case errors.Is(err, syscall.ENXIO) && time.Now().Before(deadline):
+			time.Sleep(5 * time.Millisecond)
+		default:
+			t.Fatalf("opening the write end of %s: %v\nlog:\n%s", fifo, err, out.String())
+		}
+	}
+	t.Cleanup(func() { w.Close() })
+	go func() {
+		// A blocking write of the 30 records; the deadline unblocks it if
+		// the trainer stops reading.
+		w.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		w.Write(part)
+	}()
+
+	// Wait for training to make progress (the centers are initialized
+	// from the first mini-batch), or 300 ms.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if strings.Contains(out.String(), "initialized") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-exited:
+		t.Fatalf("the trainer exited before SIGTERM (%v) on a stalled pipe\nlog:\n%s", err, out.String())
+	default:
+	}
+
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-exited:
+		exited <- err // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5 s after SIGTERM\nlog:\n%s", out.String())
+	}
+	t.Logf("exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143\nlog:\n%s", code, out.String())
+	}
+	if f, ok := trainertest.Failure(t, root); ok {
+		t.Errorf("output/failure after SIGTERM: %q, want none", f)
+	}
+	files := trainertest.ModelFiles(t, root)
+	switch {
+	case len(files) == 0:
+		t.Logf("no model saved after SIGTERM")
+	case equalStrings(files, []string{"model_algo-1"}):
+		checkModel(t, filepath.Join(root, "model", "model_algo-1"), 3)
+		t.Logf("an intermediate model was saved after SIGTERM")
+	default:
+		t.Errorf("model/ holds %q after SIGTERM, want nothing or [model_algo-1]", files)
+	}
+}
+
+// ---- usage ----
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string // on stderr
+	}{
+		{"no args", nil, "usage: kmeans train|serve"},
+		{"bogus command", []string{"bogus"}, "usage: kmeans train|serve"},
+		{"extra argument", []string{"train", "extra"}, `unexpected argument "extra"`},
+		{"unknown flag", []string{"train", "--nope"}, "nope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, nil, tc.args...)
+			if r.code != 2 {
+				t.Errorf("exit code %d, want 2", r.code)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr = %q, want it to contain %q", r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+// ---- serving ----
+
+// trainedRoot trains k=3 on the fashion data and returns the ml root.
+func trainedRoot(t testing.TB) string {
+	t.Helper()
+	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": recordIOChannel(t)})
+	wantSuccess(t, root, train(t, root), 3)
+	return root
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// server is a running `kmeans serve`.
+type server struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	url    string
+	exited chan error
+}
+
+// startServer execs `kmeans serve --ml-root root --port port` with env
+// added and waits (5 s at most) for /ping to answer 200 on listenPort. It
+// logs the cold start: from exec to the first 200.
+func startServer(t testing.TB, root string, port, listenPort int, env ...string) *server {
+	t.Helper()
+	s := &server{t: t, out: &syncBuffer{}, url: "http://127.0.0.1:" + strconv.Itoa(listenPort), exited: make(chan error, 1)}
+	s.cmd = exec.Command(binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
+	s.cmd.Env = append(os.Environ(), env...)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	start := time.Now()
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		err := <-s.exited
+		s.exited <- err
+	})
+	client := &http.Client{Timeout: time.Second}
+	for deadline := start.Add(5 * time.Second); ; {
+		resp, err := client.Get(s.url + "/ping")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-s.exited:
+			s.exited <- err
+			t.Fatalf("serve exited (%v) before /ping answered 200\nlog:\n%s", err, s.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/ping did not answer 200 within 5 s\nlog:\n%s", s.out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("cold start: %v from exec to the first 200 from /ping", time.Since(start).Round(100*time.Microsecond))
+	return s
+}
+
+// stop sends SIGTERM and checks that serve exits 0 within 5 s.
+func (s *server) stop() {
+	t := s.t
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v, want exit 0\nlog:\n%s", err, s.out.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("serve still running 5 s after SIGTERM\nlog:\n%s", s.out.String())
+	}
+}
+
+type response struct {
+	status int
+	ctype  string
+	body   []byte
+}
+
+func (s *server) post(t testing.TB, path, contentType, accept string, body []byte) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	return do(t, req)
+}
+
+func (s *server) get(t testing.TB, path string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return do(t, req)
+}
+
+func do(t testing.TB, req *http.Request) response {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: b}
+}
+
+// prediction is one k-means answer.
+type prediction struct {
+	cluster  float64
+	distance float64
+}
+
+// fashionRequests returns the fashion data as the four request content
+// types, and the row count of each.
+func fashionRequests(t testing.TB) (bodies map[string][]byte, rows map[string]int) {
+	t.Helper()
+	csvData := fixture(t, "fashion_head50.csv")
+	var csvNoLabel, jsonl bytes.Buffer
+	var instances []string
+	sc := bufio.NewScanner(bytes.NewReader(csvData))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() && n < 5 {
+		line := sc.Text()
+		_, features, ok := strings.Cut(line, ",") // drop the label
+		if !ok {
+			t.Fatalf("fixture line %q has no comma", line)
+		}
+		csvNoLabel.WriteString(features + "\n")
+		jsonl.WriteString(`{"features":[` + features + "]}\n")
+		instances = append(instances, `{"features":[`+features+"]}")
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	bodies = map[string][]byte{
+		"text/csv":                        csvNoLabel.Bytes(),
+		"application/json":                []byte(`{"instances":[` + strings.Join(instances, ",") + "]}"),
+		"application/jsonlines":           jsonl.Bytes(),
+		"application/x-recordio-protobuf": fixture(t, "fashion_head50.rec"), // its labels are ignored
+	}
+	rows = map[string]int{"text/csv": n, "application/json": n, "application/jsonlines": n, "application/x-recordio-protobuf": fashionRows}
+	return bodies, rows
+}
+
+var jsonClusterRE = regexp.MustCompile(`"closest_cluster":(-?[0-9.eE+-]+)`)
+
+// decodePredictions parses a response body of the given Accept type.
+func decodePredictions(t testing.TB, accept string, body []byte) []prediction {
+	t.Helper()
+	type row struct {
+		Cluster  *float64 `json:"closest_cluster"`
+		Distance *float64 `json:"distance_to_cluster"`
+	}
+	var rows []row
+	switch accept {
+	case "application/json":
+		var v struct{ Predictions []row }
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatalf("response %q: %v", body, err)
+		}
+		rows = v.Predictions
+	case "application/jsonlines":
+		for i, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+			var r row
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("response line %d %q: %v", i+1, line, err)
+			}
+			rows = append(rows, r)
+		}
+	case "application/x-recordio-protobuf":
+		payloads, err := recordio.NewReader(bytes.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatalf("RecordIO response: %v", err)
+		}
+		var out []prediction
+		for i, p := range payloads {
+			var rec aialgs.Record
+			if err := proto.Unmarshal(p, &rec); err != nil {
+				t.Fatalf("RecordIO response record %d: %v", i, err)
+			}
+			get := func(key string) float64 {
+				v := rec.GetLabel()[key].GetFloat32Tensor().GetValues()
+				if len(v) != 1 {
+					t.Fatalf("RecordIO response record %d: label %q holds %v, want one float32", i, key, v)
+				}
+				return float64(v[0])
+			}
+			out = append(out, prediction{get("closest_cluster"), get("distance_to_cluster")})
+		}
+		return out
+	default:
+		t.Fatalf("no decoder for %q", accept)
+	}
+	if accept != "application/x-recordio-protobuf" {
+		// closest_cluster prints as the docs print it: 7.0, not 7.
+		for _, m := range jsonClusterRE.FindAllStringSubmatch(string(body), -1) {
+			if !regexp.MustCompile(`^\d+\.0$`).MatchString(m[1]) {
+				t.Errorf("closest_cluster printed as %s, want an integer with .0", m[1])
+			}
+		}
+	}
+	out := make([]prediction, len(rows))
+	for i, r := range rows {
+		if r.Cluster == nil || r.Distance == nil {
+			t.Fatalf("prediction %d lacks closest_cluster or distance_to_cluster: %q", i, body)
+		}
+		out[i] = prediction{*r.Cluster, *r.Distance}
+	}
+	return out
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	const k = 3
+	root := trainedRoot(t)
+	port := freePort(t)
+	s := startServer(t, root, port, port, "SAGEMAKER_MAX_PAYLOAD_IN_MB=1")
+	bodies, rows := fashionRequests(t)
+
+	t.Run("invocations", func(t *testing.T) {
+		byType := map[string][]prediction{}
+		for _, ct := range []string{"text/csv", "application/json", "application/jsonlines", "application/x-recordio-protobuf"} {
+			for _, accept := range []string{"application/json", "application/jsonlines", "application/x-recordio-protobuf"} {
+				t.Run(ct+" to "+accept, func(t *testing.T) {
+					r := s.post(t, "/invocations", ct, accept, bodies[ct])
+					if r.status != http.StatusOK {
+						t.Fatalf("status %d, want 200; body %q", r.status, r.body)
+					}
+					if r.ctype != accept {
+						t.Errorf("Content-Type %q, want %q", r.ctype, accept)
+					}
+					p := decodePredictions(t, accept, r.body)
+					if len(p) != rows[ct] {
+						t.Fatalf("%d predictions, want %d (one per row)", len(p), rows[ct])
+					}
+					for i, q := range p {
+						if q.cluster != math.Trunc(q.cluster) || q.cluster < 0 || q.cluster >= k {
+							t.Errorf("row %d: closest_cluster %v, want an integer in [0, %d)", i, q.cluster, k)
+						}
+						if !(q.distance > 0) || math.IsInf(q.distance, 0) {
+							t.Errorf("row %d: distance_to_cluster %v, want > 0", i, q.distance)
+						}
+					}
+					if accept == "application/json" {
+						byType[ct] = p
+					}
+				})
+			}
+		}
+		// The same rows sent as CSV, JSON, JSON Lines and RecordIO get the
+		// same answers: the CSV text holds the float32 values exactly, so
+		// the distances agree to float32 rounding.
+		if len(byType) != 4 {
+			t.Fatalf("JSON answers for %d content types, want 4", len(byType))
+		}
+		want := byType["application/x-recordio-protobuf"]
+		for ct, got := range byType {
+			for i := range got {
+				if i >= len(want) {
+					break
+				}
+				if got[i].cluster != want[i].cluster || !relClose(got[i].distance, want[i].distance, 1e-6) {
+					t.Errorf("row %d via %s: %+v; via RecordIO: %+v", i, ct, got[i], want[i])
+				}
+			}
+		}
+	})
+
+	t.Run("default accept", func(t *testing.T) {
+		for _, accept := range []string{"", "*/*"} {
+			r := s.post(t, "/invocations", "text/csv", accept, bodies["text/csv"])
+			if r.status != http.StatusOK || r.ctype != "application/json" {
+				t.Errorf("Accept %q: status %d, Content-Type %q; want 200, application/json", accept, r.status, r.ctype)
+			}
+		}
+	})
+
+	t.Run("execution-parameters", func(t *testing.T) {
+		r := s.get(t, "/execution-parameters")
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d, want 200", r.status)
+		}
+		var v struct {
+			MaxConcurrentTransforms int
+			BatchStrategy           string
+			MaxPayloadInMB          int
+		}
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			t.Fatalf("body %q: %v", r.body, err)
+		}
+		if v.MaxConcurrentTransforms < 1 || v.BatchStrategy != "MULTI_RECORD" || v.MaxPayloadInMB != 1 {
+			t.Errorf("got %s, want MaxConcurrentTransforms >= 1, BatchStrategy MULTI_RECORD, MaxPayloadInMB 1", r.body)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		big := bytes.Repeat([]byte("0.5,"), 2<<20/4) // 2 MB > 1 MB limit
+		tests := []struct {
+			name        string
+			contentType string
+			accept      string
+			body        []byte
+			status      int
+			want        string // in the error message
+		}{
+			{"unsupported content type", "text/plain", "", bodies["text/csv"], 415, "text/plain"},
+			{"missing content type", "", "", bodies["text/csv"], 415, ""},
+			{"unsupported accept", "text/csv", "text/html", bodies["text/csv"], 406, "text/html"},
+			{"over the payload limit", "text/csv", "", big, 413, "1 MB"},
+			{"csv too narrow", "text/csv", "", []byte("0.5,0.25\n"), 400, "line 1"},
+			{"csv not a number", "text/csv", "", []byte(strings.Repeat("0.5,", featureDim-1) + "x\n"), 400, "line 1"},
+			{"malformed json", "application/json", "", []byte(`{"instances": [`), 400, ""},
+			{"truncated recordio", "application/x-recordio-protobuf", "", bodies["application/x-recordio-protobuf"][:100], 400, "record"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.post(t, "/invocations", tc.contentType, tc.accept, tc.body)
+				if r.status != tc.status {
+					t.Errorf("status %d, want %d; body %q", r.status, tc.status, r.body)
+				}
+				if !strings.HasPrefix(r.ctype, "application/json") {
+					t.Errorf("Content-Type %q, want application/json", r.ctype)
+				}
+				var v struct{ Error string }
+				if err := json.Unmarshal(r.body, &v); err != nil || v.Error == "" {
+					t.Fatalf("body %q, want {\"error\": \"...\"} (%v)", r.body, err)
+				}
+				if !strings.Contains(v.Error, tc.want) {
+					t.Errorf("error %q, want it to contain %q", v.Error, tc.want)
+				}
+			})
+		}
+	})
+
+	t.Run("empty body", func(t *testing.T) {
+		r := s.post(t, "/invocations", "text/csv", "", nil)
+		if r.status != http.StatusNoContent || len(r.body) != 0 {
+			t.Errorf("status %d, body %q; want 204 with no body", r.status, r.body)
+		}
+	})
+
+	t.Run("still alive", func(t *testing.T) {
+		if r := s.get(t, "/ping"); r.status != http.StatusOK {
+			t.Errorf("/ping after the error requests: %d, want 200", r.status)
+		}
+	})
+
+	s.stop()
+}
+
+// TestServeBindToPort: SAGEMAKER_BIND_TO_PORT wins over --port, and the
+// payload limit defaults to 6 MB.
+func TestServeBindToPort(t *testing.T) {
+	t.Parallel()
+	root := trainedRoot(t)
+	// Hold the --port busy: a server that tried to bind it would exit
+	// instead of answering /ping on SAGEMAKER_BIND_TO_PORT.
+	busy, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	flagPort := busy.Addr().(*net.TCPAddr).Port
+	envPort := freePort(t)
+	s := startServer(t, root, flagPort, envPort, "SAGEMAKER_BIND_TO_PORT="+strconv.Itoa(envPort), "SAGEMAKER_MAX_PAYLOAD_IN_MB=")
+	r := s.get(t, "/execution-parameters")
+	if !bytes.Contains(r.body, []byte(`"MaxPayloadInMB":6`)) {
+		t.Errorf("/execution-parameters = %s, want MaxPayloadInMB 6", r.body)
+	}
+	s.stop()
+}
+
+// TestServeNoModel: serve on an ml root with no model exits non-zero
+// instead of answering /ping.
+func TestServeNoModel(t *testing.T) {
+	t.Parallel()
+	root := trainertest.NewOptML(t, nil, nil)
+	port := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("serve without a model still running after 10 s\nlog:\n%s", out)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Errorf("serve without a model: %v, want a non-zero exit\nlog:\n%s", err, out)
+	}
+}
