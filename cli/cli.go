@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
@@ -48,6 +49,12 @@ func Run(ctx context.Context, algo algorithms.Algorithm, args []string, stdout, 
 		fmt.Fprintf(stderr, "%s %s: unexpected argument %q\n", algo.Name(), cmd, fs.Arg(0))
 		usage()
 		return 2
+	}
+	if path := os.Getenv("SAGEBRUSH_CPUPROFILE"); path != "" {
+		// A developer's switch: profile before guessing.
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -41,6 +41,15 @@ func (bl *builder) reset(b *Batch, cols int) {
 	b.Cols = cols
 }
 
+// reserve makes room for n dense rows up front, so a reader's first batch
+// does not grow its buffer row by row (bounded: a huge n is a hint, not a
+// promise).
+func (bl *builder) reserve(n int) {
+	if bl.cols > 0 {
+		bl.dense = slices.Grow(bl.dense, min(n, 1<<16)*bl.cols)
+	}
+}
+
 // denseRow appends a row and returns it for the caller to fill; with a
 // sparse batch the caller must use addDense instead.
 func (bl *builder) denseRow() []float32 {

@@ -14,8 +14,12 @@ import (
 // protoDecoder turns aialgs.Record payloads into batch rows, reusing its
 // scratch between records.
 type protoDecoder struct {
-	rec     aialgs.Record
-	scratch []float32
+	fast     wireRecord
+	rec      aialgs.Record
+	scratch  []float32
+	lscratch []float32
+	keys     []uint64
+	shape    []uint64
 }
 
 // tensor returns the values, keys and shape of v as float32 (converted from
@@ -48,29 +52,51 @@ func (d *protoDecoder) decode(payload []byte, idx int, bl *builder) (label float
 	perr := func(msg string, err error) error {
 		return &ParseError{What: "record", Record: idx, Msg: msg, Err: err}
 	}
-	if err := (proto.UnmarshalOptions{}).Unmarshal(payload, &d.rec); err != nil {
-		return 0, false, perr("not a valid aialgs.data.Record protobuf message: "+err.Error(), err)
-	}
-	if lv := d.rec.Label["values"]; lv != nil {
-		vals, _, _, msg := d.tensor(lv)
-		if msg != "" {
-			return 0, false, perr(`label["values"] `+msg, nil)
+	var vals []float32
+	var keys, shape []uint64
+	var lvals []float32
+	var msg string
+	hasFeatures, hasLabelField := false, false
+	if f, l, ok := d.fast.parse(payload); ok {
+		hasFeatures, hasLabelField = f.present, l.present
+		if hasLabelField {
+			lvals, _, _ = d.fast.convert(l, &d.lscratch, nil, nil)
 		}
-		if len(vals) == 0 {
+		if hasFeatures {
+			vals, keys, shape = d.fast.convert(f, &d.scratch, &d.keys, &d.shape)
+		}
+	} else {
+		if err := (proto.UnmarshalOptions{}).Unmarshal(payload, &d.rec); err != nil {
+			return 0, false, perr("not a valid aialgs.data.Record protobuf message: "+err.Error(), err)
+		}
+		if lv := d.rec.Label["values"]; lv != nil {
+			hasLabelField = true
+			lvals, _, _, msg = d.tensor(lv)
+			if msg != "" {
+				return 0, false, perr(`label["values"] `+msg, nil)
+			}
+			lvals = append(d.lscratch[:0], lvals...)
+			d.lscratch = lvals
+		}
+		if fv := d.rec.Features["values"]; fv != nil {
+			hasFeatures = true
+			vals, keys, shape, msg = d.tensor(fv)
+			if msg != "" {
+				return 0, false, perr(`features["values"] `+msg, nil)
+			}
+		}
+	}
+	if hasLabelField {
+		if len(lvals) == 0 {
 			return 0, false, perr(`label["values"] is empty`, nil)
 		}
-		if !finite(vals[0]) {
-			return 0, false, perr("label "+string(AppendPythonFloat(nil, float64(vals[0])))+" is not a finite float32", nil)
+		if !finite(lvals[0]) {
+			return 0, false, perr("label "+string(AppendPythonFloat(nil, float64(lvals[0])))+" is not a finite float32", nil)
 		}
-		label, hasLabel = vals[0], true
+		label, hasLabel = lvals[0], true
 	}
-	fv := d.rec.Features["values"]
-	if fv == nil {
+	if !hasFeatures {
 		return 0, false, perr(`has no features["values"]`, nil)
-	}
-	vals, keys, shape, msg := d.tensor(fv)
-	if msg != "" {
-		return 0, false, perr(`features["values"] `+msg, nil)
 	}
 	for _, v := range vals {
 		if !finite(v) {
@@ -183,6 +209,7 @@ func (r *recordIOReader) Read(n int) (*Batch, error) {
 		return nil, errors.New("data: Read needs a positive batch size")
 	}
 	r.bl.reset(&r.b, r.featureDim)
+	r.bl.reserve(n)
 	for r.b.Rows < n {
 		p, err := r.rr.Read()
 		if err == io.EOF {

@@ -69,6 +69,7 @@ type Reader struct {
 	off    int64 // bytes consumed
 	record int   // index of the next record
 	buf    []byte
+	hdr    [8]byte // a field, not a local: io.ReadFull would make a local escape
 	err    error
 }
 
@@ -110,10 +111,10 @@ func (r *Reader) read() ([]byte, error) {
 		max = DefaultMaxRecordSize
 	}
 	r.buf = r.buf[:0]
-	var hdr [8]byte
+	hdr := r.hdr[:]
 	for part := 0; ; part++ {
 		start := r.off
-		n, err := io.ReadFull(r.r, hdr[:])
+		n, err := io.ReadFull(r.r, hdr)
 		r.off += int64(n)
 		if err != nil {
 			if err == io.EOF && part == 0 {
