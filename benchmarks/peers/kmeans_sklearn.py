@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""scikit-learn's KMeans on the same data as the Go benchmark runner.
+
+Reads MNIST-format IDX files (plain or .gz), scales pixels to float32 /255,
+fits KMeans(n_clusters=k, init="k-means++", n_init=1, random_state=seed) on
+the training images, timing fit() alone, and prints one JSON line:
+fit seconds, test msd (mean over test rows of the squared Euclidean distance
+to the closest center, what SageMaker k-means reports as "test msd"), NMI of
+the predicted test clusters against the test labels (arithmetic mean
+normalisation, sklearn's default), and the process's peak RSS.
+
+Run it with Debian's /usr/bin/python3, which has python3-sklearn.
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import sklearn
+from sklearn.cluster import KMeans
+from sklearn.metrics import normalized_mutual_info_score
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        b = f.read()
+    magic = int.from_bytes(b[0:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08:
+        raise SystemExit(f"{path}: not an unsigned-byte IDX file (magic {magic:#010x})")
+    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * ndim)
+    return data.reshape(dims)
+
+
+def images(path):
+    x = read_idx(path)
+    return (x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--train-images", required=True)
+    p.add_argument("--test-images", required=True)
+    p.add_argument("--test-labels", required=True)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+
+    x_train = images(a.train_images)
+    x_test = images(a.test_images)
+    y_test = read_idx(a.test_labels).astype(np.int64)
+
+    km = KMeans(n_clusters=a.k, init="k-means++", n_init=1, random_state=a.seed)
+    t0 = time.perf_counter()
+    km.fit(x_train)
+    fit_s = time.perf_counter() - t0
+
+    d = km.transform(x_test).min(axis=1).astype(np.float64)
+    pred = km.predict(x_test)
+    out = {
+        "peer": "scikit-learn KMeans",
+        "version": sklearn.__version__,
+        "params": {"n_clusters": a.k, "init": "k-means++", "n_init": 1,
+                   "random_state": a.seed, "algorithm": km.algorithm,
+                   "max_iter": km.max_iter, "tol": km.tol},
+        "n_iter": int(km.n_iter_),
+        "fit_seconds": fit_s,
+        "train_msd": float(km.inertia_) / x_train.shape[0],
+        "test_msd": float(np.mean(d * d)),
+        "test_nmi": float(normalized_mutual_info_score(y_test, pred)),
+        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
