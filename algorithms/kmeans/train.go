@@ -84,10 +84,11 @@ type trainer struct {
 // stream makes Epochs passes over the channel, one mini-batch at a time.
 func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
 	for epoch := 0; epoch < t.p.Epochs; epoch++ {
-		r, err := ch.Open(ctx, epoch)
+		rc, err := ch.Open(ctx, epoch)
 		if err != nil {
 			return err
 		}
+		r := data.ReadAhead(rc, t.p.MiniBatchSize) // decode the next batch while this one computes
 		var ssd float64
 		var n int64
 		for {
@@ -278,10 +279,11 @@ func kmeansPlusPlus(be compute.Backend, x compute.Matrix, weights []float64, K i
 
 // score computes test msd/ssd with the final model and reports them.
 func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metrics algorithms.Metrics) error {
-	r, err := ch.Open(ctx, 0)
+	rc, err := ch.Open(ctx, 0)
 	if err != nil {
 		return err
 	}
+	r := data.ReadAhead(rc, p.MiniBatchSize)
 	defer r.Close()
 	var ssd float64
 	var n int64
