@@ -7,7 +7,10 @@
 // operand has the wrong shape, as gonum's mat does (bugs, not data errors).
 package compute
 
-import "sync/atomic"
+import (
+	"math"
+	"sync/atomic"
+)
 
 // Matrix is a row-major float32 matrix view: element (i, j) is
 // Data[i*Stride+j]. Stride >= Cols.
@@ -94,4 +97,166 @@ func NearestL2(b Backend, idx []int32, dist []float32, x, y Matrix, yNorms, scra
 	d := MatrixOf(x.Rows, y.Rows, scratch)
 	b.PairwiseL2(d, x, y, yNorms)
 	b.ArgminRows(idx, dist, d)
+}
+
+// TopK is an optional kernel: for each row of x, the k rows of y nearest to
+// it, without materialising the full x.Rows×y.Rows distance matrix. Backends
+// that have it are found by type assertion; the functions TopKL2 and TopKIP
+// fall back to blocked PairwiseL2 / Gemm calls otherwise.
+//
+// Both methods write row i's neighbours to idx[i*k:(i+1)*k] and their
+// distances to dist[i*k:(i+1)*k], nearest first: ascending distance, ties
+// to the lower index of y. When y has fewer than k rows the tail is padded
+// with index -1 and distance +Inf, as faiss pads a search. They panic if
+// dist or idx is not x.Rows*k long or the shapes disagree.
+type TopK interface {
+	// TopKL2 ranks by squared Euclidean distance ‖x_i - y_j‖², computed as
+	// PairwiseL2 computes it (yNorms as there, may be nil).
+	TopKL2(dist []float32, idx []int32, k int, x, y Matrix, yNorms []float32)
+	// TopKIP ranks by inner product, largest first, and writes the
+	// distance -x_i·y_j (so that the nearest still comes first, ascending).
+	TopKIP(dist []float32, idx []int32, k int, x, y Matrix)
+}
+
+// topKBlock is the number of rows of x whose distances to all of y the
+// fallback holds at once.
+const topKBlock = 64
+
+// TopKL2 is TopK.TopKL2 on backend b: its own kernel when it has one, else
+// PairwiseL2 on blocks of topKBlock rows of x followed by a selection.
+func TopKL2(b Backend, dist []float32, idx []int32, k int, x, y Matrix, yNorms []float32) {
+	if t, ok := b.(TopK); ok {
+		t.TopKL2(dist, idx, k, x, y, yNorms)
+		return
+	}
+	topKFallback(dist, idx, k, x, y, func(d, xb Matrix) { b.PairwiseL2(d, xb, y, yNorms) })
+}
+
+// TopKIP is TopK.TopKIP on backend b: its own kernel when it has one, else
+// Gemm on blocks of topKBlock rows of x followed by a selection.
+func TopKIP(b Backend, dist []float32, idx []int32, k int, x, y Matrix) {
+	if t, ok := b.(TopK); ok {
+		t.TopKIP(dist, idx, k, x, y)
+		return
+	}
+	topKFallback(dist, idx, k, x, y, func(d, xb Matrix) { b.Gemm(false, true, -1, xb, y, 0, d) })
+}
+
+func topKFallback(dist []float32, idx []int32, k int, x, y Matrix, fill func(d, xb Matrix)) {
+	if k < 1 || len(dist) != x.Rows*k || len(idx) != x.Rows*k || x.Cols != y.Cols {
+		panic("compute: TopK: dist and idx must hold x.Rows*k values (k >= 1) and x, y must have the same columns")
+	}
+	if x.Rows == 0 {
+		return
+	}
+	if y.Rows == 0 {
+		for i := range idx {
+			idx[i], dist[i] = -1, float32(posInf)
+		}
+		return
+	}
+	rows := min(topKBlock, x.Rows)
+	buf := make([]float32, rows*y.Rows)
+	var h KHeap
+	for i0 := 0; i0 < x.Rows; i0 += topKBlock {
+		mb := min(topKBlock, x.Rows-i0)
+		d := MatrixOf(mb, y.Rows, buf)
+		xb := Matrix{Rows: mb, Cols: x.Cols, Stride: x.Stride, Data: x.Data[i0*x.Stride:]}
+		fill(d, xb)
+		for i := range mb {
+			h.Reset(dist[(i0+i)*k:(i0+i+1)*k], idx[(i0+i)*k:(i0+i+1)*k])
+			for j, v := range d.Row(i) {
+				h.Push(v, int32(j))
+			}
+			h.Sort()
+		}
+	}
+}
+
+var posInf = float32(math.Inf(1))
+
+// KHeap keeps the k smallest (distance, index) pairs pushed into it, in
+// caller-owned storage: a bounded max-heap ordered by distance, then index
+// (so ties keep the lower index whatever the push order). Backends use it
+// to select neighbours; the zero value is ready after Reset.
+type KHeap struct {
+	d []float32
+	i []int32
+	n int
+}
+
+// Reset starts an empty heap over dist and idx (same length k >= 1), which
+// it fills; Sort leaves them sorted nearest first, padded with -1 / +Inf.
+func (h *KHeap) Reset(dist []float32, idx []int32) {
+	h.d, h.i, h.n = dist, idx, 0
+}
+
+// worse reports whether (a, ai) ranks after (b, bi).
+func worse(a float32, ai int32, b float32, bi int32) bool {
+	return a > b || (a == b && ai > bi)
+}
+
+// Full reports whether the heap holds k pairs; then Max is the pair a new
+// one must beat.
+func (h *KHeap) Full() bool { return h.n == len(h.d) }
+
+// Max returns the distance of the worst pair held (valid when Full).
+func (h *KHeap) Max() float32 { return h.d[0] }
+
+// Push offers (v, j); it is kept if the heap is not full or it ranks before
+// the worst pair held.
+func (h *KHeap) Push(v float32, j int32) {
+	d, ix := h.d, h.i
+	if h.n < len(d) {
+		c := h.n
+		h.n++
+		for c > 0 {
+			p := (c - 1) / 2
+			if !worse(v, j, d[p], ix[p]) {
+				break
+			}
+			d[c], ix[c] = d[p], ix[p]
+			c = p
+		}
+		d[c], ix[c] = v, j
+		return
+	}
+	if !worse(d[0], ix[0], v, j) {
+		return
+	}
+	h.siftDown(0, v, j, h.n)
+}
+
+func (h *KHeap) siftDown(c int, v float32, j int32, n int) {
+	d, ix := h.d, h.i
+	for {
+		l := 2*c + 1
+		if l >= n {
+			break
+		}
+		if r := l + 1; r < n && worse(d[r], ix[r], d[l], ix[l]) {
+			l = r
+		}
+		if !worse(d[l], ix[l], v, j) {
+			break
+		}
+		d[c], ix[c] = d[l], ix[l]
+		c = l
+	}
+	d[c], ix[c] = v, j
+}
+
+// Sort orders the pairs held nearest first and pads the rest of the
+// storage with index -1 and distance +Inf.
+func (h *KHeap) Sort() {
+	d, ix := h.d, h.i
+	for end := h.n - 1; end > 0; end-- {
+		v, j := d[end], ix[end]
+		d[end], ix[end] = d[0], ix[0]
+		h.siftDown(0, v, j, end)
+	}
+	for p := h.n; p < len(d); p++ {
+		d[p], ix[p] = posInf, -1
+	}
+	h.n = 0
 }
