@@ -13,14 +13,16 @@ import (
 
 func TestBackend(t *testing.T) { computetest.TestBackend(t, cpu.New()) }
 
+func TestTopK(t *testing.T) { computetest.TestTopK(t, cpu.New()) }
+
 func BenchmarkCPU(b *testing.B) { computetest.BenchmarkBackend(b, cpu.New()) }
 
 func TestCurrentIsCPU(t *testing.T) {
 	if _, ok := compute.Current().(*cpu.Backend); !ok {
 		t.Fatalf("compute.Current() = %T, want *cpu.Backend after importing compute/cpu", compute.Current())
 	}
-	if got := compute.Current().Name(); got != "cpu" {
-		t.Errorf("Name() = %q, want %q", got, "cpu")
+	if got, want := compute.Current().Name(), "cpu ("+cpu.Engine()+")"; got != want {
+		t.Errorf("Name() = %q, want %q", got, want)
 	}
 }
 

@@ -1,0 +1,426 @@
+package knn
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
+
+// Training sizes, as faiss bounds them (max_points_per_centroid, niter):
+// the coarse k-means sees at most coarsePointsPerList rows per list, each
+// PQ codebook at most pqPointsPerCode rows per code; both run lloydIters
+// Lloyd iterations from a random start.
+const (
+	coarsePointsPerList = 64
+	pqPointsPerCode     = 32
+	lloydIters          = 10
+	pqKSub              = 256 // 8-bit codes
+)
+
+// IVF is an inverted-file index (faiss IndexIVFFlat, IndexIVFPQ): a coarse
+// quantizer (a Flat of nlist centroids learnt by k-means) sends each row
+// to the list of its nearest centroid; a query scans only the NProbe lists
+// nearest to it. Rows are kept as they are (IVFFlat) or as PQ codes of
+// their residual to the list's centroid (IVFPQ, L2 only).
+type IVF struct {
+	d     int
+	ip    bool
+	nlist int
+	quant *Flat
+	pq    *PQ // nil: IVFFlat
+	lists []ivfList
+	n     int
+}
+
+type ivfList struct {
+	ids   []int32
+	x     []float32 // IVFFlat: rows × d
+	norms []float32 // IVFFlat, L2: squared norms
+	codes []uint8   // IVFPQ: rows × m
+}
+
+var _ Index = (*IVF)(nil)
+
+// NewIVFFlat returns an untrained IVFFlat index with nlist lists.
+func NewIVFFlat(d, nlist int, ip bool) *IVF { return &IVF{d: d, ip: ip, nlist: nlist} }
+
+// NewIVFPQ returns an untrained IVFPQ index (L2) with nlist lists and m
+// sub-quantizers of 8 bits; m must divide d.
+func NewIVFPQ(d, nlist, m int) *IVF {
+	if d%m != 0 {
+		panic("knn: NewIVFPQ: m does not divide d")
+	}
+	return &IVF{d: d, nlist: nlist, pq: &PQ{D: d, M: m, DSub: d / m}}
+}
+
+func (v *IVF) Dim() int   { return v.d }
+func (v *IVF) Len() int   { return v.n }
+func (v *IVF) NList() int { return v.nlist }
+
+// Train learns the nlist centroids with k-means (nlist is lowered to the
+// number of rows if there are fewer) and, for IVFPQ, the codebooks of the
+// residuals to them.
+func (v *IVF) Train(be compute.Backend, x compute.Matrix, rng *rand.Rand) error {
+	if x.Rows == 0 {
+		return errorf("cannot train an IVF index on no rows")
+	}
+	v.nlist = min(v.nlist, x.Rows)
+	xt := subsample(x, coarsePointsPerList*v.nlist, rng)
+	cent := lloyd(be, xt, v.nlist, lloydIters, rng)
+	v.quant = NewFlat(v.d, v.ip)
+	v.quant.Add(be, cent)
+	v.lists = make([]ivfList, v.nlist)
+	if v.pq != nil {
+		xp := subsample(x, pqPointsPerCode*pqKSub, rng)
+		v.pq.Train(be, v.residuals(be, xp, nil), rng)
+	}
+	return nil
+}
+
+// subsample returns at most n rows of x, a uniform random choice (x itself
+// when it has no more).
+func subsample(x compute.Matrix, n int, rng *rand.Rand) compute.Matrix {
+	if x.Rows <= n {
+		return x
+	}
+	out := compute.NewMatrix(n, x.Cols)
+	for i, r := range rng.Perm(x.Rows)[:n] {
+		copy(out.Row(i), x.Row(r))
+	}
+	return out
+}
+
+// assign returns the list of each row of x.
+func (v *IVF) assign(be compute.Backend, x compute.Matrix) []int32 {
+	ids := make([]int32, x.Rows)
+	dist := make([]float32, x.Rows)
+	v.quant.Search(be, x, 1, dist, ids, SearchParams{})
+	return ids
+}
+
+// residuals returns x minus each row's centroid (lists nil: assign first).
+func (v *IVF) residuals(be compute.Backend, x compute.Matrix, lists []int32) compute.Matrix {
+	if lists == nil {
+		lists = v.assign(be, x)
+	}
+	r := compute.NewMatrix(x.Rows, x.Cols)
+	c := v.quant.Vectors()
+	for i := range x.Rows {
+		out, row, cr := r.Row(i), x.Row(i), c.Row(int(lists[i]))
+		for j := range out {
+			out[j] = row[j] - cr[j]
+		}
+	}
+	return r
+}
+
+// Add assigns each row to its list and stores it (IVFPQ: its code).
+func (v *IVF) Add(be compute.Backend, x compute.Matrix) {
+	lists := v.assign(be, x)
+	var codes []uint8
+	if v.pq != nil {
+		codes = v.pq.Encode(be, v.residuals(be, x, lists))
+	}
+	for i, l := range lists {
+		L := &v.lists[l]
+		L.ids = append(L.ids, int32(v.n+i))
+		if v.pq != nil {
+			L.codes = append(L.codes, codes[i*v.pq.M:(i+1)*v.pq.M]...)
+			continue
+		}
+		L.x = append(L.x, x.Row(i)...)
+	}
+	if v.pq == nil && !v.ip {
+		for l := range v.lists {
+			L := &v.lists[l]
+			L.norms = make([]float32, len(L.ids))
+			be.RowSquaredNorms(L.norms, compute.MatrixOf(len(L.ids), v.d, L.x))
+		}
+	}
+	v.n += x.Rows
+}
+
+func (v *IVF) Reset() {
+	v.lists = make([]ivfList, v.nlist)
+	v.n = 0
+}
+
+// Search finds the NProbe nearest lists of every query, then scans each
+// list once for all the queries that probe it (a matrix product per list
+// for IVFFlat, PQ distance tables per list for IVFPQ), and merges each
+// query's NProbe partial top-k.
+func (v *IVF) Search(be compute.Backend, q compute.Matrix, k int, dist []float32, ids []int32, p SearchParams) {
+	n := q.Rows
+	if n == 0 {
+		return
+	}
+	nprobe := min(max(p.NProbe, 1), v.nlist)
+	pd, pl := make([]float32, n*nprobe), make([]int32, n*nprobe)
+	v.quant.Search(be, q, nprobe, pd, pl, SearchParams{})
+
+	// Queries by list: slot s = i*nprobe + probe.
+	count := make([]int, v.nlist+1)
+	for _, l := range pl {
+		count[l+1]++
+	}
+	for l := range v.nlist {
+		count[l+1] += count[l]
+	}
+	bySlot := make([]int32, n*nprobe)
+	fill := append([]int(nil), count[:v.nlist]...)
+	for s, l := range pl {
+		bySlot[fill[l]] = int32(s)
+		fill[l]++
+	}
+	cd, ci := make([]float32, n*nprobe*k), make([]int32, n*nprobe*k)
+	for i := range ci {
+		cd[i], ci[i] = float32(math.Inf(1)), -1
+	}
+	if v.pq != nil {
+		v.searchPQ(be, q, k, count, bySlot, pl, cd, ci)
+	} else {
+		v.searchFlat(be, q, k, count, bySlot, cd, ci)
+	}
+	var h compute.KHeap
+	for i := range n {
+		h.Reset(dist[i*k:(i+1)*k], ids[i*k:(i+1)*k])
+		for s := i * nprobe * k; s < (i+1)*nprobe*k; s++ {
+			if ci[s] >= 0 {
+				h.Push(cd[s], ci[s])
+			}
+		}
+		h.Sort()
+	}
+}
+
+func (v *IVF) searchFlat(be compute.Backend, q compute.Matrix, k int, count []int, bySlot []int32, cd []float32, ci []int32) {
+	nprobe := len(bySlot) / q.Rows
+	var qb []float32
+	var td []float32
+	var ti []int32
+	for l := range v.nlist {
+		slots := bySlot[count[l]:count[l+1]]
+		L := &v.lists[l]
+		if len(slots) == 0 || len(L.ids) == 0 {
+			continue
+		}
+		nq := len(slots)
+		qb = growF(qb, nq*v.d)
+		for r, s := range slots {
+			copy(qb[r*v.d:(r+1)*v.d], q.Row(int(s)/nprobe))
+		}
+		qm := compute.MatrixOf(nq, v.d, qb)
+		y := compute.MatrixOf(len(L.ids), v.d, L.x)
+		td = growF(td, nq*k)
+		if cap(ti) < nq*k {
+			ti = make([]int32, nq*k)
+		}
+		ti = ti[:nq*k]
+		if v.ip {
+			compute.TopKIP(be, td, ti, k, qm, y)
+		} else {
+			compute.TopKL2(be, td, ti, k, qm, y, L.norms)
+		}
+		for r, s := range slots {
+			o := int(s) * k
+			for p := range k {
+				if j := ti[r*k+p]; j >= 0 {
+					cd[o+p], ci[o+p] = td[r*k+p], L.ids[j]
+				}
+			}
+		}
+	}
+}
+
+func (v *IVF) searchPQ(be compute.Backend, q compute.Matrix, k int, count []int, bySlot []int32, pl []int32, cd []float32, ci []int32) {
+	nprobe := len(bySlot) / q.Rows
+	pq := v.pq
+	cent := v.quant.Vectors()
+	var rb, tab []float32
+	for l := range v.nlist {
+		slots := bySlot[count[l]:count[l+1]]
+		L := &v.lists[l]
+		if len(slots) == 0 || len(L.ids) == 0 {
+			continue
+		}
+		nq := len(slots)
+		rb = growF(rb, nq*v.d)
+		c := cent.Row(l)
+		for r, s := range slots {
+			out, row := rb[r*v.d:(r+1)*v.d], q.Row(int(s)/nprobe)
+			for j := range out {
+				out[j] = row[j] - c[j]
+			}
+		}
+		tab = growF(tab, nq*pq.M*pq.KSub)
+		pq.Tables(be, tab, compute.MatrixOf(nq, v.d, rb))
+		parallelFor(nq, func(r int) {
+			var h compute.KHeap
+			o := int(slots[r]) * k
+			h.Reset(cd[o:o+k], ci[o:o+k])
+			t := tab[r*pq.M*pq.KSub : (r+1)*pq.M*pq.KSub]
+			m, ks := pq.M, pq.KSub
+			for e, id := range L.ids {
+				code := L.codes[e*m : (e+1)*m]
+				var d float32
+				for j, cj := range code {
+					d += t[j*ks+int(cj)]
+				}
+				if h.Full() && d >= h.Max() {
+					continue
+				}
+				h.Push(d, id)
+			}
+			h.Sort()
+		})
+	}
+}
+
+// parallelFor runs f(0..n-1) on up to GOMAXPROCS goroutines.
+func parallelFor(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 || n < 16 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	next := 0
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next += 8
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				for j := i; j < min(i+8, n); j++ {
+					f(j)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func growF(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// PQ is a product quantizer: a vector of D dims is M sub-vectors of DSub
+// dims, each replaced by the index of its nearest of KSub codewords.
+type PQ struct {
+	D, M, DSub, KSub int
+	// Codebooks holds M × KSub × DSub codewords.
+	Codebooks []float32
+}
+
+// sub returns the sub-vectors j of the rows of x as a strided view.
+func sub(x compute.Matrix, j, dsub int) compute.Matrix {
+	return compute.Matrix{Rows: x.Rows, Cols: dsub, Stride: x.Stride, Data: x.Data[j*dsub:]}
+}
+
+func (pq *PQ) codebook(j int) compute.Matrix {
+	return compute.MatrixOf(pq.KSub, pq.DSub, pq.Codebooks[j*pq.KSub*pq.DSub:])
+}
+
+// Train learns each sub-space's codebook by k-means on the rows of x.
+func (pq *PQ) Train(be compute.Backend, x compute.Matrix, rng *rand.Rand) {
+	pq.KSub = min(pqKSub, x.Rows)
+	pq.Codebooks = make([]float32, pq.M*pq.KSub*pq.DSub)
+	for j := range pq.M {
+		xs := compute.NewMatrix(x.Rows, pq.DSub)
+		sx := sub(x, j, pq.DSub)
+		for i := range x.Rows {
+			copy(xs.Row(i), sx.Row(i))
+		}
+		cb := lloyd(be, xs, pq.KSub, lloydIters, rng)
+		copy(pq.Codebooks[j*pq.KSub*pq.DSub:], cb.Data)
+	}
+}
+
+// Encode returns the codes of the rows of x, rows × M bytes.
+func (pq *PQ) Encode(be compute.Backend, x compute.Matrix) []uint8 {
+	codes := make([]uint8, x.Rows*pq.M)
+	idx, dist := make([]int32, x.Rows), make([]float32, x.Rows)
+	for j := range pq.M {
+		if x.Rows == 0 {
+			break
+		}
+		compute.NearestL2(be, idx, dist, sub(x, j, pq.DSub), pq.codebook(j), nil, nil)
+		for i, c := range idx {
+			codes[i*pq.M+j] = uint8(c)
+		}
+	}
+	return codes
+}
+
+// Decode writes the reconstruction of code into dst (len D).
+func (pq *PQ) Decode(dst []float32, code []uint8) {
+	for j, c := range code {
+		copy(dst[j*pq.DSub:(j+1)*pq.DSub], pq.codebook(j).Row(int(c)))
+	}
+}
+
+// Tables writes for each row r of x the distance tables
+// tab[(r*M + j)*KSub + c] = ‖x_r,j - codeword_j,c‖², one PairwiseL2 per
+// sub-space; the asymmetric distance to a code is the sum over j.
+func (pq *PQ) Tables(be compute.Backend, tab []float32, x compute.Matrix) {
+	for j := range pq.M {
+		dst := compute.Matrix{Rows: x.Rows, Cols: pq.KSub, Stride: pq.M * pq.KSub, Data: tab[j*pq.KSub:]}
+		be.PairwiseL2(dst, sub(x, j, pq.DSub), pq.codebook(j), nil)
+	}
+}
+
+// lloyd runs iters Lloyd iterations of k-means with K centers on the rows
+// of x (x.Rows >= K), from K distinct random rows; a center left empty
+// moves to a random row. Assignments are compute.NearestL2 calls; means
+// are summed in float64.
+func lloyd(be compute.Backend, x compute.Matrix, K, iters int, rng *rand.Rand) compute.Matrix {
+	n, d := x.Rows, x.Cols
+	c := compute.NewMatrix(K, d)
+	for i, r := range rng.Perm(n)[:K] {
+		copy(c.Row(i), x.Row(r))
+	}
+	norms := make([]float32, K)
+	idx, dist := make([]int32, n), make([]float32, n)
+	sums := make([]float64, K*d)
+	cnt := make([]int, K)
+	for range iters {
+		be.RowSquaredNorms(norms, c)
+		compute.NearestL2(be, idx, dist, x, c, norms, nil)
+		clear(sums)
+		clear(cnt)
+		for i, j := range idx {
+			cnt[j]++
+			s := sums[int(j)*d : int(j+1)*d]
+			for f, v := range x.Row(i) {
+				s[f] += float64(v)
+			}
+		}
+		for j := range K {
+			row := c.Row(j)
+			if cnt[j] == 0 {
+				copy(row, x.Row(rng.IntN(n)))
+				continue
+			}
+			s := sums[j*d : (j+1)*d]
+			for f := range row {
+				row[f] = float32(s[f] / float64(cnt[j]))
+			}
+		}
+	}
+	return c
+}

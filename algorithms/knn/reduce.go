@@ -1,0 +1,105 @@
+package knn
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
+
+// reductionSeed seeds the projection. The guide has no seed
+// hyperparameter; a fixed one makes the same data give the same model, and
+// it is stored in the metadata so that serving rebuilds the same projection.
+const reductionSeed = 3
+
+// Reduction is a random projection from InputDim to TargetDim dimensions
+// that preserves L2 distances and inner products in expectation (the
+// Johnson-Lindenstrauss lemma). It is rebuilt exactly from its four fields.
+type Reduction struct {
+	Type      string `json:"type"` // "sign" or "fjlt"
+	Seed      uint64 `json:"seed"`
+	TargetDim int    `json:"target_dim"`
+	InputDim  int    `json:"input_dim"`
+
+	// sign: the InputDim × TargetDim matrix of ±1/√TargetDim.
+	r compute.Matrix
+	// fjlt: the random signs D (InputDim), the sampled coordinates of the
+	// Walsh-Hadamard transform (TargetDim of pad), pad = 2^⌈log2 InputDim⌉.
+	signs  []float32
+	coords []int
+	pad    int
+}
+
+// newReduction builds the projection of the given type and size from seed.
+func newReduction(typ string, seed uint64, input, target int) *Reduction {
+	r := &Reduction{Type: typ, Seed: seed, InputDim: input, TargetDim: target}
+	r.build()
+	return r
+}
+
+func (r *Reduction) build() {
+	rng := rand.New(rand.NewPCG(r.Seed, 0x6a4c))
+	scale := float32(1 / math.Sqrt(float64(r.TargetDim)))
+	switch r.Type {
+	case "sign":
+		r.r = compute.NewMatrix(r.InputDim, r.TargetDim)
+		for i := range r.r.Data {
+			if rng.Uint64()&1 == 0 {
+				r.r.Data[i] = scale
+			} else {
+				r.r.Data[i] = -scale
+			}
+		}
+	case "fjlt":
+		r.pad = 1
+		for r.pad < r.InputDim {
+			r.pad *= 2
+		}
+		r.signs = make([]float32, r.InputDim)
+		for i := range r.signs {
+			if rng.Uint64()&1 == 0 {
+				r.signs[i] = scale
+			} else {
+				r.signs[i] = -scale
+			}
+		}
+		r.coords = rng.Perm(r.pad)[:r.TargetDim]
+	}
+}
+
+// Apply projects the rows of x (n × InputDim) into dst (n × TargetDim).
+// sign is one matrix product; fjlt is per row D, then the fast
+// Walsh-Hadamard transform (O(d log d)), then the sampled coordinates.
+func (r *Reduction) Apply(be compute.Backend, dst, x compute.Matrix) {
+	switch r.Type {
+	case "sign":
+		be.Gemm(false, false, 1, x, r.r, 0, dst)
+	case "fjlt":
+		buf := make([]float32, r.pad)
+		for i := 0; i < x.Rows; i++ {
+			clear(buf)
+			for j, v := range x.Row(i) {
+				buf[j] = v * r.signs[j]
+			}
+			fwht(buf)
+			out := dst.Row(i)
+			for j, c := range r.coords {
+				out[j] = buf[c]
+			}
+		}
+	}
+}
+
+// fwht is the unnormalised Walsh-Hadamard transform, in place; len(a) is a
+// power of two.
+func fwht(a []float32) {
+	for h := 1; h < len(a); h *= 2 {
+		for i := 0; i < len(a); i += 2 * h {
+			lo, hi := a[i:i+h], a[i+h:i+2*h]
+			for j := range lo {
+				x, y := lo[j], hi[j]
+				lo[j], hi[j] = x+y, x-y
+			}
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package knn
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
+
+// seed fixes the random stream (k-NN has no seed hyperparameter): the same
+// data give the same model bytes.
+const seed = 0x6b6e6e
+
+// Train samples the train channel (its share of sample_size on this host),
+// projects the sample if asked, builds the index over it and scores the
+// test channel. A cancelled run returns no model: a partial sample is not
+// a uniform sample of the channel.
+func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
+	p := ParamsFrom(job.Hyper)
+	be := job.Compute
+	if be == nil {
+		be = compute.Current()
+	}
+	host, hosts := 0, max(1, len(job.Cluster.Hosts))
+	for i, h := range job.Cluster.Hosts {
+		if h == job.Cluster.CurrentHost {
+			host = i
+		}
+	}
+	share := p.SampleSize / hosts
+	if host < p.SampleSize%hosts {
+		share++
+	}
+	share = max(share, 1)
+	rng := rand.New(rand.NewPCG(seed, uint64(host)))
+
+	res, err := sample(ctx, job, p, share, rng)
+	if err != nil {
+		return nil, err
+	}
+	if res.Len() == 0 {
+		return nil, algorithms.Errorf("the train channel holds no records: k-NN needs at least one labelled row")
+	}
+	job.Metrics.Logf("sampled %d of %d records (sample_size=%d, this host's share %d)", res.Len(), res.Seen, p.SampleSize, share)
+
+	start := time.Now()
+	m, err := build(be, p, res.X, res.Labels, job.Cluster.CurrentHost, rng)
+	if err != nil {
+		return nil, err
+	}
+	mt := m.meta
+	job.Metrics.Logf("built %s index (%s, %d rows of %d dims, nlists=%d, pq_m=%d) in %.3fs",
+		mt.IndexType, mt.IndexMetric, mt.NTotal, mt.IndexDim, mt.NLists, mt.PQM, time.Since(start).Seconds())
+	if test, ok := job.Channels["test"]; ok {
+		if err := score(ctx, m, test, p, job.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// sample streams one pass of the train channel through a reservoir.
+func sample(ctx context.Context, job *algorithms.Job, p Params, size int, rng *rand.Rand) (*Reservoir, error) {
+	r, err := job.Channels["train"].Open(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	res := NewReservoir(size, p.FeatureDim, rng)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := r.Read(p.MiniBatchSize)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b.Cols != p.FeatureDim {
+			return nil, algorithms.Errorf("train rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
+		}
+		if b.LabelSize < 1 {
+			return nil, algorithms.Errorf("train records after the %d-th have no label: k-NN needs a label per training row (label[\"values\"] in RecordIO-protobuf, the first column of text/csv;label_size=1)", res.Seen)
+		}
+		res.Offer(b)
+		job.Metrics.Batch(b.Rows)
+	}
+	if err := r.Close(); err != nil {
+		return nil, err
+	}
+	job.Metrics.EpochEnd(0, nil)
+	return res, nil
+}
+
+// build turns sampled rows (n × FeatureDim) and their labels into a model.
+func build(be compute.Backend, p Params, xs, labels []float32, host string, rng *rand.Rand) (*Model, error) {
+	if host == "" {
+		host = "algo-1"
+	}
+	n := len(labels)
+	meta := Metadata{K: p.K, PredictorType: p.PredictorType, Normalize: p.Metric == "COSINE", Version: "1.0",
+		Format: "sagebrush-knn", FormatVersion: FormatVersion, IndexType: p.IndexType, IndexMetric: p.Metric,
+		FeatureDim: p.FeatureDim}
+	dim := p.FeatureDim
+	m := 0
+	if p.IndexType == IndexIVFPQ {
+		m = p.PQM
+		if m == 0 {
+			m = DefaultPQM(dim)
+			if p.ReductionType != "" {
+				m = DefaultPQM(p.ReductionDim)
+			}
+		}
+		meta.PQM = m
+	}
+	if p.ReductionType != "" {
+		target := p.ReductionDim
+		if m > 0 {
+			target = paddedDim(target, m) // the guide: the target is raised
+		}
+		meta.DimensionReduction = newReduction(p.ReductionType, reductionSeed, p.FeatureDim, target)
+		dim = target
+	} else if m > 0 {
+		dim = paddedDim(dim, m) // the guide: zero padding
+	}
+	meta.IndexDim = dim
+	model := &Model{meta: meta, labels: labels, host: host}
+	x := model.prepare(be, compute.MatrixOf(n, p.FeatureDim, xs))
+	ip := innerProduct(p.Metric)
+	var ix Index
+	switch p.IndexType {
+	case IndexFlat:
+		ix = NewFlat(dim, ip)
+	case IndexIVFFlat, IndexIVFPQ:
+		nl := p.NLists
+		if nl == 0 {
+			nl = AutoNLists(n)
+		}
+		nl = min(nl, n)
+		if p.IndexType == IndexIVFFlat {
+			ix = NewIVFFlat(dim, nl, ip)
+		} else {
+			ix = NewIVFPQ(dim, nl, m)
+		}
+		model.meta.NLists = nl
+		model.meta.NProbe = min(DefaultNProbe, nl)
+	default:
+		return nil, fmt.Errorf("knn: unknown index_type %q", p.IndexType)
+	}
+	if err := ix.Train(be, x, rng); err != nil {
+		return nil, err
+	}
+	ix.Add(be, x)
+	model.index = ix
+	model.meta.NTotal = ix.Len()
+	return model, nil
+}
+
+// score reports test:accuracy (classifier) or test:mse (regressor) of the
+// model on the test channel: one log line per mini-batch, then the score,
+// and the time spent searching and voting.
+func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metrics algorithms.Metrics) error {
+	r, err := ch.Open(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var n int64
+	var sum float64 // correct predictions, or squared errors
+	var searching time.Duration
+	for batch := 0; ; batch++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.Read(p.MiniBatchSize)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("test channel: %w", err)
+		}
+		if b.Cols != p.FeatureDim {
+			return algorithms.Errorf("test rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
+		}
+		if b.LabelSize < 1 {
+			return algorithms.Errorf("test records have no label: the test channel needs the true label of each row to score the model")
+		}
+		start := time.Now()
+		pred, err := m.Predict(ctx, b, algorithms.PredictOptions{})
+		searching += time.Since(start)
+		if err != nil {
+			return err
+		}
+		var s float64
+		for i, v := range pred.Outputs[0].Values {
+			if p.PredictorType == "classifier" {
+				if v == b.Label(i) {
+					s++
+				}
+			} else {
+				e := float64(v) - float64(b.Label(i))
+				s += e * e
+			}
+		}
+		name := "accuracy"
+		if p.PredictorType == "regressor" {
+			name = "mse"
+		}
+		metrics.Logf("test mini-batch %d: %d records, %s %.6g", batch, b.Rows, name, s/float64(b.Rows))
+		sum += s
+		n += int64(b.Rows)
+	}
+	if n == 0 {
+		metrics.Logf("the test channel holds no records: no test metrics")
+		return nil
+	}
+	metrics.Logf("test: searched and predicted %d records in %.3fs (%.1f records/second)", n, searching.Seconds(), float64(n)/searching.Seconds())
+	if p.PredictorType == "classifier" {
+		metrics.Score("test", "accuracy", sum/float64(n))
+	} else {
+		metrics.Score("test", "mse", sum/float64(n))
+	}
+	return nil
+}
