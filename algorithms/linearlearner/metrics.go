@@ -1,0 +1,267 @@
+package linearlearner
+
+import (
+	"math"
+	"slices"
+)
+
+// scoreOf maps a binary model's raw output to its score: the probability
+// σ(z) for the logistic loss, the raw margin for hinge_loss.
+func scoreOf(loss string, z float64) float32 {
+	if loss == "logistic" {
+		return float32(sigmoid(z))
+	}
+	return float32(z)
+}
+
+// defaultThreshold is the threshold of an uncalibrated binary model: 0.5
+// on probabilities, 0 on hinge margins.
+func defaultThreshold(loss string) float64 {
+	if loss == "logistic" {
+		return 0.5
+	}
+	return 0
+}
+
+// confusion counts binary outcomes.
+type confusion struct{ tp, fp, tn, fn float64 }
+
+func (c confusion) n() float64        { return c.tp + c.fp + c.tn + c.fn }
+func (c confusion) accuracy() float64 { return ratio(c.tp+c.tn, c.n()) }
+func (c confusion) precision() float64 {
+	return ratio(c.tp, c.tp+c.fp)
+}
+func (c confusion) recall() float64 { return ratio(c.tp, c.tp+c.fn) }
+func (c confusion) fbeta(beta float64) float64 {
+	return fbeta(c.precision(), c.recall(), beta)
+}
+
+func fbeta(p, r, beta float64) float64 {
+	b2 := beta * beta
+	if p == 0 && r == 0 {
+		return 0
+	}
+	return (1 + b2) * p * r / (b2*p + r)
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// calibrate picks the threshold on scores (predicted_label = score >
+// threshold) that is best for criterion on the sample (scores and 0/1
+// labels), and returns it with the criterion's value there. feasible is
+// false when the criterion's target (target_recall or target_precision)
+// cannot be met; then the threshold is the one coming closest (highest
+// precision, resp. the largest positive set). For loss_function the
+// threshold is def, the uncalibrated default.
+func calibrate(scores, labels []float32, p Params, def float64) (threshold, value float64, feasible bool) {
+	n := len(scores)
+	if n == 0 {
+		return def, 0, false
+	}
+	if p.Criterion == "loss_function" {
+		return def, 0, true
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case scores[a] > scores[b]:
+			return -1
+		case scores[a] < scores[b]:
+			return 1
+		}
+		return 0
+	})
+	var pos float64
+	for _, y := range labels {
+		if y == 1 {
+			pos++
+		}
+	}
+	neg := float64(n) - pos
+	// cut i: the top i rows are predicted positive.
+	thresholdAt := func(i int) float64 {
+		switch {
+		case i == 0:
+			return float64(scores[idx[0]])
+		case i == n:
+			return math.Nextafter(float64(scores[idx[n-1]]), math.Inf(-1))
+		}
+		return (float64(scores[idx[i-1]]) + float64(scores[idx[i]])) / 2
+	}
+	bestI, bestV, bestFeasible := -1, math.Inf(-1), false
+	fallbackI, fallbackV := 0, math.Inf(-1)
+	var tp, fp float64
+	for i := 0; i <= n; i++ {
+		if i > 0 {
+			if labels[idx[i-1]] == 1 {
+				tp++
+			} else {
+				fp++
+			}
+		}
+		if i > 0 && i < n && scores[idx[i-1]] == scores[idx[i]] {
+			continue // not a cut: equal scores get the same label
+		}
+		c := confusion{tp: tp, fp: fp, fn: pos - tp, tn: neg - fp}
+		var v float64
+		ok := true
+		switch p.Criterion {
+		case "accuracy":
+			v = c.accuracy()
+		case "f_beta":
+			v = c.fbeta(p.FBeta)
+		case "precision_at_target_recall":
+			v = c.precision()
+			ok = pos > 0 && c.recall() >= p.TargetRecall
+			if fb := c.recall(); fb > fallbackV {
+				fallbackI, fallbackV = i, fb
+			}
+		case "recall_at_target_precision":
+			v = c.recall()
+			ok = i > 0 && c.precision() >= p.TargetPrecision
+			if fb := c.precision(); i > 0 && fb > fallbackV {
+				fallbackI, fallbackV = i, fb
+			}
+		}
+		if ok && v > bestV {
+			bestI, bestV, bestFeasible = i, v, true
+		}
+	}
+	if bestI < 0 {
+		return thresholdAt(fallbackI), 0, false
+	}
+	return thresholdAt(bestI), bestV, bestFeasible
+}
+
+// evaluator accumulates one model's quality on labelled rows: the
+// objective loss and the metrics of its predictor type.
+type evaluator struct {
+	p         Params
+	loss      lossFn // in the label's units
+	threshold float64
+
+	n       float64
+	lossSum float64
+	c       confusion // binary
+
+	correct, topK, dcg float64   // multiclass
+	tpc, predc, actc   []float64 // multiclass, per class
+	prob               []float64
+
+	se, ae float64 // regression
+}
+
+func newEvaluator(p Params, threshold float64) *evaluator {
+	e := &evaluator{p: p, loss: newLoss(p), threshold: threshold}
+	if p.PredictorType == Multiclass {
+		e.tpc = make([]float64, p.NumClasses)
+		e.predc = make([]float64, p.NumClasses)
+		e.actc = make([]float64, p.NumClasses)
+		e.prob = make([]float64, p.NumClasses)
+	}
+	return e
+}
+
+// add adds one row: z are its raw outputs (1, or num_classes), in the
+// label's units; y its label.
+func (e *evaluator) add(z []float32, y float64) {
+	e.n++
+	switch e.p.PredictorType {
+	case Binary:
+		l, _ := e.loss.eval(float64(z[0]), y)
+		e.lossSum += l
+		pred := float64(scoreOf(e.p.Loss, float64(z[0]))) > e.threshold
+		switch {
+		case pred && y == 1:
+			e.c.tp++
+		case pred:
+			e.c.fp++
+		case y == 1:
+			e.c.fn++
+		default:
+			e.c.tn++
+		}
+	case Regressor:
+		l, _ := e.loss.eval(float64(z[0]), y)
+		e.lossSum += l
+		r := float64(z[0]) - y
+		e.se += r * r
+		e.ae += math.Abs(r)
+	case Multiclass:
+		lse := softmax(e.prob, z)
+		c := int(y)
+		e.lossSum += lse - float64(z[c])
+		best := 0
+		rank := 0 // classes scoring strictly above the true one
+		for k, v := range z {
+			if v > z[best] {
+				best = k
+			}
+			if v > z[c] {
+				rank++
+			}
+		}
+		e.predc[best]++
+		e.actc[c]++
+		if best == c {
+			e.tpc[c]++
+			e.correct++
+		}
+		if rank < e.p.TopK {
+			e.topK++
+		}
+		e.dcg += 1 / math.Log2(float64(rank)+2)
+	}
+}
+
+// meanLoss is the mean objective loss.
+func (e *evaluator) meanLoss() float64 { return ratio(e.lossSum, e.n) }
+
+// metric is one named metric value.
+type metric struct {
+	name  string
+	value float64
+}
+
+// metrics lists the metrics of the predictor type, objective_loss first.
+func (e *evaluator) metrics() []metric {
+	out := []metric{{"objective_loss", e.meanLoss()}}
+	switch e.p.PredictorType {
+	case Binary:
+		out = append(out,
+			metric{"binary_classification_accuracy", e.c.accuracy()},
+			metric{"binary_f_beta", e.c.fbeta(e.p.FBeta)},
+			metric{"precision", e.c.precision()},
+			metric{"recall", e.c.recall()})
+	case Regressor:
+		out = append(out,
+			metric{"mse", ratio(e.se, e.n)},
+			metric{"rmse", math.Sqrt(ratio(e.se, e.n))},
+			metric{"absolute_loss", ratio(e.ae, e.n)})
+	case Multiclass:
+		var mp, mr, mf float64
+		k := float64(len(e.tpc))
+		for c := range e.tpc {
+			pc, rc := ratio(e.tpc[c], e.predc[c]), ratio(e.tpc[c], e.actc[c])
+			mp += pc
+			mr += rc
+			mf += fbeta(pc, rc, e.p.FBeta)
+		}
+		out = append(out,
+			metric{"multiclass_accuracy", ratio(e.correct, e.n)},
+			metric{"multiclass_top_k_accuracy", ratio(e.topK, e.n)},
+			metric{"dcg", ratio(e.dcg, e.n)},
+			metric{"macro_precision", mp / k},
+			metric{"macro_recall", mr / k},
+			metric{"macro_f_beta", mf / k})
+	}
+	return out
+}

@@ -1,0 +1,235 @@
+package linearlearner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/mxnet"
+)
+
+// sageMakerArtifact builds an archive the way SageMaker's linear learner
+// lays it out (DECISIONS.md: a stored ZIP of manifest.json,
+// additional-params.json, mx-mod-symbol.json and mx-mod-0000.params), with
+// the node attributes spelled "attr" as older MXNet writes them, the
+// members in another order, and an extra array in the params file.
+func sageMakerArtifact(t *testing.T, ap string, w []float32, d, k int, bias []float32, outOp string) []byte {
+	t.Helper()
+	sym := `{"nodes": [
+	{"op": "null", "name": "data", "inputs": []},
+	{"op": "null", "name": "fc0_weight", "attr": {"__shape__": "(` + itoa(d) + `, ` + itoa(k) + `)"}, "inputs": []},
+	{"op": "dot", "name": "dot0", "inputs": [[0, 0, 0], [1, 0, 0]]},
+	{"op": "null", "name": "fc0_bias", "inputs": []},
+	{"op": "broadcast_add", "name": "broadcast_add0", "inputs": [[2, 0, 0], [3, 0, 0]]},
+	{"op": "null", "name": "out_label", "inputs": []},
+	{"op": "` + outOp + `", "name": "out", "inputs": [[4, 0, 0], [5, 0, 0]]}],
+	"arg_nodes": [0, 1, 3, 5], "node_row_ptr": [0, 1, 2, 3, 4, 5, 6, 7], "heads": [[6, 0, 0]],
+	"attrs": {"mxnet_version": ["int", 10100]}}`
+	var params bytes.Buffer
+	f := &mxnet.File{
+		Arrays: []*mxnet.NDArray{mxnet.NewFloat32([]float32{0}, 1), mxnet.NewFloat32(bias, 1, k), mxnet.NewFloat32(w, d, k)},
+		Names:  []string{"aux:unused", "arg:fc0_bias", "arg:fc0_weight"},
+	}
+	if err := mxnet.Write(&params, f); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := mxnet.WriteZip(&out, []mxnet.ZipEntry{
+		{Name: "mx-mod-symbol.json", Data: []byte(sym)},
+		{Name: "mx-mod-0000.params", Data: params.Bytes()},
+		{Name: "additional-params.json", Data: []byte(ap)},
+		{Name: "manifest.json", Data: []byte(`{"mx-mod": "mxnet_module", "additional-params.json": "json", "version": 1}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func loadBytes(t *testing.T, b []byte) *Model {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "model_algo-1"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Algorithm{}.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.(*Model)
+}
+
+func predict(t *testing.T, m algorithms.Model, rows ...[]float32) *data.Predictions {
+	t.Helper()
+	b := &data.Batch{Rows: len(rows), Cols: len(rows[0])}
+	for _, r := range rows {
+		b.Dense = append(b.Dense, r...)
+	}
+	p, err := m.Predict(context.Background(), b, algorithms.PredictOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLoadSageMakerArtifact: a model in SageMaker's layout serves the
+// documented outputs.
+func TestLoadSageMakerArtifact(t *testing.T) {
+	// binary: score = σ(x·w + b) = σ(1·2 + 2·(-1) + 0.5) = σ(0.5) = 0.6224593;
+	// threshold 0.7 gives label 0, the second row σ(2.5) = 0.9241418 gives 1.
+	b := sageMakerArtifact(t, `{"threshold": 0.7, "loss_type": "logistic", "predictor_type": "binary_classifier", "metrics_params": {}}`,
+		[]float32{2, -1}, 2, 1, []float32{0.5}, "LogisticRegressionOutput")
+	m := loadBytes(t, b)
+	p := predict(t, m, []float32{1, 2}, []float32{1, 0})
+	score, label := p.Outputs[0].Values, p.Outputs[1].Values
+	if math.Abs(float64(score[0])-0.6224593) > 1e-6 || math.Abs(float64(score[1])-0.9241418) > 1e-6 {
+		t.Errorf("scores %v, want [0.6224593 0.9241418]", score)
+	}
+	if label[0] != 0 || label[1] != 1 || p.Outputs[1].Kind != data.Int {
+		t.Errorf("labels %v, want [0 1] as integers", label)
+	}
+	// No additional-params predictor_type: taken from the output op.
+	b = sageMakerArtifact(t, `{}`, []float32{1, 0, 0, 0, 1, 0}, 2, 3, []float32{0, 0, 1}, "SoftmaxOutput")
+	m = loadBytes(t, b)
+	if m.PredictorType() != Multiclass {
+		t.Fatalf("predictor type %s, want multiclass from SoftmaxOutput", m.PredictorType())
+	}
+	p = predict(t, m, []float32{5, 0})
+	if p.Outputs[0].Width != 3 || p.Outputs[1].Values[0] != 0 {
+		t.Errorf("multiclass outputs %+v", p.Outputs)
+	}
+	b = sageMakerArtifact(t, `{"predictor_type": "regressor", "loss_type": "squared_loss"}`, []float32{3}, 1, 1, []float32{1}, "LinearRegressionOutput")
+	p = predict(t, loadBytes(t, b), []float32{2})
+	if len(p.Outputs) != 1 || p.Outputs[0].Name != "score" || p.Outputs[0].Values[0] != 7 {
+		t.Errorf("regression outputs %+v, want score 7", p.Outputs)
+	}
+}
+
+// TestArtifactLayout: what Save writes is SageMaker's layout, and it reads
+// back to the same predictions.
+func TestArtifactLayout(t *testing.T) {
+	p := ParamsFrom(mustParse(t, map[string]any{"feature_dim": "2", "predictor_type": "binary_classifier"}))
+	m := newModel(p, compute.MatrixOf(2, 1, []float32{0.25, -1.5}), []float32{0.125}, 0.375, "algo-1")
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "model_algo-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := mxnet.ReadZip(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 4 {
+		t.Errorf("archive members %d, want 4", len(files))
+	}
+	var manifest map[string]any
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || manifest["mx-mod"] != "mxnet_module" || manifest["version"] != 1.0 {
+		t.Errorf("manifest.json = %s (%v)", files["manifest.json"], err)
+	}
+	var ap map[string]any
+	if err := json.Unmarshal(files["additional-params.json"], &ap); err != nil || ap["threshold"] != 0.375 ||
+		ap["predictor_type"] != "binary_classifier" || ap["loss_type"] != "logistic" {
+		t.Errorf("additional-params.json = %s (%v)", files["additional-params.json"], err)
+	}
+	sym, err := mxnet.ParseSymbol(files["mx-mod-symbol.json"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, n := range sym.Nodes {
+		ops = append(ops, n.Op+":"+n.Name)
+	}
+	want := "null:data null:fc0_weight dot:dot0 null:fc0_bias broadcast_add:broadcast_add0 null:out_label LogisticRegressionOutput:out"
+	if got := strings.Join(ops, " "); got != want {
+		t.Errorf("symbol nodes %q, want %q", got, want)
+	}
+	f, err := mxnet.Read(bytes.NewReader(files["mx-mod-0000.params"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wa, ok1 := f.Get("arg:fc0_weight")
+	ba, ok2 := f.Get("arg:fc0_bias")
+	if !ok1 || !ok2 || !equalInts(wa.Shape, []int{2, 1}) || !equalInts(ba.Shape, []int{1, 1}) || wa.DType != mxnet.Float32 {
+		t.Fatalf("params %q shapes %v %v", f.Names, wa, ba)
+	}
+	back := loadBytes(t, raw)
+	x := []float32{1, 0.5}
+	a, b := predict(t, m, x), predict(t, back, x)
+	if a.Outputs[0].Values[0] != b.Outputs[0].Values[0] || back.Threshold() != 0.375 {
+		t.Errorf("round trip: score %v -> %v, threshold %v", a.Outputs[0].Values, b.Outputs[0].Values, back.Threshold())
+	}
+	// The same model gives the same bytes (zero modification times).
+	again, _ := m.artifact()
+	if !bytes.Equal(again, raw) {
+		t.Errorf("artifact bytes differ between two writes")
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func mustParse(t *testing.T, hp map[string]any) hyperValues {
+	t.Helper()
+	v, err := schema.Parse(hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestNormalizationFolded: a model trained on normalised data predicts on
+// raw features exactly what the normalised network does.
+func TestNormalizationFolded(t *testing.T) {
+	tr := synth(2000, 4, 30, linearTarget)
+	hp := map[string]any{"feature_dim": "4", "predictor_type": "regressor", "num_models": "1", "epochs": "10", "mini_batch_size": "50", "learning_rate": "0.05"}
+	model, _ := train(t, hp, map[string]algorithms.Channel{"train": tr})
+	// Features have means 3j and sds j+1, the label mean 5: the raw-feature
+	// model must still give y ≈ 5 + 2 z0 − 3 z1 + 0.5 z2 (noise sd 0.5).
+	for i := range 20 {
+		x := tr.x[i]
+		got := float64(predict(t, model, x).Outputs[0].Values[0])
+		want := 5 + 2*standardized(x, 0) - 3*standardized(x, 1) + 0.5*standardized(x, 2)
+		if math.Abs(got-want) > 0.25 {
+			t.Errorf("row %d: prediction on raw features %v, want about %v", i, got, want)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"not a zip", []byte("hello"), "not a ZIP"},
+		{"binary with 2 outputs", sageMakerArtifact(t, `{"predictor_type": "binary_classifier"}`, []float32{1, 2}, 1, 2, []float32{0, 0}, "LogisticRegressionOutput"), "needs one output"},
+		{"unknown type", sageMakerArtifact(t, `{"predictor_type": "ranker"}`, []float32{1}, 1, 1, []float32{0}, "LinearRegressionOutput"), "unknown predictor_type"},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "model_algo-1"), tc.b, 0o644)
+		if _, err := (Algorithm{}).Load(dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

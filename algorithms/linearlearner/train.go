@@ -1,0 +1,868 @@
+package linearlearner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/data"
+)
+
+// seed fixes the random stream (initial weights, the nearby parameters of
+// the parallel models): the same data give the same model bytes.
+const seed = 0x11ea7
+
+// Train normalises from a sample, trains num_models models in parallel,
+// stops early on the validation channel (or the training sample), selects
+// and calibrates the best model, and scores the validation and test
+// channels with it.
+func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
+	p := ParamsFrom(job.Hyper)
+	be := job.Compute
+	if be == nil {
+		be = compute.Current()
+	}
+	t := &trainer{p: p, be: be, metrics: job.Metrics, rng: rand.New(rand.NewPCG(seed, 0))}
+	train := job.Channels["train"]
+	r, err := train.Open(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.readSample(ctx, r); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if t.sampleRows == 0 {
+		r.Close()
+		return nil, algorithms.Errorf("the train channel holds no records")
+	}
+	t.fitScaler()
+	t.initModels()
+	job.Metrics.Logf("linear learner: %s, loss %s, optimizer %s, %d models in parallel, %d features, normalization: data=%v (shift=%v) label=%v, from %d sample rows",
+		p.PredictorType, p.Loss, p.Optimizer, t.M, p.FeatureDim, p.NormalizeData, t.shiftData, p.NormalizeLabel, t.sampleRows)
+
+	val, hasVal := job.Channels["validation"]
+	epochs, stale := 0, 0
+	best := math.Inf(1)
+	for epoch := 0; epoch < p.Epochs; epoch++ {
+		if epoch > 0 {
+			if r, err = train.Open(ctx, epoch); err != nil {
+				return t.interrupted(err)
+			}
+		}
+		var src data.BatchReader = r
+		if epoch == 0 {
+			src = &replay{batches: t.sample, r: r}
+		}
+		lossSum, n, err := t.epoch(ctx, src)
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return t.interrupted(err)
+		}
+		epochs++
+		if epoch == 0 && t.schedStep == 0 {
+			t.schedStep = max(1, t.updates) // auto: decay once per epoch
+		}
+		trainLoss := math.Inf(1)
+		for m := range t.M {
+			trainLoss = math.Min(trainLoss, lossSum[m]/float64(max(n, 1)))
+		}
+		job.Metrics.EpochEnd(epoch, map[string]float64{"objective_loss": trainLoss})
+
+		var evals []*evaluator
+		if hasVal {
+			vr, err := val.Open(ctx, epoch)
+			if err != nil {
+				return t.interrupted(err)
+			}
+			evals, err = t.evaluate(ctx, vr, "validation")
+			if cerr := vr.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return t.interrupted(err)
+			}
+		} else {
+			evals, _ = t.evaluate(ctx, &replay{batches: t.sample}, "train")
+		}
+		stop := t.select_(evals)
+		if hasVal {
+			job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation objective_loss <loss>=%s",
+				hostOf(job), epoch, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
+		}
+		if stop < best {
+			rel := (best - stop) / math.Abs(best)
+			if math.IsInf(best, 1) || rel >= p.Tolerance {
+				stale = 0
+			} else {
+				stale++
+			}
+			best = stop
+		} else {
+			stale++
+		}
+		if stale >= p.Patience && epoch+1 < p.Epochs {
+			job.Metrics.Logf("early stopping after epoch %d: no relative improvement of at least %g in %d epochs", epoch, p.Tolerance, p.Patience)
+			break
+		}
+	}
+	m := t.final(hostOf(job))
+	job.Metrics.Logf("selected model %d of %d (learning_rate=%g, wd=%g, l1=%g); threshold %g",
+		t.chosen, t.M, t.lrM[t.chosen], t.wdM[t.chosen], t.l1M[t.chosen], m.threshold)
+	if hasVal {
+		if err := score(ctx, m, val, epochs, "validation", p, job.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	if test, ok := job.Channels["test"]; ok {
+		if err := score(ctx, m, test, 0, "test", p, job.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func hostOf(job *algorithms.Job) string {
+	if job.Cluster.CurrentHost == "" {
+		return "algo-1"
+	}
+	return job.Cluster.CurrentHost
+}
+
+// interrupted returns what a stop mid-training leaves: on cancellation (SIGTERM) a
+// valid model from what was learnt so far, with the error.
+func (t *trainer) interrupted(err error) (algorithms.Model, error) {
+	if errors.Is(err, context.Canceled) && t.updates > 0 {
+		return t.final(""), err
+	}
+	return nil, err
+}
+
+// trainer is the state of a training run.
+type trainer struct {
+	p       Params
+	be      compute.Backend
+	metrics algorithms.Metrics
+	rng     *rand.Rand
+
+	sample     []*data.Batch // the first rows of the train channel (copies)
+	sampleRows int
+
+	// normalisation: x' = (x - shift) * scale, y' = (y - yShift) / yScale
+	shiftData     bool
+	shift, scale  []float32
+	yShift        float64
+	yScale        float64
+	classWeights  []float64 // multiclass
+	posFraction   float64   // binary, from the sample
+	trainLoss     lossFn    // in normalised label units
+	rawLoss       lossFn
+	M, K, cols    int // models, outputs per model, M*K
+	w             compute.Matrix
+	b             []float32
+	m1, m2        []float32 // optimizer state for w
+	bm1, bm2      []float32 // and for b
+	lrM, wdM, l1M []float64 // per model
+	posW          []float64 // per model (binary)
+	colLR, colWD  []float32 // per column
+	colL1         []float32
+	updates       int
+	schedStep     int
+
+	// best snapshot per model
+	snapW     [][]float32 // d×K each
+	snapB     [][]float32
+	snapThr   []float64
+	snapScore []float64 // selection metric, lower is better
+	chosen    int
+	cal       calibration
+	bestLoss  float64 // the lowest eval loss of the last evaluation
+
+	x, z, g, dw []float32
+	y           []float64
+	prob        []float64
+}
+
+// replay yields the batches of the training sample, then the rest of r
+// (nil: the sample alone).
+type replay struct {
+	batches []*data.Batch
+	i       int
+	r       data.BatchReader
+}
+
+func (s *replay) Read(n int) (*data.Batch, error) {
+	if s.i < len(s.batches) {
+		s.i++
+		return s.batches[s.i-1], nil
+	}
+	if s.r == nil {
+		return nil, io.EOF
+	}
+	return s.r.Read(n)
+}
+
+// copyBatch returns a deep copy of b.
+func copyBatch(b *data.Batch) *data.Batch {
+	c := &data.Batch{Rows: b.Rows, Cols: b.Cols, LabelSize: b.LabelSize}
+	if b.Dense != nil {
+		c.Dense = append([]float32(nil), b.Dense[:b.Rows*b.Cols]...)
+	}
+	if b.Indptr != nil {
+		c.Indptr = append([]int(nil), b.Indptr...)
+		c.Indices = append([]int32(nil), b.Indices...)
+		c.Values = append([]float32(nil), b.Values...)
+	}
+	c.Labels = append([]float32(nil), b.Labels...)
+	return c
+}
+
+// checkBatch checks the feature dimension and the labels of a batch of the
+// named channel; first is the index of its first record.
+func (t *trainer) checkBatch(b *data.Batch, channel string, first int64) error {
+	if b.Cols != t.p.FeatureDim {
+		return algorithms.Errorf("the %s channel has records of %d features, but feature_dim is %d", channel, b.Cols, t.p.FeatureDim)
+	}
+	if b.LabelSize < 1 || len(b.Labels) < b.Rows*b.LabelSize {
+		return algorithms.Errorf("the %s channel has records without a label (record %d): linear learner needs a label in each record", channel, first)
+	}
+	for i := 0; i < b.Rows; i++ {
+		y := b.Label(i)
+		if math.IsNaN(float64(y)) || math.IsInf(float64(y), 0) {
+			return algorithms.Errorf("the %s channel: record %d has the label %v; labels must be finite", channel, first+int64(i), y)
+		}
+		switch t.p.PredictorType {
+		case Binary:
+			if y != 0 && y != 1 {
+				return algorithms.Errorf("the %s channel: record %d has the label %v; a binary_classifier needs labels 0 or 1", channel, first+int64(i), y)
+			}
+		case Multiclass:
+			if y != float32(math.Trunc(float64(y))) || y < 0 || int(y) >= t.p.NumClasses {
+				return algorithms.Errorf("the %s channel: record %d has the label %v; a multiclass_classifier with num_classes=%d needs integer labels 0 to %d",
+					channel, first+int64(i), y, t.p.NumClasses, t.p.NumClasses-1)
+			}
+		}
+	}
+	return nil
+}
+
+// readSample reads the first num_point_for_scaler rows (whole mini-batches)
+// of the train channel.
+func (t *trainer) readSample(ctx context.Context, r data.BatchReader) error {
+	for t.sampleRows < t.p.NumPointForScaler {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.Read(t.p.MiniBatchSize)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := t.checkBatch(b, "train", int64(t.sampleRows)); err != nil {
+			return err
+		}
+		t.sample = append(t.sample, copyBatch(b))
+		t.sampleRows += b.Rows
+	}
+	return nil
+}
+
+// fitScaler learns the normalisation and the class weights from the sample.
+func (t *trainer) fitScaler() {
+	p, d := t.p, t.p.FeatureDim
+	sparse := false
+	for _, b := range t.sample {
+		sparse = sparse || b.Sparse()
+	}
+	switch p.UnbiasData {
+	case "auto":
+		t.shiftData = p.NormalizeData && p.UseBias && !sparse
+	default:
+		t.shiftData = p.UnbiasData == "true"
+	}
+	t.shift = make([]float32, d)
+	t.scale = make([]float32, d)
+	for j := range t.scale {
+		t.scale[j] = 1
+	}
+	sum := make([]float64, d)
+	sq := make([]float64, d)
+	var ys, yq float64
+	counts := make([]float64, max(p.NumClasses, 2))
+	n := float64(t.sampleRows)
+	row := make([]float32, d)
+	for _, b := range t.sample {
+		for i := 0; i < b.Rows; i++ {
+			if b.Sparse() {
+				for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+					v := float64(b.Values[q])
+					sum[b.Indices[q]] += v
+					sq[b.Indices[q]] += v * v
+				}
+			} else {
+				b.RowTo(row, i)
+				for j, v := range row {
+					sum[j] += float64(v)
+					sq[j] += float64(v) * float64(v)
+				}
+			}
+			y := float64(b.Label(i))
+			ys += y
+			yq += y * y
+			if p.PredictorType != Regressor {
+				counts[int(y)]++
+			}
+		}
+	}
+	if p.NormalizeData {
+		for j := range d {
+			mean := sum[j] / n
+			sd := math.Sqrt(math.Max(0, sq[j]/n-mean*mean))
+			if t.shiftData {
+				t.shift[j] = float32(mean)
+			}
+			if sd > 1e-12 {
+				t.scale[j] = float32(1 / sd)
+			}
+		}
+	} else if t.shiftData {
+		for j := range d {
+			t.shift[j] = float32(sum[j] / n)
+		}
+	}
+	t.yScale = 1
+	if p.PredictorType == Regressor {
+		mean := ys / n
+		sd := math.Sqrt(math.Max(0, yq/n-mean*mean))
+		unbias := p.UnbiasLabel == "true" || (p.UnbiasLabel == "auto" && p.NormalizeLabel && p.UseBias)
+		if unbias {
+			t.yShift = mean
+		}
+		if p.NormalizeLabel && sd > 1e-12 {
+			t.yScale = sd
+		}
+	}
+	t.rawLoss = newLoss(p)
+	t.trainLoss = t.rawLoss.scaled(t.yScale)
+	switch p.PredictorType {
+	case Binary:
+		t.posFraction = counts[1] / n
+	case Multiclass:
+		t.classWeights = make([]float64, p.NumClasses)
+		for c := range t.classWeights {
+			t.classWeights[c] = 1
+			if p.BalanceClass && counts[c] > 0 {
+				t.classWeights[c] = n / (float64(p.NumClasses) * counts[c])
+			}
+		}
+	}
+}
+
+// initModels draws the initial weights and the per-model learning rate,
+// wd, l1 and positive weight: model 0 has exactly the given (or auto)
+// values, the others nearby ones.
+func (t *trainer) initModels() {
+	p, d := t.p, t.p.FeatureDim
+	t.M = p.NumModels
+	t.K = 1
+	if p.PredictorType == Multiclass {
+		t.K = p.NumClasses
+	}
+	t.cols = t.M * t.K
+	t.w = compute.NewMatrix(d, t.cols)
+	for i := range t.w.Data {
+		if p.InitMethod == "normal" {
+			t.w.Data[i] = float32(t.rng.NormFloat64() * p.InitSigma)
+		} else {
+			t.w.Data[i] = float32((2*t.rng.Float64() - 1) * p.InitScale)
+		}
+	}
+	t.b = make([]float32, t.cols)
+	if p.UseBias {
+		for i := range t.b {
+			t.b[i] = float32(p.InitBias)
+		}
+	}
+	t.m1 = make([]float32, len(t.w.Data))
+	t.m2 = make([]float32, len(t.w.Data))
+	t.bm1 = make([]float32, t.cols)
+	t.bm2 = make([]float32, t.cols)
+
+	balanced := 1.0
+	if t.posFraction > 0 && t.posFraction < 1 {
+		balanced = (1 - t.posFraction) / t.posFraction
+	}
+	logU := func(lo, hi float64) float64 { return math.Pow(10, lo+(hi-lo)*t.rng.Float64()) }
+	t.lrM = make([]float64, t.M)
+	t.wdM = make([]float64, t.M)
+	t.l1M = make([]float64, t.M)
+	t.posW = make([]float64, t.M)
+	for m := range t.M {
+		lr, wd, l1 := p.LearningRate, p.WD, p.L1
+		if p.WDAuto {
+			wd = 0
+		}
+		if p.L1Auto {
+			l1 = 0
+		}
+		if m > 0 {
+			if p.LRAuto {
+				lr *= logU(-1, 0.5)
+			} else {
+				lr *= logU(-0.3, 0.3)
+			}
+			switch {
+			case p.WDAuto && m%2 == 1:
+				wd = logU(-7, -2)
+			case !p.WDAuto && wd > 0:
+				wd *= logU(-1, 1)
+			}
+			switch {
+			case p.L1Auto && m%4 == 2:
+				l1 = logU(-7, -3)
+			case !p.L1Auto && l1 > 0:
+				l1 *= logU(-1, 1)
+			}
+		}
+		t.lrM[m], t.wdM[m], t.l1M[m] = lr, wd, l1
+		switch p.PosWeightKind {
+		case "balanced":
+			t.posW[m] = balanced
+		case "auto": // from 1 (model 0) to balanced (the last), log-spaced
+			f := 0.0
+			if t.M > 1 {
+				f = float64(m) / float64(t.M-1)
+			}
+			t.posW[m] = math.Pow(balanced, f)
+		default:
+			t.posW[m] = p.PosWeight
+		}
+	}
+	t.colLR = make([]float32, t.cols)
+	t.colWD = make([]float32, t.cols)
+	t.colL1 = make([]float32, t.cols)
+	for c := range t.cols {
+		m := c / t.K
+		t.colLR[c], t.colWD[c], t.colL1[c] = float32(t.lrM[m]), float32(t.wdM[m]), float32(t.l1M[m])
+	}
+	t.schedStep = p.LRSchedulerStep
+	t.snapW = make([][]float32, t.M)
+	t.snapB = make([][]float32, t.M)
+	t.snapThr = make([]float64, t.M)
+	t.snapScore = make([]float64, t.M)
+	for m := range t.M {
+		t.snapScore[m] = math.Inf(1)
+	}
+	t.prob = make([]float64, t.K)
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// prepare writes the batch's normalised dense rows into t.x and its
+// (normalised) labels into t.y, and returns X.
+func (t *trainer) prepare(b *data.Batch) compute.Matrix {
+	d := t.p.FeatureDim
+	t.x = b.DenseTo(t.x)
+	for i := 0; i < b.Rows; i++ {
+		row := t.x[i*d : (i+1)*d]
+		for j := range row {
+			row[j] = (row[j] - t.shift[j]) * t.scale[j]
+		}
+	}
+	t.y = grow(t.y, b.Rows)
+	for i := range t.y {
+		t.y[i] = (float64(b.Label(i)) - t.yShift) / t.yScale
+	}
+	return compute.MatrixOf(b.Rows, d, t.x)
+}
+
+// forward computes Z = X·W + b for every model at once (B × M·K).
+func (t *trainer) forward(x compute.Matrix) compute.Matrix {
+	t.z = grow(t.z, x.Rows*t.cols)
+	z := compute.MatrixOf(x.Rows, t.cols, t.z)
+	t.be.Gemm(false, false, 1, x, t.w, 0, z)
+	for i := 0; i < x.Rows; i++ {
+		row := z.Row(i)
+		for c := range row {
+			row[c] += t.b[c]
+		}
+	}
+	return z
+}
+
+// epoch trains on every batch of src, returning each model's summed loss
+// (in the label's units, before the update of its batch) and the rows seen.
+func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, int64, error) {
+	lossSum := make([]float64, t.M)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		b, err := src.Read(t.p.MiniBatchSize)
+		if err == io.EOF {
+			return lossSum, n, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := t.checkBatch(b, "train", n); err != nil {
+			return nil, 0, err
+		}
+		if b.Rows == 0 {
+			continue
+		}
+		t.step(b, lossSum)
+		n += int64(b.Rows)
+		t.metrics.Batch(b.Rows)
+	}
+}
+
+// step is one mini-batch update of every model: forward, the loss gradient
+// with respect to the outputs, one GEMM Xᵀ·G for all models, then each
+// model's optimizer step with its own learning rate, wd and l1.
+func (t *trainer) step(b *data.Batch, lossSum []float64) {
+	p, d, B := t.p, t.p.FeatureDim, b.Rows
+	x := t.prepare(b)
+	z := t.forward(x)
+	t.g = grow(t.g, B*t.cols)
+	g := compute.MatrixOf(B, t.cols, t.g)
+	inv := 1 / float64(B)
+	for i := 0; i < B; i++ {
+		zr, gr := z.Row(i), g.Row(i)
+		y := t.y[i]
+		for m := range t.M {
+			switch p.PredictorType {
+			case Multiclass:
+				zs := zr[m*t.K : (m+1)*t.K]
+				lse := softmax(t.prob, zs)
+				c := int(y)
+				lossSum[m] += lse - float64(zs[c])
+				w := t.classWeights[c] * inv
+				for k := range t.K {
+					gk := t.prob[k]
+					if k == c {
+						gk--
+					}
+					gr[m*t.K+k] = float32(w * gk)
+				}
+			default:
+				zv := float64(zr[m])
+				_, gv := t.trainLoss.eval(zv, y)
+				l, _ := t.rawLoss.eval(zv*t.yScale+t.yShift, y*t.yScale+t.yShift)
+				lossSum[m] += l
+				w := inv
+				if p.PredictorType == Binary && y == 1 {
+					w *= t.posW[m]
+				}
+				gr[m] = float32(w * gv)
+			}
+		}
+	}
+	t.dw = grow(t.dw, d*t.cols)
+	dw := compute.MatrixOf(d, t.cols, t.dw)
+	t.be.Gemm(true, false, 1, x, g, 0, dw)
+	t.updates++
+	t.update(dw, g)
+}
+
+// lrFactor is the learning-rate schedule's factor after t.updates updates.
+func (t *trainer) lrFactor() float64 {
+	if !t.p.UseLRScheduler || t.schedStep == 0 {
+		return 1
+	}
+	return math.Pow(t.p.LRSchedulerFactor, float64(t.updates/t.schedStep))
+}
+
+// update applies one optimizer step to every weight and bias.
+func (t *trainer) update(dw, g compute.Matrix) {
+	p := t.p
+	f := t.lrFactor()
+	minLR := p.LRSchedulerMinimum
+	lrs := make([]float32, t.cols)
+	for c := range t.cols {
+		lr := t.lrM[c/t.K]
+		lrs[c] = float32(math.Max(lr*f, math.Min(minLR, lr)))
+		if !p.UseLRScheduler {
+			lrs[c] = float32(lr)
+		}
+	}
+	corr := float32(1)
+	if p.Optimizer == "adam" {
+		tt := float64(t.updates)
+		corr = float32(math.Sqrt(1-math.Pow(p.Beta2, tt)) / (1 - math.Pow(p.Beta1, tt)))
+	}
+	cols := t.cols
+	for j := 0; j < dw.Rows; j++ {
+		off := j * cols
+		t.updateRow(t.w.Data[off:off+cols], dw.Data[off:off+cols], t.m1[off:off+cols], t.m2[off:off+cols], lrs, t.colWD, t.colL1, corr)
+	}
+	if !p.UseBias {
+		return
+	}
+	gb := make([]float32, cols)
+	for i := 0; i < g.Rows; i++ {
+		for c, v := range g.Row(i) {
+			gb[c] += v
+		}
+	}
+	blr := make([]float32, cols)
+	bwd := make([]float32, cols)
+	for c := range cols {
+		blr[c] = lrs[c] * float32(p.BiasLRMult)
+		bwd[c] = t.colWD[c] * float32(p.BiasWDMult)
+	}
+	t.updateRow(t.b, gb, t.bm1, t.bm2, blr, bwd, nil, corr)
+}
+
+// updateRow is the optimizer step for one row of parameters w with
+// gradients gr, per-column learning rate, wd and l1 (nil: none).
+func (t *trainer) updateRow(w, gr, s1, s2, lr, wd, l1 []float32, corr float32) {
+	p := t.p
+	const eps = 1e-8
+	switch p.Optimizer {
+	case "adam":
+		b1, b2 := float32(p.Beta1), float32(p.Beta2)
+		for c := range w {
+			gv := gr[c] + wd[c]*w[c]
+			s1[c] = b1*s1[c] + (1-b1)*gv
+			s2[c] = b2*s2[c] + (1-b2)*gv*gv
+			w[c] -= lr[c] * corr * s1[c] / (float32(math.Sqrt(float64(s2[c]))) + eps)
+		}
+	case "rmsprop":
+		const rho = 0.9
+		for c := range w {
+			gv := gr[c] + wd[c]*w[c]
+			s2[c] = rho*s2[c] + (1-rho)*gv*gv
+			w[c] -= lr[c] * gv / (float32(math.Sqrt(float64(s2[c]))) + eps)
+		}
+	default: // sgd with momentum
+		mu := float32(p.Momentum)
+		for c := range w {
+			gv := gr[c] + wd[c]*w[c]
+			s1[c] = mu*s1[c] - lr[c]*gv
+			w[c] += s1[c]
+		}
+	}
+	if l1 != nil {
+		for c := range w {
+			if l1[c] == 0 {
+				continue
+			}
+			thr := lr[c] * l1[c]
+			switch {
+			case w[c] > thr:
+				w[c] -= thr
+			case w[c] < -thr:
+				w[c] += thr
+			default:
+				w[c] = 0
+			}
+		}
+	}
+}
+
+// evaluate scores every model on src: the mean loss over all rows, and for
+// a binary classifier a calibration sample of scores (the first
+// num_calibration_samples rows).
+func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel string) ([]*evaluator, error) {
+	p := t.p
+	evals := make([]*evaluator, t.M)
+	for m := range evals {
+		evals[m] = newEvaluator(p, defaultThreshold(p.Loss))
+	}
+	var calScores [][]float32
+	var calLabels []float32
+	if p.PredictorType == Binary {
+		calScores = make([][]float32, t.M)
+	}
+	var n int64
+	out := make([]float32, t.K)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := src.Read(p.MiniBatchSize)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s channel: %w", channel, err)
+		}
+		if err := t.checkBatch(b, channel, n); err != nil {
+			return nil, err
+		}
+		x := t.prepare(b)
+		z := t.forward(x)
+		for i := 0; i < b.Rows; i++ {
+			y := float64(b.Label(i))
+			zr := z.Row(i)
+			cal := calScores != nil && len(calLabels) < p.NumCalibration
+			for m := range t.M {
+				for k := range t.K {
+					out[k] = float32(float64(zr[m*t.K+k])*t.yScale + t.yShift)
+				}
+				evals[m].add(out, y)
+				if cal {
+					calScores[m] = append(calScores[m], scoreOf(p.Loss, float64(out[0])))
+				}
+			}
+			if cal {
+				calLabels = append(calLabels, float32(y))
+			}
+		}
+		n += int64(b.Rows)
+	}
+	if n == 0 {
+		return nil, algorithms.Errorf("the %s channel holds no records", channel)
+	}
+	t.cal = calibration{scores: calScores, labels: calLabels}
+	return evals, nil
+}
+
+// calibration is the last evaluation's sample of binary scores per model.
+type calibration struct {
+	scores [][]float32
+	labels []float32
+}
+
+// select_ computes each model's selection metric (lower is better) on the
+// last evaluation, keeps a snapshot of each model at its best, and returns
+// the early-stopping metric: the best model's loss, or its criterion when
+// the user chose one (binary classifiers).
+func (t *trainer) select_(evals []*evaluator) float64 {
+	p := t.p
+	stop := math.Inf(1)
+	t.bestLoss = math.Inf(1)
+	for m, e := range evals {
+		loss := e.meanLoss()
+		t.bestLoss = math.Min(t.bestLoss, loss)
+		metric, thr := loss, defaultThreshold(p.Loss)
+		if p.PredictorType == Binary && p.Criterion != "loss_function" {
+			var v float64
+			var ok bool
+			thr, v, ok = calibrate(t.cal.scores[m], t.cal.labels, p, thr)
+			if ok {
+				v++ // any model meeting the target beats every model missing it
+			}
+			metric = -v
+		}
+		if math.IsNaN(metric) {
+			metric = math.Inf(1)
+		}
+		if p.PredictorType == Binary && p.CriterionGiven {
+			stop = math.Min(stop, metric)
+		} else {
+			stop = math.Min(stop, loss)
+		}
+		if metric < t.snapScore[m] || t.snapW[m] == nil {
+			t.snapScore[m] = metric
+			t.snapThr[m] = thr
+			t.snapW[m] = t.columns(m, t.snapW[m])
+			t.snapB[m] = append(t.snapB[m][:0], t.b[m*t.K:(m+1)*t.K]...)
+		}
+	}
+	return stop
+}
+
+// columns copies model m's d×K weights out of W into dst.
+func (t *trainer) columns(m int, dst []float32) []float32 {
+	d, K := t.p.FeatureDim, t.K
+	dst = grow(dst, d*K)
+	for j := range d {
+		copy(dst[j*K:(j+1)*K], t.w.Row(j)[m*K:(m+1)*K])
+	}
+	return dst
+}
+
+// final picks the model with the best selection metric, folds the
+// normalisation into its weights (so it acts on raw features and returns
+// raw labels) and returns it.
+func (t *trainer) final(host string) *Model {
+	p, d, K := t.p, t.p.FeatureDim, t.K
+	best := 0
+	for m := range t.M {
+		if t.snapScore[m] < t.snapScore[best] {
+			best = m
+		}
+	}
+	t.chosen = best
+	w, bias, thr := t.snapW[best], t.snapB[best], t.snapThr[best]
+	if w == nil { // stopped before any evaluation: the current weights
+		w = t.columns(best, nil)
+		bias = append([]float32(nil), t.b[best*K:(best+1)*K]...)
+		thr = defaultThreshold(p.Loss)
+	}
+	raw := compute.NewMatrix(d, K)
+	rb := make([]float32, K)
+	for k := range K {
+		acc := float64(bias[k])
+		for j := range d {
+			wj := float64(w[j*K+k]) * float64(t.scale[j])
+			acc -= float64(t.shift[j]) * wj
+			raw.Data[j*K+k] = float32(wj * t.yScale)
+		}
+		if !p.UseBias {
+			acc = 0
+		}
+		rb[k] = float32(acc*t.yScale + t.yShift)
+	}
+	return newModel(p, raw, rb, thr, host)
+}
+
+// score reports the final model's metrics on a channel (pass number epoch).
+func score(ctx context.Context, m *Model, ch algorithms.Channel, epoch int, name string, p Params, metrics algorithms.Metrics) error {
+	r, err := ch.Open(ctx, epoch)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	e := newEvaluator(p, m.threshold)
+	t := &trainer{p: p}
+	var z []float32
+	var scratch []float32
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.Read(p.MiniBatchSize)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s channel: %w", name, err)
+		}
+		if err := t.checkBatch(b, name, n); err != nil {
+			return err
+		}
+		z, scratch = m.outputs(b, z, scratch)
+		for i := 0; i < b.Rows; i++ {
+			e.add(z[i*m.k:(i+1)*m.k], float64(b.Label(i)))
+		}
+		n += int64(b.Rows)
+	}
+	if n == 0 {
+		metrics.Logf("the %s channel holds no records: no %s metrics", name, name)
+		return nil
+	}
+	for _, mt := range e.metrics() {
+		metrics.Score(name, mt.name, mt.value)
+	}
+	return nil
+}
