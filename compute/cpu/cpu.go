@@ -1,6 +1,10 @@
-// Package cpu is the default compute backend: float32 kernels on gonum's
-// pure-Go BLAS (gonum.org/v1/gonum/blas/gonum, whose inner products are SSE
-// assembly on amd64), parallel across row blocks of the output.
+// Package cpu is the default compute backend: float32 kernels on a BLAS
+// behind gonum's blas.Float32Level3 interface, parallel across row blocks of
+// the output. Built with cgo and the openblas tag (what `make build` does when
+// Debian's static libopenblas is installed), the BLAS is OpenBLAS, linked
+// statically and pinned to one thread per call since the parallel split is
+// ours; otherwise it is gonum's pure-Go BLAS (gonum.org/v1/gonum/blas/gonum,
+// whose inner products are SSE assembly on amd64).
 //
 // Importing the package installs its backend with compute.Use.
 //
@@ -38,10 +42,20 @@ var (
 // New returns the CPU backend.
 func New() *Backend { return &Backend{} }
 
-// Name returns "cpu".
-func (*Backend) Name() string { return "cpu" }
+// Name returns "cpu (openblas)" or "cpu (gonum)": the log says which engine runs.
+func (*Backend) Name() string { return "cpu (" + engine + ")" }
 
-var impl gonum.Implementation
+// Engine names the BLAS behind the kernels: "openblas" or "gonum".
+func Engine() string { return engine }
+
+// impl computes every tile's product; openblas.go replaces it. Short dot
+// products stay in pure Go (level1), where a cgo call would cost more than
+// the arithmetic.
+var (
+	impl   blas.Float32Level3 = gonum.Implementation{}
+	level1 gonum.Implementation
+	engine = "gonum"
+)
 
 // Tile sizes. gonum's Sgemm runs serially (no goroutines, no allocation)
 // when the product has fewer than four 64×64 blocks of C, and then forms
@@ -184,7 +198,7 @@ var normJobs = sync.Pool{New: func() any { return new(normJob) }}
 func (j *normJob) do(t int) {
 	for i := t * j.rows; i < min((t+1)*j.rows, j.x.Rows); i++ {
 		r := j.x.Row(i)
-		j.dst[i] = impl.Sdot(len(r), r, 1, r, 1)
+		j.dst[i] = level1.Sdot(len(r), r, 1, r, 1)
 	}
 }
 

@@ -103,8 +103,13 @@ func TestNoAllocs(t *testing.T) {
 			k.f()
 		}
 		runtime.ReadMemStats(&after)
-		// Allow a stray allocation from a pool emptied by a GC.
-		if n := after.Mallocs - before.Mallocs; n > runs/4 {
+		// Allow a stray allocation from a pool emptied by a GC, and with
+		// OpenBLAS the runtime's own bookkeeping of threads blocked in cgo.
+		limit := uint64(runs / 4)
+		if cpu.Engine() == "openblas" {
+			limit = runs
+		}
+		if n := after.Mallocs - before.Mallocs; n > limit {
 			t.Errorf("%s: %d allocations in %d runs, want none", k.name, n, runs)
 		}
 	}

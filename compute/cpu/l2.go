@@ -130,7 +130,11 @@ func (j *distJob) do(t int) {
 	xb, s := t/j.splits, t%j.splits
 	i0 := xb * tileRows
 	mb := min(tileRows, j.x.Rows-i0)
-	lo, hi := s*j.y.Rows/j.splits, (s+1)*j.y.Rows/j.splits
+	// Split on whole tiles, so every tile (and so every result, whatever
+	// BLAS computes it) is the same however many splits there are.
+	tilesY := ceilDiv(j.y.Rows, tileCols)
+	lo := min(s*tilesY/j.splits*tileCols, j.y.Rows)
+	hi := min((s+1)*tilesY/j.splits*tileCols, j.y.Rows)
 	if lo == hi {
 		return
 	}
@@ -138,7 +142,7 @@ func (j *distJob) do(t int) {
 	xn := sc.xn[:mb]
 	for i := range xn {
 		r := j.x.Row(i0 + i)
-		xn[i] = impl.Sdot(len(r), r, 1, r, 1)
+		xn[i] = level1.Sdot(len(r), r, 1, r, 1)
 	}
 
 	// Where this task's nearest neighbours go.

@@ -1,0 +1,21 @@
+//go:build cgo && openblas
+
+package cpu
+
+// The OpenBLAS engine: gonum's netlib binding over Debian's libopenblas,
+// linked statically (the Makefile passes the archive in CGO_LDFLAGS).
+
+/*
+void openblas_set_num_threads(int);
+*/
+import "C"
+
+import "gonum.org/v1/netlib/blas/netlib"
+
+func init() {
+	// One thread per call: the kernels split work across the cores
+	// themselves, and OpenBLAS's own threads would oversubscribe them.
+	C.openblas_set_num_threads(1)
+	impl = netlib.Implementation{}
+	engine = "openblas"
+}
