@@ -39,6 +39,9 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{Name: "kmeans", Run: kmeansFashionMNIST},
+	{Name: "pca", Run: pcaFashionMNIST},
+	{Name: "linear-learner", Run: linearLearnerBench},
+	{Name: "knn", Run: knnFashionMNIST},
 }
 
 type variantsFlag []string
