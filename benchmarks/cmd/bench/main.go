@@ -40,6 +40,7 @@ type benchmark struct {
 var benchmarks = []benchmark{
 	{Name: "kmeans", Run: kmeansFashionMNIST},
 	{Name: "pca", Run: pcaFashionMNIST},
+	{Name: "pca", Run: pcaFashionMNIST},
 	{Name: "linear-learner", Run: linearLearnerBench},
 	{Name: "knn", Run: knnFashionMNIST},
 }

@@ -1,0 +1,639 @@
+package pca
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/data"
+)
+
+// seed fixes the random stream (randomized mode's test matrix, the start
+// vectors of inverse iteration): PCA has no seed hyperparameter, and the
+// same data must give the same model bytes.
+const seed = 0x9ca5eed
+
+// gemmRows bounds the rows of one float32 product before its result is
+// added to the float64 accumulators, so float32 sums stay short however
+// large mini_batch_size is.
+const gemmRows = 4096
+
+// summary is what one streaming pass keeps: its size depends on
+// feature_dim (and ℓ), never on the number of rows.
+type summary interface {
+	add(x []float32, rows int) // dense rows, row-major; x is scratch the summary may overwrite
+	addSparse(b *data.Batch) bool
+	rows() int64
+	// solve returns the k principal directions (d×k, descending), the
+	// singular values of the (centred) data matrix, the mean (zeros when
+	// not centring) and the total variance Σ‖x − mean‖² of the pass.
+	solve(k int) (v *mat.Dense, s, mean []float64, total float64, err error)
+}
+
+// Train streams the train channel once into the mode's summary, solves the
+// eigenproblem, and scores the test channel if present.
+func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
+	p := ParamsFrom(job.Hyper)
+	host := 0
+	for i, h := range job.Cluster.Hosts {
+		if h == job.Cluster.CurrentHost {
+			host = i
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, uint64(host)))
+	be := job.Compute
+	if be == nil {
+		be = compute.Current()
+	}
+	var sum summary
+	switch p.Mode {
+	case "randomized":
+		sum = newSketch(be, p, rng)
+		job.Metrics.Logf("randomized mode: sketch of %d columns (num_components=%d + extra_components=%d, at most feature_dim=%d), subtract_mean=%v",
+			p.SketchWidth(), p.NumComponents, p.ExtraComponents, p.FeatureDim, p.SubtractMean)
+	default:
+		sum = newScatter(be, p, rng)
+		job.Metrics.Logf("regular mode: %d×%d scatter matrix in float64, subtract_mean=%v", p.FeatureDim, p.FeatureDim, p.SubtractMean)
+	}
+	start := time.Now()
+	if err := stream(ctx, job.Channels["train"], p, sum, job.Metrics); err != nil {
+		return nil, err
+	}
+	n := sum.rows()
+	if n == 0 {
+		return nil, algorithms.Errorf("the train channel holds no records: PCA needs at least one row")
+	}
+	passed := time.Since(start)
+	v, s, mean, total, err := sum.solve(p.NumComponents)
+	if err != nil {
+		return nil, err
+	}
+	var explained float64
+	for _, x := range s {
+		explained += x * x
+	}
+	evr := 0.0
+	if total > 0 {
+		evr = explained / total
+	}
+	job.Metrics.Logf("pass over %d records in %.3fs, decomposition in %.3fs; explained variance ratio of %d components %.6f",
+		n, passed.Seconds(), (time.Since(start) - passed).Seconds(), p.NumComponents, evr)
+	job.Metrics.EpochEnd(0, nil)
+	m := newModel(v, s, mean, p.SubtractMean, job.Cluster.CurrentHost)
+	if test, ok := job.Channels["test"]; ok {
+		if err := score(ctx, m, test, p, job.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// stream makes the one pass over ch.
+func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, metrics algorithms.Metrics) error {
+	r, err := ch.Open(ctx, 0)
+	if err != nil {
+		return err
+	}
+	var x []float32
+	for {
+		if err := ctx.Err(); err != nil {
+			r.Close()
+			return err
+		}
+		b, err := r.Read(p.MiniBatchSize)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			r.Close()
+			return err
+		}
+		if b.Cols != p.FeatureDim {
+			r.Close()
+			return algorithms.Errorf("train records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
+		}
+		if !(b.Sparse() && sum.addSparse(b)) {
+			x = b.DenseTo(x)
+			sum.add(x, b.Rows)
+		}
+		metrics.Batch(b.Rows)
+	}
+	return r.Close()
+}
+
+// ---- regular mode ----
+
+// scatter accumulates Σ (x−c)ᵀ(x−c) and Σ (x−c) in float64, with c a
+// shift (the first dense mini-batch's mean when centring, else 0) that
+// keeps the float32 products free of cancellation against a large mean.
+type scatter struct {
+	be     compute.Backend
+	d      int
+	center bool
+	rng    *rand.Rand
+
+	shift   []float32 // nil until the first batch
+	n       int64
+	sum     []float64 // Σ (x − shift)
+	scatter []float64 // upper triangle (row-major d×d storage) of Σ (x−shift)ᵀ(x−shift)
+
+	xt []float32 // d × rows transposed chunk
+	g  []float32 // d×d float32 products
+}
+
+// block is the side of the diagonal blocks of XᵀX computed per product:
+// only blocks on or above the diagonal are formed (57% of the work at
+// d=784).
+const block = 128
+
+func newScatter(be compute.Backend, p Params, rng *rand.Rand) *scatter {
+	d := p.FeatureDim
+	return &scatter{be: be, d: d, center: p.SubtractMean, rng: rng,
+		sum: make([]float64, d), scatter: make([]float64, d*d), g: make([]float32, d*d)}
+}
+
+func (s *scatter) rows() int64 { return s.n }
+
+func (s *scatter) initShift(x []float32, rows int) {
+	s.shift = make([]float32, s.d)
+	if !s.center || x == nil {
+		return
+	}
+	acc := make([]float64, s.d)
+	for i := 0; i < rows; i++ {
+		for j, v := range x[i*s.d : (i+1)*s.d] {
+			acc[j] += float64(v)
+		}
+	}
+	for j := range acc {
+		s.shift[j] = float32(acc[j] / float64(rows))
+	}
+}
+
+// addSparse accumulates a sparse batch directly (Σ over pairs of stored
+// entries) when that is cheaper than the dense product and the shift is
+// zero; it reports whether it did.
+func (s *scatter) addSparse(b *data.Batch) bool {
+	if s.shift == nil {
+		s.initShift(nil, 0) // a sparse first batch: no shift, keep sparsity
+	}
+	for _, c := range s.shift {
+		if c != 0 {
+			return false
+		}
+	}
+	var pairs int
+	for i := 0; i < b.Rows; i++ {
+		nz := b.Indptr[i+1] - b.Indptr[i]
+		pairs += nz * (nz + 1) / 2
+	}
+	// The scalar loop runs ~20× slower per multiply-add than the product.
+	if float64(pairs)*20 > float64(b.Rows)*float64(s.d)*float64(s.d)/2 {
+		return false
+	}
+	d := s.d
+	for i := 0; i < b.Rows; i++ {
+		idx := b.Indices[b.Indptr[i]:b.Indptr[i+1]]
+		val := b.Values[b.Indptr[i]:b.Indptr[i+1]]
+		for a, ja := range idx {
+			va := float64(val[a])
+			s.sum[ja] += va
+			row := s.scatter[int(ja)*d:]
+			for c := a; c < len(idx); c++ {
+				jb, vb := idx[c], float64(val[c])
+				if ja <= jb {
+					row[jb] += va * vb
+				} else {
+					s.scatter[int(jb)*d+int(ja)] += va * vb
+				}
+			}
+		}
+	}
+	s.n += int64(b.Rows)
+	return true
+}
+
+func (s *scatter) add(x []float32, rows int) {
+	if s.shift == nil {
+		s.initShift(x, rows)
+	}
+	for lo := 0; lo < rows; lo += gemmRows {
+		hi := min(lo+gemmRows, rows)
+		s.addChunk(x[lo*s.d:hi*s.d], hi-lo)
+	}
+	s.n += int64(rows)
+}
+
+func (s *scatter) addChunk(x []float32, rows int) {
+	d := s.d
+	if cap(s.xt) < d*rows {
+		s.xt = make([]float32, d*gemmRows)
+	}
+	xt := s.xt[:d*rows]
+	for i := 0; i < rows; i++ {
+		for j, v := range x[i*d : (i+1)*d] {
+			xt[j*rows+i] = v - s.shift[j]
+		}
+	}
+	for j := 0; j < d; j++ {
+		var t float64
+		for _, v := range xt[j*rows : (j+1)*rows] {
+			t += float64(v)
+		}
+		s.sum[j] += t
+	}
+	for i0 := 0; i0 < d; i0 += block {
+		i1 := min(i0+block, d)
+		a := compute.Matrix{Rows: i1 - i0, Cols: rows, Stride: rows, Data: xt[i0*rows : i1*rows]}
+		for j0 := i0; j0 < d; j0 += block {
+			j1 := min(j0+block, d)
+			b := compute.Matrix{Rows: j1 - j0, Cols: rows, Stride: rows, Data: xt[j0*rows : j1*rows]}
+			c := compute.Matrix{Rows: i1 - i0, Cols: j1 - j0, Stride: d, Data: s.g[i0*d+j0 : (i1-1)*d+j1]}
+			s.be.Gemm(false, true, 1, a, b, 0, c)
+			for i := i0; i < i1; i++ {
+				g := s.g[i*d : i*d+j1]
+				acc := s.scatter[i*d : i*d+j1]
+				for j := max(j0, i); j < j1; j++ {
+					acc[j] += float64(g[j])
+				}
+			}
+		}
+	}
+}
+
+func (s *scatter) solve(k int) (*mat.Dense, []float64, []float64, float64, error) {
+	d, n := s.d, float64(s.n)
+	c := make([]float64, d*d)
+	var total float64
+	for i := 0; i < d; i++ {
+		for j := i; j < d; j++ {
+			v := s.scatter[i*d+j]
+			if s.center {
+				v -= s.sum[i] * s.sum[j] / n
+			}
+			c[i*d+j], c[j*d+i] = v, v
+		}
+		total += c[i*d+i]
+	}
+	vals, vecs := topEigen(c, d, k, s.rng)
+	sv := make([]float64, k)
+	for j, l := range vals {
+		sv[j] = math.Sqrt(max(l, 0))
+	}
+	mean := make([]float64, d)
+	if s.center {
+		for j := range mean {
+			mean[j] = float64(s.shift[j]) + s.sum[j]/n
+		}
+	}
+	return vecs, sv, mean, total, nil
+}
+
+// ---- randomized mode ----
+
+// sketch keeps Zᵀ = Q₀ᵀ Σ (x−c)ᵀ(x−c) (ℓ×d, float64) and Σ (x−c), where
+// Q₀ (d×ℓ, orthonormal) spans the dominant subspace of the first
+// warmRows rows (c: their mean when centring, else 0), found by
+// subspaceIters rounds of subspace iteration from a Gaussian start. The
+// Nyström approximation C ≈ Z (Q₀ᵀZ)⁺ Zᵀ of the covariance C then gives
+// the components: with Q₀ already close to the answer, one pass over the
+// data acts as a further power step (see docs/algorithms/pca.md for the
+// measured accuracy).
+type sketch struct {
+	be     compute.Backend
+	d, l   int
+	center bool
+	rng    *rand.Rand
+
+	warm  []float32 // buffered first rows (row-major), until Q₀ exists
+	nwarm int
+	ready bool
+
+	shift []float32
+	qt    compute.Matrix // Q₀ᵀ, ℓ×d float32
+	q     *mat.Dense     // Q₀, d×ℓ float64
+
+	n     int64
+	sum   []float64 // Σ (x − c)
+	sumsq float64   // Σ ‖x − c‖²
+	zt    []float64 // ℓ×d
+
+	xc  []float32 // rows×d centred chunk
+	xt  []float32 // its transpose, d×rows
+	wt  []float32 // ℓ×rows
+	zt2 []float32 // ℓ×d product
+}
+
+// warmRowsPerColumn × ℓ rows seed Q₀; subspaceIters rounds of subspace
+// iteration on them.
+const (
+	warmRowsPerColumn = 10
+	subspaceIters     = 3
+)
+
+func newSketch(be compute.Backend, p Params, rng *rand.Rand) *sketch {
+	d, l := p.FeatureDim, p.SketchWidth()
+	return &sketch{be: be, d: d, l: l, center: p.SubtractMean, rng: rng,
+		sum: make([]float64, d), zt: make([]float64, l*d)}
+}
+
+func (s *sketch) warmRows() int { return warmRowsPerColumn * s.l }
+
+func (s *sketch) rows() int64 {
+	if !s.ready {
+		return int64(s.nwarm)
+	}
+	return s.n
+}
+
+func (s *sketch) addSparse(*data.Batch) bool { return false }
+
+func (s *sketch) add(x []float32, rows int) {
+	if !s.ready {
+		take := min(rows, s.warmRows()-s.nwarm)
+		s.warm = append(s.warm, x[:take*s.d]...)
+		s.nwarm += take
+		if s.nwarm < s.warmRows() {
+			return
+		}
+		s.start()
+		x, rows = x[take*s.d:], rows-take
+	}
+	for lo := 0; lo < rows; lo += gemmRows {
+		hi := min(lo+gemmRows, rows)
+		s.addChunk(x[lo*s.d:hi*s.d], hi-lo)
+	}
+}
+
+// start finds Q₀ from the buffered rows and feeds them into the sketch.
+func (s *sketch) start() {
+	d, l, m := s.d, s.l, s.nwarm
+	s.shift = make([]float32, d)
+	if s.center {
+		acc := make([]float64, d)
+		for i := 0; i < m; i++ {
+			for j, v := range s.warm[i*d : (i+1)*d] {
+				acc[j] += float64(v)
+			}
+		}
+		for j := range acc {
+			s.shift[j] = float32(acc[j] / float64(m))
+		}
+	}
+	sc := compute.MatrixOf(m, d, make([]float32, m*d))
+	for i := 0; i < m; i++ {
+		for j, v := range s.warm[i*d : (i+1)*d] {
+			sc.Data[i*d+j] = v - s.shift[j]
+		}
+	}
+	omega := mat.NewDense(d, l, nil)
+	for i := 0; i < d; i++ {
+		for j := 0; j < l; j++ {
+			omega.Set(i, j, s.rng.NormFloat64())
+		}
+	}
+	q := orthonormalize(omega)
+	qt := compute.NewMatrix(l, d)
+	wt := compute.NewMatrix(l, m)
+	yt := compute.NewMatrix(l, d)
+	y := mat.NewDense(d, l, nil)
+	for it := 0; it < subspaceIters; it++ {
+		toRowsT(qt, q)
+		s.be.Gemm(false, true, 1, qt, sc, 0, wt)  // Qᵀ S_cᵀ
+		s.be.Gemm(false, false, 1, wt, sc, 0, yt) // Qᵀ S_cᵀ S_c
+		for i := 0; i < l; i++ {
+			for j := 0; j < d; j++ {
+				y.Set(j, i, float64(yt.Data[i*d+j]))
+			}
+		}
+		q = orthonormalize(y)
+	}
+	s.q = q
+	s.qt = compute.NewMatrix(l, d)
+	toRowsT(s.qt, q)
+	s.ready = true
+	warm := s.warm
+	s.warm = nil
+	for lo := 0; lo < m; lo += gemmRows {
+		hi := min(lo+gemmRows, m)
+		s.addChunk(warm[lo*d:hi*d], hi-lo)
+	}
+}
+
+// toRowsT writes the transpose of q (d×l) into dst (l×d) as float32.
+func toRowsT(dst compute.Matrix, q *mat.Dense) {
+	d, l := q.Dims()
+	for j := 0; j < l; j++ {
+		for i := 0; i < d; i++ {
+			dst.Data[j*d+i] = float32(q.At(i, j))
+		}
+	}
+}
+
+func (s *sketch) addChunk(x []float32, rows int) {
+	d, l := s.d, s.l
+	if cap(s.xc) < rows*d {
+		s.xc = make([]float32, gemmRows*d)
+		s.xt = make([]float32, gemmRows*d)
+		s.wt = make([]float32, l*gemmRows)
+		s.zt2 = make([]float32, l*d)
+	}
+	xc := compute.MatrixOf(rows, d, s.xc)
+	xt := compute.MatrixOf(d, rows, s.xt)
+	for i := 0; i < rows; i++ {
+		row := xc.Row(i)
+		var sq float64
+		for j, v := range x[i*d : (i+1)*d] {
+			c := v - s.shift[j]
+			row[j] = c
+			xt.Data[j*rows+i] = c
+			s.sum[j] += float64(c)
+			sq += float64(c) * float64(c)
+		}
+		s.sumsq += sq
+	}
+	wt := compute.MatrixOf(l, rows, s.wt)
+	zt := compute.MatrixOf(l, d, s.zt2)
+	// Both products in the dot-product form (op(B) = Bᵀ), which the CPU
+	// backend runs about twice as fast as the axpy form.
+	s.be.Gemm(false, true, 1, s.qt, xc, 0, wt) // Q₀ᵀ X_cᵀ
+	s.be.Gemm(false, true, 1, wt, xt, 0, zt)   // Q₀ᵀ X_cᵀ X_c
+	for i, v := range zt.Data {
+		s.zt[i] += float64(v)
+	}
+	s.n += int64(rows)
+}
+
+func (s *sketch) solve(k int) (*mat.Dense, []float64, []float64, float64, error) {
+	if !s.ready {
+		if s.nwarm == 0 {
+			return nil, nil, nil, 0, nil
+		}
+		s.start()
+	}
+	d, l, n := s.d, s.l, float64(s.n)
+	z := mat.NewDense(d, l, nil) // C Q₀
+	for i := 0; i < l; i++ {
+		for j := 0; j < d; j++ {
+			z.Set(j, i, s.zt[i*d+j])
+		}
+	}
+	total := s.sumsq
+	if s.center {
+		// C = Σ(x−c)ᵀ(x−c) − s sᵀ/n with s = Σ(x−c).
+		sv := mat.NewVecDense(d, s.sum)
+		var sq mat.VecDense
+		sq.MulVec(s.q.T(), sv) // Q₀ᵀ s
+		var corr mat.Dense
+		corr.Outer(1/n, sv, &sq)
+		z.Sub(z, &corr)
+		total -= mat.Dot(sv, sv) / n
+	}
+	// M = Q₀ᵀ C Q₀ = W Λ Wᵀ; F = Z W₊ Λ₊^{-1/2}, so F Fᵀ = Z M⁺ Zᵀ.
+	var mm mat.Dense
+	mm.Mul(s.q.T(), z)
+	sym := mat.NewSymDense(l, nil)
+	for i := 0; i < l; i++ {
+		for j := i; j < l; j++ {
+			sym.SetSym(i, j, (mm.At(i, j)+mm.At(j, i))/2)
+		}
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(sym, true) {
+		return nil, nil, nil, 0, fmt.Errorf("pca: eigendecomposition of the %d×%d sketch core did not converge", l, l)
+	}
+	lam := eig.Values(nil)
+	var w mat.Dense
+	eig.VectorsTo(&w)
+	lmax := lam[len(lam)-1]
+	var keep []int
+	for i, v := range lam {
+		if v > 1e-12*lmax && v > 0 {
+			keep = append(keep, i)
+		}
+	}
+	v := mat.NewDense(d, k, nil)
+	sv := make([]float64, k)
+	r := 0
+	if len(keep) > 0 {
+		wk := mat.NewDense(l, len(keep), nil)
+		for c, i := range keep {
+			f := 1 / math.Sqrt(lam[i])
+			for a := 0; a < l; a++ {
+				wk.Set(a, c, w.At(a, i)*f)
+			}
+		}
+		var f mat.Dense
+		f.Mul(z, wk)
+		var svd mat.SVD
+		if !svd.Factorize(&f, mat.SVDThin) {
+			return nil, nil, nil, 0, fmt.Errorf("pca: SVD of the %d×%d Nyström factor did not converge", d, len(keep))
+		}
+		vals := svd.Values(nil)
+		var u mat.Dense
+		svd.UTo(&u)
+		r = min(k, len(vals))
+		for j := 0; j < r; j++ {
+			sv[j] = vals[j] // √λ of C: singular values of the centred data
+			for i := 0; i < d; i++ {
+				v.Set(i, j, u.At(i, j))
+			}
+		}
+	}
+	completeBasis(v, r)
+	mean := make([]float64, d)
+	if s.center {
+		for j := range mean {
+			mean[j] = float64(s.shift[j]) + s.sum[j]/n
+		}
+	}
+	return v, sv, mean, total, nil
+}
+
+// completeBasis fills columns r.. of v (d×k, first r columns orthonormal)
+// with unit vectors orthogonal to the others (Gram–Schmidt over the
+// standard basis): directions of zero variance when the data have rank
+// below num_components.
+func completeBasis(v *mat.Dense, r int) {
+	d, k := v.Dims()
+	col := make([]float64, d)
+	for e := 0; r < k && e < d; e++ {
+		clear(col)
+		col[e] = 1
+		for pass := 0; pass < 2; pass++ {
+			for j := 0; j < r; j++ {
+				var p float64
+				for i := 0; i < d; i++ {
+					p += v.At(i, j) * col[i]
+				}
+				for i := 0; i < d; i++ {
+					col[i] -= p * v.At(i, j)
+				}
+			}
+		}
+		nrm := math.Sqrt(dot(col, col))
+		if nrm < 1e-6 {
+			continue
+		}
+		for i := 0; i < d; i++ {
+			v.Set(i, r, col[i]/nrm)
+		}
+		r++
+	}
+}
+
+// score reports the mean squared reconstruction error of the test rows,
+// ‖x − mean − (x − mean)·v·vᵀ‖², in the log (SageMaker documents no PCA
+// metric names, so no metric line is emitted).
+func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metrics algorithms.Metrics) error {
+	r, err := ch.Open(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var sse float64
+	var n int64
+	var scratch []float32
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.Read(p.MiniBatchSize)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("test channel: %w", err)
+		}
+		if b.Cols != p.FeatureDim {
+			return algorithms.Errorf("test records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
+		}
+		var proj []float32
+		proj, scratch = m.project(b, scratch)
+		k := m.k
+		for i := 0; i < b.Rows; i++ {
+			var xx, pp float64
+			for _, v := range scratch[i*m.d : (i+1)*m.d] {
+				xx += float64(v) * float64(v)
+			}
+			for _, v := range proj[i*k : (i+1)*k] {
+				pp += float64(v) * float64(v)
+			}
+			sse += max(xx-pp, 0)
+		}
+		n += int64(b.Rows)
+	}
+	if n == 0 {
+		metrics.Logf("the test channel holds no records: nothing to score")
+		return nil
+	}
+	metrics.Logf("test: %d records, mean squared reconstruction error %.6g", n, sse/float64(n))
+	return nil
+}
