@@ -40,7 +40,6 @@ type benchmark struct {
 var benchmarks = []benchmark{
 	{Name: "kmeans", Run: kmeansFashionMNIST},
 	{Name: "pca", Run: pcaFashionMNIST},
-	{Name: "pca", Run: pcaFashionMNIST},
 	{Name: "linear-learner", Run: linearLearnerBench},
 	{Name: "knn", Run: knnFashionMNIST},
 }
