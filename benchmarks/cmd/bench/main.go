@@ -81,8 +81,9 @@ func main() {
 			failed = true
 		}
 	}
-	if len(rows) > 0 {
-		rep := &Report{Repeat: e.Repeat, Date: started.Format("2006-01-02"), Started: started.Format(time.RFC3339), Machine: machineInfo(), Rows: rows}
+	rep := &Report{Repeat: e.Repeat, Date: started.Format("2006-01-02"), Started: started.Format(time.RFC3339), Machine: machineInfo(), Rows: rows}
+	failed = runExtras(e, rep, *results) || failed // serving, cold start, kernels, charts (extras.go)
+	if len(rows) > 0 || rep.hasExtras() {
 		jsonPath, mdPath, err := rep.Write(*results)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -92,7 +93,7 @@ func main() {
 		fmt.Print(rep.Markdown())
 		fmt.Printf("\nwrote %s and %s\n", jsonPath, mdPath)
 	}
-	if failed || len(rows) == 0 {
+	if failed || (len(rows) == 0 && !rep.hasExtras()) {
 		os.Exit(1)
 	}
 }

@@ -58,6 +58,14 @@ type Report struct {
 	Machine Machine `json:"machine"`
 	Repeat  int     `json:"repeat"`
 	Rows    []Row   `json:"rows"`
+
+	// The sections after the algorithm tables (extras.go).
+	Serving       *ServingReport `json:"serving,omitempty"`
+	ColdStart     []ColdStart    `json:"cold_start,omitempty"`
+	Kernels       *KernelsReport `json:"kernels,omitempty"`
+	LearningCurve *LearningCurve `json:"kmeans_learning_curve,omitempty"`
+	Charts        []string       `json:"charts,omitempty"`
+	SectionErrors []string       `json:"section_errors,omitempty"`
 }
 
 func machineInfo() Machine {
@@ -141,6 +149,7 @@ func (r *Report) Markdown() string {
 			writeNotes(&b, r.Rows, row)
 		}
 	}
+	b.WriteString(r.extrasMarkdown())
 	return b.String()
 }
 

@@ -1,0 +1,251 @@
+package main
+
+// PNG charts next to the results: per algorithm, time and quality of ours
+// against the peer side by side; the k-means learning curve; serving
+// throughput; kernel GFLOP/s. Drawn with gonum.org/v1/plot.
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
+)
+
+var (
+	colOurs  = color.RGBA{R: 0x2b, G: 0x6c, B: 0xb0, A: 0xff}
+	colPeer  = color.RGBA{R: 0xe0, G: 0x7b, B: 0x39, A: 0xff}
+	colOther = color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}
+)
+
+// LearningPoint is k-means' test msd after some epochs.
+type LearningPoint struct {
+	Epochs  int     `json:"epochs"`
+	TestMSD float64 `json:"test_msd"`
+	WallS   float64 `json:"wall_s"`
+}
+
+// LearningCurve is the k-means learning curve: test msd of separate
+// trainings with epochs = 1, 2, 4, 8 (headline settings otherwise).
+type LearningCurve struct {
+	Points  []LearningPoint `json:"points"`
+	PeerMSD float64         `json:"peer_test_msd"`
+	How     string          `json:"how"`
+}
+
+// kmeansLearningCurve trains bin/kmeans with epochs 1, 2, 4, 8 on the
+// cached RecordIO channels and reads each run's test msd.
+func kmeansLearningCurve(e *env, rows []Row) (*LearningCurve, error) {
+	dataDir := filepath.Join(e.DataDir, "fashion-mnist")
+	trainRec, testRec := abs(filepath.Join(dataDir, "train.rec")), abs(filepath.Join(dataDir, "test.rec"))
+	if !exists(trainRec) || !exists(testRec) {
+		return nil, fmt.Errorf("no %s: run the kmeans benchmark first", trainRec)
+	}
+	lc := &LearningCurve{How: "one fresh `bin/kmeans train` per point with epochs=1,2,4,8 (headline hyperparameters otherwise); test msd from each log"}
+	for _, r := range rows {
+		if r.Algorithm == "k-means" && r.Headline {
+			lc.PeerMSD = r.Peer.Quality["test msd"]
+		}
+	}
+	for _, ep := range []int{1, 2, 4, 8} {
+		h := maps.Clone(kmeansHeadline)
+		h["epochs"] = strconv.Itoa(ep)
+		root := abs(filepath.Join(e.WorkDir, "kmeans-curve", "ml"))
+		os.RemoveAll(root)
+		err := harness.LayoutRoot(root, h, []harness.Channel{
+			{Name: "train", ContentType: harness.RecordIOProtobuf, Files: []string{trainRec}},
+			{Name: "test", ContentType: harness.RecordIOProtobuf, Files: []string{testRec}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		os.MkdirAll(filepath.Join(root, "model"), 0o755)
+		res, err := harness.Train(context.Background(), abs(filepath.Join(e.BinDir, "kmeans")), root, nil)
+		if err != nil {
+			return nil, err
+		}
+		msd, ok := res.Metrics["test msd"]
+		if !ok {
+			return nil, fmt.Errorf("epochs=%d: no test msd in the log", ep)
+		}
+		lc.Points = append(lc.Points, LearningPoint{Epochs: ep, TestMSD: msd, WallS: res.Wall.Seconds()})
+		fmt.Printf("   k-means epochs=%d: test msd %.4f, wall %.2fs\n", ep, msd, res.Wall.Seconds())
+	}
+	return lc, nil
+}
+
+// barPanel is a two-or-more bar chart: one bar per (name, value, color).
+func barPanel(title, ylabel string, names []string, vals []float64, cols []color.Color) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	p.Y.Min = 0
+	for i, v := range vals {
+		bc, err := plotter.NewBarChart(plotter.Values{v}, vg.Points(40))
+		if err != nil {
+			return nil, err
+		}
+		bc.XMin = float64(i)
+		bc.Color = cols[i]
+		bc.LineStyle.Width = 0
+		p.Add(bc)
+		lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: float64(i), Y: v}}, Labels: []string{short(v)}})
+		if err == nil {
+			lbl.Offset = vg.Point{X: -vg.Points(10), Y: vg.Points(3)}
+			p.Add(lbl)
+		}
+	}
+	p.NominalX(names...)
+	p.Y.Max *= 1.15
+	return p, nil
+}
+
+func short(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+}
+
+// savePanels writes plots side by side into one PNG.
+func savePanels(path string, w, h vg.Length, plots ...*plot.Plot) error {
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 2, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
+	canvases := plot.Align([][]*plot.Plot{plots}, tiles, dc)
+	for i, p := range plots {
+		p.Draw(canvases[0][i])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeCharts draws every chart for r into dir and returns the paths.
+func writeCharts(r *Report, dir string) ([]string, error) {
+	var paths []string
+	seen := map[string]bool{}
+	for _, row := range r.Rows {
+		if !row.Headline || seen[row.Algorithm] {
+			continue
+		}
+		seen[row.Algorithm] = true
+		names := []string{"sagebrush", row.Peer.Name}
+		cols := []color.Color{colOurs, colPeer}
+		tp, err := barPanel(row.Algorithm+": time (s)", "seconds, lower is better", names, []float64{row.Ours.TimeS, row.Peer.TimeS}, cols)
+		if err != nil {
+			return paths, err
+		}
+		panels := []*plot.Plot{tp}
+		for _, q := range row.Metrics[:min(2, len(row.Metrics))] {
+			qp, err := barPanel(row.Algorithm+": "+q, q, names, []float64{row.Ours.Quality[q], row.Peer.Quality[q]}, cols)
+			if err != nil {
+				return paths, err
+			}
+			panels = append(panels, qp)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%s.png", r.Date, slug(row.Algorithm)))
+		if err := savePanels(path, vg.Length(len(panels))*3.3*vg.Inch, 3.3*vg.Inch, panels...); err != nil {
+			return paths, err
+		}
+		paths = append(paths, path)
+	}
+	if lc := r.LearningCurve; lc != nil && len(lc.Points) > 0 {
+		p := plot.New()
+		p.Title.Text = "k-means on Fashion-MNIST: test msd vs epochs"
+		p.X.Label.Text = "epochs"
+		p.Y.Label.Text = "test msd (lower is better)"
+		xys := make(plotter.XYs, len(lc.Points))
+		for i, pt := range lc.Points {
+			xys[i] = plotter.XY{X: float64(pt.Epochs), Y: pt.TestMSD}
+		}
+		line, pts, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return paths, err
+		}
+		line.Color, pts.Color = colOurs, colOurs
+		p.Add(line, pts)
+		p.Legend.Add("sagebrush kmeans", line, pts)
+		if lc.PeerMSD > 0 {
+			pl, err := plotter.NewLine(plotter.XYs{{X: 1, Y: lc.PeerMSD}, {X: float64(lc.Points[len(lc.Points)-1].Epochs), Y: lc.PeerMSD}})
+			if err == nil {
+				pl.Color = colPeer
+				pl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+				p.Add(pl)
+				p.Legend.Add("scikit-learn KMeans (converged)", pl)
+			}
+		}
+		p.Legend.Top = true
+		p.Add(plotter.NewGrid())
+		path := filepath.Join(dir, r.Date+"-kmeans-learning-curve.png")
+		if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
+			return paths, err
+		}
+		paths = append(paths, path)
+	}
+	if s := r.Serving; s != nil {
+		var panels []*plot.Plot
+		for _, body := range []string{body1, body100} {
+			var names []string
+			var vals []float64
+			var cols []color.Color
+			for _, srv := range []struct {
+				name, label string
+				c           color.Color
+			}{{srvOurs, "sagebrush", colOurs}, {srvPeer, "sklearn+gunicorn", colPeer}, {srvTrivial, "trivial (ceiling)", colOther}} {
+				if res := s.find(srv.name, body); res != nil {
+					names, vals, cols = append(names, srv.label), append(vals, res.RPS), append(cols, srv.c)
+				}
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			p, err := barPanel(fmt.Sprintf("/invocations, %s: req/s", body), "requests/s, higher is better", names, vals, cols)
+			if err != nil {
+				return paths, err
+			}
+			panels = append(panels, p)
+		}
+		if len(panels) > 0 {
+			path := filepath.Join(dir, r.Date+"-serving.png")
+			if err := savePanels(path, vg.Length(len(panels))*4*vg.Inch, 3.5*vg.Inch, panels...); err != nil {
+				return paths, err
+			}
+			paths = append(paths, path)
+		}
+	}
+	return paths, nil
+}
+
+func slug(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+}
