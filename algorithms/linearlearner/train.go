@@ -325,14 +325,27 @@ func (t *trainer) fitScaler() {
 		}
 	}
 	if p.NormalizeData {
+		// A feature almost constant in the sample (a border pixel lit in one
+		// image of thousands) would be blown up by 1/sd; its sd is floored
+		// at a tenth of the mean sd of the varying features.
+		sds := make([]float64, d)
+		var sdSum float64
+		var varying int
 		for j := range d {
 			mean := sum[j] / n
-			sd := math.Sqrt(math.Max(0, sq[j]/n-mean*mean))
+			sds[j] = math.Sqrt(math.Max(0, sq[j]/n-mean*mean))
 			if t.shiftData {
 				t.shift[j] = float32(mean)
 			}
+			if sds[j] > 1e-12 {
+				sdSum += sds[j]
+				varying++
+			}
+		}
+		floor := 0.1 * sdSum / float64(max(varying, 1))
+		for j, sd := range sds {
 			if sd > 1e-12 {
-				t.scale[j] = float32(1 / sd)
+				t.scale[j] = float32(1 / math.Max(sd, floor))
 			}
 		}
 	} else if t.shiftData {

