@@ -172,7 +172,7 @@ func (m *metrics) EpochEnd(epoch int, train map[string]float64) {
 	slices.Sort(names)
 	for _, name := range names {
 		v := train[name]
-		m.log.infof("#quality_metric: host=%s, epoch=%d, train %s <loss>=%s", m.host, epoch, name, formatValue(v))
+		m.log.infof("#quality_metric: host=%s, epoch=%d, train %s <%s>=%s", m.host, epoch, name, kindOf(name), formatValue(v))
 		m.log.raw(metricsJSON("train_"+name, v, start, now))
 	}
 	if sec := now.Sub(start).Seconds(); sec > 0 && rows > 0 {
@@ -188,9 +188,23 @@ func (m *metrics) EpochEnd(epoch int, train map[string]float64) {
 //	#metrics {"Metrics": {"test_msd": {...}}, "EndTime": ..., "StartTime": ...}
 func (m *metrics) Score(channel, name string, value float64) {
 	v := formatValue(value)
-	m.log.infof("#quality_metric: host=%s, %s %s <loss>=%s", m.host, channel, name, v)
+	m.log.infof("#quality_metric: host=%s, %s %s <%s>=%s", m.host, channel, name, kindOf(name), v)
 	m.log.infof("#%s_score (%s) : ('%s', %s)", channel, m.host, name, v)
 	m.log.raw(metricsJSON(channel+"_"+name, value, m.start, m.log.now()))
+}
+
+// kindOf says how the built-in algorithms label a metric in #quality_metric
+// lines: <loss> for what is minimised (msd, mse, rmse, objective_loss, ...),
+// <score> for what is maximised (accuracy, precision, recall, f_beta, ...).
+func kindOf(name string) string {
+	switch name {
+	case "msd", "ssd", "mse", "rmse", "mae", "perplexity":
+		return "loss"
+	}
+	if strings.Contains(name, "loss") || strings.Contains(name, "error") {
+		return "loss"
+	}
+	return "score"
 }
 
 // finish erases the progress line at the end of the run.

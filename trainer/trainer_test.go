@@ -768,3 +768,17 @@ func TestStaleTempDirRemoved(t *testing.T) {
 		t.Errorf("model files %v, want [model_algo-1]", got)
 	}
 }
+
+// TestMetricKind: losses are logged as <loss>, accuracy-like metrics as
+// <score>, as the built-in algorithms' logs have them.
+func TestMetricKind(t *testing.T) {
+	for name, want := range map[string]string{
+		"msd": "loss", "ssd": "loss", "mse": "loss", "rmse": "loss", "objective_loss": "loss",
+		"absolute_loss": "loss", "accuracy": "score", "binary_classification_accuracy": "score",
+		"binary_f_beta": "score", "precision": "score", "recall": "score", "macro_f_beta": "score",
+	} {
+		if got := kindOf(name); got != want {
+			t.Errorf("kindOf(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
