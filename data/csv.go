@@ -59,17 +59,17 @@ func csvField(line []byte, p int) (float32, int, string) {
 		neg = true
 		p++
 	}
-	var m uint32
+	var m uint64
 	nd, frac, dot := 0, 0, false
 	for ; p < len(line); p++ {
 		c := line[p]
 		if c-'0' <= 9 {
-			m = m*10 + uint32(c-'0')
+			m = m*10 + uint64(c-'0')
 			nd++
 			if dot {
 				frac++
 			}
-			if m >= 1<<24 || frac > 10 {
+			if nd > maxFastDigits {
 				break
 			}
 			continue
@@ -81,11 +81,9 @@ func csvField(line []byte, p int) (float32, int, string) {
 		break
 	}
 	if nd > 0 && (p == len(line) || line[p] == ',') {
-		f := float32(m) / float32pow10[frac]
-		if neg {
-			f = -f
+		if f, ok := fastFloat32(m, frac, neg); ok {
+			return f, p + 1, ""
 		}
-		return f, p + 1, ""
 	}
 	end := len(line)
 	if i := bytes.IndexByte(line[start:], ','); i >= 0 {

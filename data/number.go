@@ -11,6 +11,44 @@ import (
 // float32pow10 holds the powers of ten exact in float32.
 var float32pow10 = [...]float32{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
 
+// float64pow10 holds the powers of ten exact in float64.
+var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// maxFastDigits is the most digits the fast paths accumulate (10^19 < 2^64).
+const maxFastDigits = 19
+
+// fastFloat32 returns ±m/10^frac correctly rounded to float32 when it can
+// do so cheaply, else ok false (the caller then parses the text with
+// strconv). A mantissa below 2^24 with at most 10 fraction digits is one
+// correctly rounded float32 division (strconv's atof32exact). A mantissa
+// below 2^53 with at most 22 fraction digits is one correctly rounded
+// float64 division, then rounded to float32: that double rounding equals
+// the direct rounding unless the float64 result lands exactly on a
+// midpoint between two float32s (its 29 low mantissa bits are 1 followed
+// by zeros; a midpoint strictly between the exact value and its float64
+// rounding would itself be a closer float64), and those go to strconv.
+// The quotient lies in [1e-22, 2^53), inside float32's normal range.
+func fastFloat32(m uint64, frac int, neg bool) (float32, bool) {
+	var f float32
+	switch {
+	case m < 1<<24 && frac <= 10:
+		f = float32(m) / float32pow10[frac]
+	case m < 1<<53 && frac <= 22:
+		d := float64(m) / float64pow10[frac]
+		if math.Float64bits(d)&(1<<29-1) == 1<<28 {
+			return 0, false
+		}
+		f = float32(d)
+	default:
+		return 0, false
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
 // parseFloat32 parses a decimal number (surrounding spaces already removed)
 // as strconv.ParseFloat(s, 32) does, rejecting NaN, Inf, hexadecimal and
 // underscores. It allocates nothing. The message says what is wrong.
@@ -23,17 +61,17 @@ func parseFloat32(b []byte) (float32, string) {
 		neg = b[0] == '-'
 		i++
 	}
-	var m uint32
+	var m uint64
 	nd, frac, dot := 0, 0, false
 	for ; i < len(b); i++ {
 		c := b[i]
 		if c >= '0' && c <= '9' {
-			m = m*10 + uint32(c-'0')
+			m = m*10 + uint64(c-'0')
 			nd++
 			if dot {
 				frac++
 			}
-			if m >= 1<<24 || frac > 10 {
+			if nd > maxFastDigits {
 				break
 			}
 			continue
@@ -45,11 +83,9 @@ func parseFloat32(b []byte) (float32, string) {
 		break
 	}
 	if i == len(b) && nd > 0 {
-		f := float32(m) / float32pow10[frac]
-		if neg {
-			f = -f
+		if f, ok := fastFloat32(m, frac, neg); ok {
+			return f, ""
 		}
-		return f, ""
 	}
 	return parseFloat32Slow(b)
 }
