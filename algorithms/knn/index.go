@@ -75,6 +75,16 @@ func (f *Flat) Add(be compute.Backend, x compute.Matrix) {
 	be.RowSquaredNorms(f.norms[n0:], compute.MatrixOf(x.Rows, f.d, f.x[n0*f.d:]))
 }
 
+// adopt is Add on an empty index that takes ownership of x's storage.
+func (f *Flat) adopt(be compute.Backend, x compute.Matrix) {
+	if f.Len() != 0 || x.Cols != f.d {
+		panic("knn: Flat.adopt on a non-empty index or with a dimension mismatch")
+	}
+	f.x = x.Data[:x.Rows*x.Cols]
+	f.norms = make([]float32, x.Rows)
+	be.RowSquaredNorms(f.norms, x)
+}
+
 // Vectors returns the stored rows (shared, do not modify).
 func (f *Flat) Vectors() compute.Matrix { return compute.MatrixOf(f.Len(), f.d, f.x) }
 

@@ -156,7 +156,11 @@ func build(be compute.Backend, p Params, xs, labels []float32, host string, rng 
 	if err := ix.Train(be, x, rng); err != nil {
 		return nil, err
 	}
-	ix.Add(be, x)
+	if f, ok := ix.(*Flat); ok && x.Stride == x.Cols {
+		f.adopt(be, x) // the sample is ours: index it without a second copy
+	} else {
+		ix.Add(be, x)
+	}
 	model.index = ix
 	model.meta.NTotal = ix.Len()
 	return model, nil

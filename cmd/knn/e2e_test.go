@@ -1,0 +1,323 @@
+package main_test
+
+// End-to-end tests of the real knn binary, as SageMaker starts it: TestMain
+// builds it once, and each test execs `knn train` / `knn serve` on a
+// temporary ml root (trainertest.NewOptML). Data: the SDK-written fixture
+// testdata/sdk/fashion_head50.* (50 labelled Fashion-MNIST images, 784
+// features in 0..1).
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sagebrush-ml/sagebrush/recordio"
+	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
+	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) { os.Exit(buildAndRun(m)) }
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "knn-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "knn")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = os.Environ()
+	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok {
+		build.Env = append(build.Env, "CGO_ENABLED=0")
+	}
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/knn:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sdk", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type result struct {
+	code int
+	log  string
+}
+
+func train(t testing.TB, root string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "train", "--ml-root", root)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("knn train still running after 60 s\n%s", out)
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code: code, log: string(out)}
+}
+
+func hps(extra map[string]string) map[string]string {
+	hp := map[string]string{"feature_dim": "784", "k": "3", "predictor_type": "classifier", "sample_size": "50", "mini_batch_size": "20"}
+	for k, v := range extra {
+		hp[k] = v
+	}
+	return hp
+}
+
+func channels(t testing.TB) map[string]trainertest.Channel {
+	rec := trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": fixture(t, "fashion_head50.rec")}}
+	csv := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"fashion_head50.csv": fixture(t, "fashion_head50.csv")}}
+	return map[string]trainertest.Channel{"train": rec, "test": csv}
+}
+
+// TestTrain trains each index type: exit 0, the three artifact files, and
+// the documented test score line. With k=1 and the test rows indexed, a
+// Flat classifier is exactly right.
+func TestTrain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hp   map[string]string
+		acc  string
+	}{
+		{"flat k=1", map[string]string{"k": "1"}, "('accuracy', 1"}, // trainer prints Python's 1.0 as 1,
+		{"ivfflat", map[string]string{"index_type": "faiss.IVFFlat"}, "('accuracy', "},
+		{"ivfpq sign", map[string]string{"index_type": "faiss.IVFPQ", "faiss_index_pq_m": "8", "dimension_reduction_type": "sign", "dimension_reduction_target": "60", "faiss_index_ivf_nlists": "4"}, "('accuracy', "},
+		{"regressor cosine", map[string]string{"predictor_type": "regressor", "index_metric": "COSINE"}, "('mse', "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := trainertest.NewOptML(t, hps(tc.hp), channels(t))
+			r := train(t, root)
+			if r.code != 0 {
+				f, _ := trainertest.Failure(t, root)
+				t.Fatalf("exit %d, failure %q\n%s", r.code, f, r.log)
+			}
+			if got, want := trainertest.ModelFiles(t, root), []string{"model_algo-1", "model_algo-1.json", "model_algo-1.labels"}; !slices.Equal(got, want) {
+				t.Fatalf("model/ holds %q, want %q", got, want)
+			}
+			if !strings.Contains(r.log, "#test_score (algo-1) : "+tc.acc) {
+				t.Errorf("log lacks %q:\n%s", "#test_score (algo-1) : "+tc.acc, r.log)
+			}
+		})
+	}
+}
+
+func TestHyperparameterErrors(t *testing.T) {
+	for _, tc := range []struct {
+		hp   map[string]string
+		want string
+	}{
+		{map[string]string{"index_type": "faiss.IVFPQ", "index_metric": "COSINE"}, "index_metric"},
+		{map[string]string{"dimension_reduction_type": "sign"}, "dimension_reduction_target"},
+		{map[string]string{"faiss_index_pq_m": "7"}, "faiss_index_pq_m"},
+		{map[string]string{"feature_dim": "10"}, "feature_dim"},
+	} {
+		root := trainertest.NewOptML(t, hps(tc.hp), channels(t))
+		r := train(t, root)
+		f, _ := trainertest.Failure(t, root)
+		if r.code != 2 || !strings.HasPrefix(f, "ClientError:") || !strings.Contains(f, tc.want) {
+			t.Errorf("%v: exit %d, failure %q; want exit 2 and a ClientError naming %s", tc.hp, r.code, f, tc.want)
+		}
+		if got := trainertest.ModelFiles(t, root); len(got) != 0 {
+			t.Errorf("%v: model/ holds %q after a failure", tc.hp, got)
+		}
+	}
+}
+
+func freePort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestServe trains k=3 (Flat), serves it, and checks predicted_label in
+// every response type and the verbose distances/labels.
+func TestServe(t *testing.T) {
+	root := trainertest.NewOptML(t, hps(nil), channels(t))
+	if r := train(t, root); r.code != 0 {
+		t.Fatalf("train exit %d\n%s", r.code, r.log)
+	}
+	port := freePort(t)
+	url := "http://127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("serve after SIGTERM: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("serve still running 10 s after SIGTERM")
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if resp, err := http.Get(url + "/ping"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/ping not 200 within 10 s\n%s", out.String())
+		}
+	}
+
+	// Three rows without labels, and their true labels.
+	var body bytes.Buffer
+	var labels []float64
+	sc := bufio.NewScanner(bytes.NewReader(fixture(t, "fashion_head50.csv")))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() && len(labels) < 3 {
+		l, feats, _ := strings.Cut(sc.Text(), ",")
+		v, _ := strconv.ParseFloat(l, 64)
+		labels = append(labels, v)
+		body.WriteString(feats + "\n")
+	}
+	post := func(accept string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url+"/invocations", bytes.NewReader(body.Bytes()))
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("Accept %s: %d %s", accept, resp.StatusCode, b)
+		}
+		return b
+	}
+	type pred struct {
+		PredictedLabel *float64  `json:"predicted_label"`
+		Distances      []float64 `json:"distances"`
+		Labels         []float64 `json:"labels"`
+	}
+	check := func(accept string, preds []pred, verbose bool) {
+		t.Helper()
+		if len(preds) != 3 {
+			t.Fatalf("%s: %d predictions, want 3", accept, len(preds))
+		}
+		for i, p := range preds {
+			if p.PredictedLabel == nil {
+				t.Fatalf("%s: row %d has no predicted_label", accept, i)
+			}
+			if !verbose {
+				if p.Distances != nil || p.Labels != nil {
+					t.Errorf("%s: row %d has verbose fields", accept, i)
+				}
+				continue
+			}
+			// Each row is in the index: its nearest neighbour is itself.
+			if len(p.Distances) != 3 || len(p.Labels) != 3 || p.Distances[0] > 1e-3 || p.Labels[0] != labels[i] || !slices.IsSorted(p.Distances) {
+				t.Errorf("%s: row %d verbose %+v, want 3 ascending distances from ~0 and labels starting %v", accept, i, p, labels[i])
+			}
+		}
+	}
+	for _, verbose := range []bool{false, true} {
+		suffix := ""
+		if verbose {
+			suffix = ";verbose=true"
+		}
+		var env struct{ Predictions []pred }
+		b := post("application/json" + suffix)
+		if err := json.Unmarshal(b, &env); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !bytes.Contains(b, []byte(`"predicted_label":`)) || (verbose && !bytes.Contains(b, []byte(`"distances":[`))) {
+			t.Errorf("json body %s", b)
+		}
+		check("application/json"+suffix, env.Predictions, verbose)
+
+		var lines []pred
+		for _, l := range bytes.Split(bytes.TrimSpace(post("application/jsonlines"+suffix)), []byte("\n")) {
+			var p pred
+			if err := json.Unmarshal(l, &p); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, p)
+		}
+		check("application/jsonlines"+suffix, lines, verbose)
+
+		r := recordio.NewReader(bytes.NewReader(post("application/x-recordio-protobuf" + suffix)))
+		var recs []pred
+		for {
+			payload, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec aialgs.Record
+			if err := proto.Unmarshal(payload, &rec); err != nil {
+				t.Fatal(err)
+			}
+			var p pred
+			f := func(key string) []float64 {
+				v, ok := rec.Label[key]
+				if !ok {
+					return nil
+				}
+				var out []float64
+				for _, x := range v.GetFloat32Tensor().GetValues() {
+					out = append(out, float64(x))
+				}
+				return out
+			}
+			if pl := f("predicted_label"); len(pl) == 1 {
+				p.PredictedLabel = &pl[0]
+			}
+			p.Distances, p.Labels = f("distances"), f("labels")
+			recs = append(recs, p)
+		}
+		check("application/x-recordio-protobuf"+suffix, recs, verbose)
+	}
+}
