@@ -36,6 +36,13 @@ $(BIN)/%: FORCE
 
 FORCE:
 
+# GPU images: the same binaries with the CUDA backend (bound at run time with
+# purego, cgo off, so the CPU fallback is gonum's pure-Go BLAS). See docs/gpu.md.
+.PHONY: build-cuda
+build-cuda:
+	@for a in $(ALGOS); do echo "build $(BIN)/cuda/$$a"; \
+	  CGO_ENABLED=0 $(GO) build -tags cuda -trimpath -ldflags='-s -w' -o $(BIN)/cuda/$$a ./cmd/$$a || exit 1; done
+
 # Debian's static OpenBLAS; on failure (no apt, no root) the build falls back
 # to pure Go.
 deps:

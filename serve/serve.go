@@ -29,6 +29,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
 func init() {
@@ -168,6 +169,11 @@ func (s *Server) executionParameters(c *gin.Context) {
 // shutdown deadline. Run closes opts.Listener when it returns.
 func Run(ctx context.Context, algo algorithms.Algorithm, opts Options) error {
 	s := NewServer(opts)
+	if sel := compute.Selected(); sel.Err != nil {
+		return fmt.Errorf("serve: compute device: %w", sel.Err)
+	} else if sel.Message != "" {
+		s.log.Printf("%s", sel.Message)
+	}
 	ln := opts.Listener
 	if ln == nil {
 		port, err := bindPort(opts.Port)

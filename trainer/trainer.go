@@ -110,6 +110,11 @@ type job struct {
 func (j *job) run() error {
 	root := j.opts.Root
 	j.log.infof("%s training started (ml root %s)", j.algo.Name(), root)
+	if sel := compute.Selected(); sel.Err != nil {
+		return fmt.Errorf("compute device: %w", sel.Err) // an AlgorithmError: exit 1
+	} else if sel.Message != "" {
+		j.log.infof("%s", sel.Message)
+	}
 
 	rc, err := readResourceConfig(root)
 	if err != nil {
