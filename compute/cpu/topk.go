@@ -70,7 +70,26 @@ type topKTile struct {
 	heaps [tileRows]compute.KHeap
 }
 
-var topKTiles = sync.Pool{New: func() any { return new(topKTile) }}
+// topKTiles is a free list of tiles. A buffered channel rather than a
+// sync.Pool: tiles are taken on one P and returned on another, which makes
+// a Pool's per-P chains grow (allocate) in steady state.
+var topKTiles = make(chan *topKTile, 64)
+
+func getTile() *topKTile {
+	select {
+	case t := <-topKTiles:
+		return t
+	default:
+		return new(topKTile)
+	}
+}
+
+func putTile(t *topKTile) {
+	select {
+	case topKTiles <- t:
+	default:
+	}
+}
 
 func topK(dist []float32, idx []int32, k int, x, y compute.Matrix, yNorms []float32, l2 bool) {
 	if x.Rows == 0 {
@@ -133,7 +152,7 @@ func (j *topKJob) do(t int) {
 	mb := min(tileRows, j.x.Rows-i0)
 	lo, hi := s*j.y.Rows/j.splits, (s+1)*j.y.Rows/j.splits
 	k := j.k
-	sc := topKTiles.Get().(*topKTile)
+	sc := getTile()
 	xn := sc.xn[:mb]
 	heaps := sc.heaps[:mb]
 	for i := range mb {
@@ -196,5 +215,5 @@ func (j *topKJob) do(t int) {
 		heaps[i].Sort()
 		heaps[i] = compute.KHeap{}
 	}
-	topKTiles.Put(sc)
+	putTile(sc)
 }

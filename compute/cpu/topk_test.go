@@ -46,34 +46,48 @@ func TestTopKMatchesPairwise(t *testing.T) {
 }
 
 // TestTopKNoAllocs: steady-state calls allocate nothing (see TestNoAllocs).
+// On one P (every task on the calling goroutine) that is exact. With
+// helpers, the shared batch pool of parallel.go is released on whichever P
+// finishes last, so its per-P chains still grow now and then: up to one
+// allocation every other call is tolerated there (the kernel's own scratch
+// comes from pooled jobs and a channel free list of tiles).
 func TestTopKNoAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	prev := runtime.GOMAXPROCS(max(2, runtime.NumCPU()))
-	defer runtime.GOMAXPROCS(prev)
 	b := cpu.New()
 	rng := rand.New(rand.NewPCG(1, 1))
 	x, y, q := randMatrix(rng, 600, 784), randMatrix(rng, 300, 784), randMatrix(rng, 2, 784)
 	dist, idx := make([]float32, 600*10), make([]int32, 600*10)
-	for name, f := range map[string]func(){
-		"TopKL2":       func() { b.TopKL2(dist, idx, 10, x, y, nil) },
+	yn := make([]float32, 300)
+	b.RowSquaredNorms(yn, y)
+	kernels := map[string]func(){
+		"TopKL2":       func() { b.TopKL2(dist, idx, 10, x, y, yn) },
 		"TopKIP":       func() { b.TopKIP(dist, idx, 10, x, y) },
 		"TopKL2/split": func() { b.TopKL2(dist[:20], idx[:20], 10, q, x, nil) },
-	} {
-		for range 3 {
-			f()
+	}
+	for _, procs := range []int{1, max(2, runtime.NumCPU())} {
+		prev := runtime.GOMAXPROCS(procs)
+		for name, f := range kernels {
+			for range 20 {
+				f()
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			const runs = 20
+			for range runs {
+				f()
+			}
+			runtime.ReadMemStats(&after)
+			allowed := uint64(0)
+			if procs > 1 {
+				allowed = runs / 2
+			}
+			if n := after.Mallocs - before.Mallocs; n > allowed {
+				t.Errorf("%s GOMAXPROCS=%d: %d allocations in %d runs, want at most %d", name, procs, n, runs, allowed)
+			}
 		}
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		const runs = 20
-		for range runs {
-			f()
-		}
-		runtime.ReadMemStats(&after)
-		if n := after.Mallocs - before.Mallocs; n > runs/4 {
-			t.Errorf("%s: %d allocations in %d runs, want none", name, n, runs)
-		}
+		runtime.GOMAXPROCS(prev)
 	}
 }
 
