@@ -33,6 +33,12 @@ type IVF struct {
 	pq    *PQ // nil: IVFFlat
 	lists []ivfList
 	n     int
+
+	// IVFPQ: term[(l*M + j)*KSub + c] = ‖w_jc‖² + 2 c_l,j·w_jc, the part
+	// of ‖q - c_l - w‖² that does not depend on the query (faiss's
+	// precomputed table), built on first search.
+	termOnce sync.Once
+	term     []float32
 }
 
 type ivfList struct {
@@ -180,7 +186,7 @@ func (v *IVF) Search(be compute.Backend, q compute.Matrix, k int, dist []float32
 		cd[i], ci[i] = float32(math.Inf(1)), -1
 	}
 	if v.pq != nil {
-		v.searchPQ(be, q, k, count, bySlot, pl, cd, ci)
+		v.searchPQ(be, q, k, count, bySlot, pd, cd, ci)
 	} else {
 		v.searchFlat(be, q, k, count, bySlot, cd, ci)
 	}
@@ -235,39 +241,47 @@ func (v *IVF) searchFlat(be compute.Backend, q compute.Matrix, k int, count []in
 	}
 }
 
-func (v *IVF) searchPQ(be compute.Backend, q compute.Matrix, k int, count []int, bySlot []int32, pl []int32, cd []float32, ci []int32) {
+// searchPQ scores codes by ‖q - c - w‖² = ‖q - c‖² + Σ_j (‖w_j‖² +
+// 2 c_j·w_j) - 2 Σ_j q_j·w_j: the coarse distance (from the quantizer
+// search), the per-list table (precomputed once) and q's inner products
+// with every codeword (one Gemm per sub-space for all queries).
+func (v *IVF) searchPQ(be compute.Backend, q compute.Matrix, k int, count []int, bySlot []int32, pd []float32, cd []float32, ci []int32) {
 	nprobe := len(bySlot) / q.Rows
 	pq := v.pq
-	cent := v.quant.Vectors()
-	var rb, tab []float32
+	m, ks := pq.M, pq.KSub
+	v.termOnce.Do(func() { v.term = v.pqTerm(be) })
+	qw := make([]float32, q.Rows*m*ks)
+	for j := range m {
+		dst := compute.Matrix{Rows: q.Rows, Cols: ks, Stride: m * ks, Data: qw[j*ks:]}
+		be.Gemm(false, true, -2, sub(q, j, pq.DSub), pq.codebook(j), 0, dst)
+	}
+	tabs := make([]float32, workers()*m*ks)
 	for l := range v.nlist {
 		slots := bySlot[count[l]:count[l+1]]
 		L := &v.lists[l]
 		if len(slots) == 0 || len(L.ids) == 0 {
 			continue
 		}
-		nq := len(slots)
-		rb = growF(rb, nq*v.d)
-		c := cent.Row(l)
-		for r, s := range slots {
-			out, row := rb[r*v.d:(r+1)*v.d], q.Row(int(s)/nprobe)
-			for j := range out {
-				out[j] = row[j] - c[j]
+		term := v.term[l*m*ks : (l+1)*m*ks]
+		parallelFor(len(slots), func(w, r int) {
+			s := int(slots[r])
+			i := s / nprobe
+			tab := tabs[w*m*ks : (w+1)*m*ks]
+			qi := qw[i*m*ks : (i+1)*m*ks]
+			for e := range tab {
+				tab[e] = term[e] + qi[e]
 			}
-		}
-		tab = growF(tab, nq*pq.M*pq.KSub)
-		pq.Tables(be, tab, compute.MatrixOf(nq, v.d, rb))
-		parallelFor(nq, func(r int) {
+			base := pd[s]
 			var h compute.KHeap
-			o := int(slots[r]) * k
-			h.Reset(cd[o:o+k], ci[o:o+k])
-			t := tab[r*pq.M*pq.KSub : (r+1)*pq.M*pq.KSub]
-			m, ks := pq.M, pq.KSub
+			h.Reset(cd[s*k:(s+1)*k], ci[s*k:(s+1)*k])
 			for e, id := range L.ids {
 				code := L.codes[e*m : (e+1)*m]
-				var d float32
+				d := base
 				for j, cj := range code {
-					d += t[j*ks+int(cj)]
+					d += tab[j*ks+int(cj)]
+				}
+				if d < 0 {
+					d = 0
 				}
 				if h.Full() && d >= h.Max() {
 					continue
@@ -279,19 +293,45 @@ func (v *IVF) searchPQ(be compute.Backend, q compute.Matrix, k int, count []int,
 	}
 }
 
-// parallelFor runs f(0..n-1) on up to GOMAXPROCS goroutines.
-func parallelFor(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+// pqTerm computes the per-list tables of term (see IVF).
+func (v *IVF) pqTerm(be compute.Backend) []float32 {
+	pq := v.pq
+	m, ks := pq.M, pq.KSub
+	term := make([]float32, v.nlist*m*ks)
+	cent := v.quant.Vectors()
+	norms := make([]float32, ks)
+	for j := range m {
+		cb := pq.codebook(j)
+		be.RowSquaredNorms(norms, cb)
+		dst := compute.Matrix{Rows: v.nlist, Cols: ks, Stride: m * ks, Data: term[j*ks:]}
+		be.Gemm(false, true, 2, sub(cent, j, pq.DSub), cb, 0, dst)
+		for l := range v.nlist {
+			row := dst.Row(l)
+			for c := range row {
+				row[c] += norms[c]
+			}
+		}
+	}
+	return term
+}
+
+// workers is how many goroutines parallelFor uses.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
+// parallelFor runs f(w, i) for i in 0..n-1 on up to workers() goroutines;
+// w < workers() numbers the goroutine (for per-goroutine scratch).
+func parallelFor(n int, f func(w, i int)) {
+	workers := min(workers(), n)
 	if workers <= 1 || n < 16 {
 		for i := range n {
-			f(i)
+			f(0, i)
 		}
 		return
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	next := 0
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -304,7 +344,7 @@ func parallelFor(n int, f func(i int)) {
 					return
 				}
 				for j := i; j < min(i+8, n); j++ {
-					f(j)
+					f(w, j)
 				}
 			}
 		}()
