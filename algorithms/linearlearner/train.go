@@ -345,7 +345,7 @@ func (t *trainer) fitScaler() {
 				varying++
 			}
 		}
-		floor := debugFloor * sdSum / float64(max(varying, 1))
+		floor := 0.1 * sdSum / float64(max(varying, 1))
 		for j, sd := range sds {
 			if sd > 1e-12 {
 				t.scale[j] = float32(1 / math.Max(sd, floor))
@@ -845,9 +845,6 @@ func (t *trainer) select_(evals []*evaluator) float64 {
 		} else {
 			stop = math.Min(stop, loss)
 		}
-		if debugSelect != nil {
-			debugSelect(m, loss, metric, thr)
-		}
 		if metric < t.snapScore[m] || t.snapW[m] == nil {
 			t.snapScore[m] = metric
 			t.snapThr[m] = thr
@@ -857,9 +854,6 @@ func (t *trainer) select_(evals []*evaluator) float64 {
 	}
 	return stop
 }
-
-var debugFloor = 0.1
-var debugSelect func(m int, loss, metric, thr float64)
 
 // columns copies model m's d×K weights out of W into dst.
 func (t *trainer) columns(m int, dst []float32) []float32 {
