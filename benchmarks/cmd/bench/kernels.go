@@ -64,8 +64,10 @@ func loadKernels(dir string) (*KernelsReport, error) {
 		return nil, fmt.Errorf("no %s/kernels-{openblas,gonum}.json: run `make bench-kernels` (make bench does)", dir)
 	}
 	ref := rep.Runs[0] // openblas when there
-	rep.PeakGFLOPs = ref.Peak.GFLOPs
-	rep.PeakBasis = fmt.Sprintf("%s sgemm %d³ with %d threads, best of 5 (one thread: %.1f GFLOP/s)", ref.Peak.BLAS, ref.Peak.Size, ref.Peak.Threads, ref.Peak1.GFLOPs)
+	// The best sgemm figure measured: with other load on a small machine
+	// the one-thread run can beat the all-cores one.
+	rep.PeakGFLOPs = max(ref.Peak.GFLOPs, ref.Peak1.GFLOPs)
+	rep.PeakBasis = fmt.Sprintf("the better of %s sgemm %d³ with %d threads (%.1f GFLOP/s) and with one thread (%.1f GFLOP/s), best of 5 runs each", ref.Peak.BLAS, ref.Peak.Size, ref.Peak.Threads, ref.Peak.GFLOPs, ref.Peak1.GFLOPs)
 	rep.Theoretical, rep.TheoBasis = ref.TheoreticalGFLOPs, ref.TheoreticalBasis
 	for _, r := range rep.Runs {
 		fmt.Printf("   engine %s: %d kernels, its own sgemm peak %.1f GFLOP/s\n", r.Engine, len(r.Kernels), r.Peak.GFLOPs)
