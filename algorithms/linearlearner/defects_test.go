@@ -36,53 +36,97 @@ func imbalanced(n, d int, seed uint64) *memChannel {
 	})
 }
 
-// TestGradient checks each loss's gradient with respect to the weights
-// (through the X·W forward and the Xᵀ·G backward of step) against central
-// finite differences of the mean batch loss.
+// TestGradient checks the gradient step uses (the loss's derivative, the
+// folded normalisation of forward and backward, the softmax in float32)
+// against central finite differences of the mean batch loss, for each
+// weight of each model, folded and not.
 func TestGradient(t *testing.T) {
 	c := imbalanced(40, 6, 3)
-	for _, loss := range []string{"logistic", "hinge_loss"} {
-		tr := newTrainer(t, map[string]any{"feature_dim": "6", "predictor_type": "binary_classifier", "num_models": "3", "loss": loss, "margin": "3"}, c)
-		b := tr.sample[0]
-		meanLoss := func(m int) float64 {
+	mc := *c
+	mc.y = make([]float32, len(c.y))
+	for i, x := range c.x {
+		mc.y[i] = float32(int(math.Abs(standardized(x, 1))*2) % 3)
+	}
+	for _, tc := range []struct {
+		name string
+		hp   map[string]any
+		ch   *memChannel
+	}{
+		{"logistic", map[string]any{"predictor_type": "binary_classifier"}, c},
+		{"hinge", map[string]any{"predictor_type": "binary_classifier", "loss": "hinge_loss", "margin": "3"}, c},
+		{"softmax", map[string]any{"predictor_type": "multiclass_classifier", "num_classes": "3"}, &mc},
+	} {
+		for _, fold := range []bool{true, false} {
+			hp := map[string]any{"feature_dim": "6", "num_models": "2"}
+			for k, v := range tc.hp {
+				hp[k] = v
+			}
+			tr := newTrainer(t, hp, tc.ch)
+			tr.fold = fold
+			b := tr.sample[0]
+			meanLoss := func(m int) float64 {
+				z := tr.forward(tr.prepare(b))
+				var s float64
+				for i := 0; i < b.Rows; i++ {
+					if tr.K > 1 {
+						zs := z.Row(i)[m*tr.K : (m+1)*tr.K]
+						s += softmax(tr.prob, zs) - float64(zs[int(tr.y[i])])
+						continue
+					}
+					l, _ := tr.trainLoss.eval(float64(z.Row(i)[m]), tr.y[i])
+					s += l
+				}
+				return s / float64(b.Rows)
+			}
 			x := tr.prepare(b)
 			z := tr.forward(x)
-			var s float64
-			for i := 0; i < b.Rows; i++ {
-				l, _ := tr.trainLoss.eval(float64(z.Row(i)[m]), tr.y[i])
-				s += l
-			}
-			return s / float64(b.Rows)
-		}
-		w0 := append([]float32(nil), tr.w.Data...)
-		lossSum := make([]float64, tr.M)
-		// One SGD-free look at the gradient: replay step's G and Xᵀ·G.
-		x := tr.prepare(b)
-		z := tr.forward(x)
-		g := compute.NewMatrix(b.Rows, tr.cols)
-		for i := 0; i < b.Rows; i++ {
-			for m := range tr.M {
-				l, gv := tr.trainLoss.eval(float64(z.Row(i)[m]), tr.y[i])
-				lossSum[m] += l
-				g.Row(i)[m] = float32(gv / float64(b.Rows))
-			}
-		}
-		dw := compute.NewMatrix(6, tr.cols)
-		tr.be.Gemm(true, false, 1, x, g, 0, dw)
-		for j := range 6 {
-			for m := range tr.M {
-				const h = 1e-3
-				k := j*tr.cols + m
-				tr.w.Data[k] = w0[k] + h
-				lp := meanLoss(m)
-				tr.w.Data[k] = w0[k] - h
-				lm := meanLoss(m)
-				tr.w.Data[k] = w0[k]
-				fd := (lp - lm) / (2 * h)
-				if math.Abs(fd-float64(dw.Data[k])) > 1e-3*math.Max(1, math.Abs(fd)) {
-					t.Errorf("%s: d loss/d w[%d,%d] = %v, finite difference %v", loss, j, m, dw.Data[k], fd)
+			g := compute.NewMatrix(b.Rows, tr.cols)
+			inv := 1 / float64(b.Rows)
+			if tr.K > 1 {
+				tr.softmaxGrad(z, g, inv, make([]float64, tr.M))
+			} else {
+				for i := 0; i < b.Rows; i++ {
+					for m := range tr.M {
+						_, gv := tr.trainLoss.eval(float64(z.Row(i)[m]), tr.y[i])
+						g.Row(i)[m] = float32(gv * inv)
+					}
 				}
 			}
+			dw, gb := tr.backward(x, g)
+			dw = compute.MatrixOf(dw.Rows, dw.Cols, append([]float32(nil), dw.Data...))
+			gb = append([]float32(nil), gb...)
+			const h = 1e-3
+			check := func(what string, p *float32, an float32, m int) {
+				old := *p
+				*p = old + h
+				lp := meanLoss(m)
+				*p = old - h
+				lm := meanLoss(m)
+				*p = old
+				if fd := (lp - lm) / (2 * h); math.Abs(fd-float64(an)) > 2e-3*math.Max(1, math.Abs(fd)) {
+					t.Errorf("%s (fold %v): d loss/d %s = %v, finite difference %v", tc.name, fold, what, an, fd)
+				}
+			}
+			for j := range 6 {
+				for c := range tr.cols {
+					check("w", &tr.w.Data[j*tr.cols+c], dw.Data[j*tr.cols+c], c/tr.K)
+				}
+			}
+			for c := range tr.cols {
+				check("b", &tr.b[c], gb[c], c/tr.K)
+			}
+		}
+	}
+}
+
+func TestExp32(t *testing.T) {
+	for x := float32(-90); x <= 0; x += 0.01 {
+		got, want := float64(exp32(x)), math.Exp(float64(x))
+		if x < -87 {
+			want = 0
+		}
+		if math.Abs(got-want) > 4e-7*want {
+			t.Fatalf("exp32(%v) = %v, want %v", x, got, want)
 		}
 	}
 }
@@ -214,5 +258,36 @@ func TestFoldedEqualsNormalized(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCache: a data set within the cache budget is read from its channel
+// once; one over it is read every pass, in order (Pipe mode: train_0,
+// train_1, …); both train the same model.
+func TestCache(t *testing.T) {
+	hp := map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "epochs": "4", "mini_batch_size": "300",
+		"num_models": "3", "early_stopping_patience": "10"}
+	var models [][]byte
+	for _, budget := range []int64{1 << 30, 20_000} {
+		old := cacheBudget
+		cacheBudget = budget
+		tr, val := synth(2000, 3, 40, binaryTarget), synth(700, 3, 41, binaryTarget)
+		model, _ := train(t, hp, map[string]algorithms.Channel{"train": tr, "validation": val})
+		cacheBudget = old
+		wantTrain, wantVal := []int{0}, []int{0} // validation: the final score replays it too
+		if budget < 1<<20 { // train (2000×3 floats) does not fit; validation does
+			wantTrain = []int{0, 1, 2, 3}
+		}
+		if !equalInts(tr.opens, wantTrain) || !equalInts(val.opens, wantVal) {
+			t.Errorf("budget %d: train passes opened %v, validation %v; want %v, %v", budget, tr.opens, val.opens, wantTrain, wantVal)
+		}
+		b, err := model.artifact()
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, b)
+	}
+	if string(models[0]) != string(models[1]) {
+		t.Error("the cached and the streamed runs trained different models")
 	}
 }

@@ -437,15 +437,15 @@ func TestEarlyStopping(t *testing.T) {
 }
 
 // TestNoValidation: without a validation channel, selection and
-// calibration use the training sample, and Pipe-style passes are opened in
-// order, once each.
+// calibration use the training sample.
 func TestNoValidation(t *testing.T) {
 	tr := synth(2000, 3, 18, binaryTarget)
 	test := synth(1000, 3, 19, binaryTarget)
 	_, m := train(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "epochs": "3", "mini_batch_size": "250"},
 		map[string]algorithms.Channel{"train": tr, "test": test})
-	if got := tr.opens; len(got) != 3 || got[0] != 0 || got[2] != 2 {
-		t.Errorf("train passes opened %v, want [0 1 2]", got)
+	// The passes after the first come from memory (the set fits the cache).
+	if got := tr.opens; len(got) != 1 || got[0] != 0 {
+		t.Errorf("train passes opened %v, want [0]", got)
 	}
 	if acc := m.scores["test:binary_classification_accuracy"]; !(acc > 0.8) {
 		t.Errorf("test accuracy %v", acc)

@@ -29,8 +29,9 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		be = compute.Current()
 	}
 	t := &trainer{p: p, be: be, metrics: job.Metrics, rng: rand.New(rand.NewPCG(seed, 0))}
-	train := job.Channels["train"]
-	r, err := train.Open(ctx, 0)
+	budget := int64(cacheBudget)
+	train := newCached(job.Channels["train"], &budget)
+	r, err := t.open(ctx, train, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -47,13 +48,17 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	job.Metrics.Logf("linear learner: %s, loss %s, optimizer %s, %d models in parallel, %d features, normalization: data=%v (shift=%v) label=%v, from %d sample rows",
 		p.PredictorType, p.Loss, p.Optimizer, t.M, p.FeatureDim, p.NormalizeData, t.shiftData, p.NormalizeLabel, t.sampleRows)
 
-	val, hasVal := job.Channels["validation"]
+	valCh, hasVal := job.Channels["validation"]
 	t.hasVal = hasVal
+	var val *cachedChannel
+	if hasVal {
+		val = newCached(valCh, &budget)
+	}
 	epochs, stale := 0, 0
 	best := math.Inf(1)
 	for epoch := 0; epoch < p.Epochs; epoch++ {
 		if epoch > 0 {
-			if r, err = train.Open(ctx, epoch); err != nil {
+			if r, err = t.open(ctx, train, epoch); err != nil {
 				return t.interrupted(err)
 			}
 		}
@@ -80,7 +85,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 
 		var evals []*evaluator
 		if hasVal {
-			vr, err := val.Open(ctx, epoch)
+			vr, err := t.open(ctx, val, epoch)
 			if err != nil {
 				return t.interrupted(err)
 			}
@@ -124,11 +129,22 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		}
 	}
 	if test, ok := job.Channels["test"]; ok {
-		if err := score(ctx, m, test, 0, "test", p, job.Metrics); err != nil {
+		if err := score(ctx, m, newCached(test, new(int64)), 0, "test", p, job.Metrics); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// open starts pass epoch of c: from memory when it is kept, else read
+// ahead (every read is of mini_batch_size rows: the next batch is decoded
+// while this one computes).
+func (t *trainer) open(ctx context.Context, c *cachedChannel, epoch int) (data.BatchReadCloser, error) {
+	r, cached, err := c.Open(ctx, epoch)
+	if err != nil || cached {
+		return r, err
+	}
+	return data.ReadAhead(r, t.p.MiniBatchSize), nil
 }
 
 func hostOf(job *algorithms.Job) string {
@@ -191,6 +207,9 @@ type trainer struct {
 
 	x, z, g, dw []float32
 	y           []float64
+	fold        bool      // the normalisation is folded into the GEMMs (see forward)
+	ws, c0, gb  []float32 // folded weights and offsets, bias gradient
+	acc         []float64
 	prob        []float64
 }
 
@@ -478,6 +497,7 @@ func (t *trainer) initModels() {
 		t.snapScore[m] = math.Inf(1)
 	}
 	t.prob = make([]float64, t.K)
+	t.fold = t.canFold()
 }
 
 // initBias starts each model's bias at init_bias plus the constant that
@@ -542,33 +562,86 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// prepare writes the batch's normalised dense rows into t.x and its
-// (normalised) labels into t.y, and returns X.
+// prepare returns the batch's features as the matrix forward takes, and
+// writes its (normalised) labels into t.y. With t.fold the features are the
+// batch's own dense rows, untouched (the normalisation is folded into the
+// weights by forward and into the gradient by step); else a normalised
+// copy in t.x. Sparse batches are densified into t.x.
 func (t *trainer) prepare(b *data.Batch) compute.Matrix {
 	d := t.p.FeatureDim
-	t.x = b.DenseTo(t.x)
-	for i := 0; i < b.Rows; i++ {
-		row := t.x[i*d : (i+1)*d]
-		for j := range row {
-			row[j] = (row[j] - t.shift[j]) * t.scale[j]
-		}
-	}
 	t.y = grow(t.y, b.Rows)
 	for i := range t.y {
 		t.y[i] = (float64(b.Label(i)) - t.yShift) / t.yScale
 	}
+	if t.fold && !b.Sparse() {
+		return compute.MatrixOf(b.Rows, d, b.Dense[:b.Rows*d])
+	}
+	t.x = b.DenseTo(t.x)
+	if !t.fold {
+		for i := 0; i < b.Rows; i++ {
+			row := t.x[i*d : (i+1)*d]
+			for j := range row {
+				row[j] = (row[j] - t.shift[j]) * t.scale[j]
+			}
+		}
+	}
 	return compute.MatrixOf(b.Rows, d, t.x)
 }
 
-// forward computes Z = X·W + b for every model at once (B × M·K).
+// foldShiftLimit bounds |shift·scale| (a feature's mean in sds) for folding
+// the normalisation into the weights: raw features far from zero in sds
+// would cancel in float32.
+const foldShiftLimit = 16
+
+// canFold reports whether the normalisation may be folded into the
+// weights instead of applied to every row.
+func (t *trainer) canFold() bool {
+	for j, sh := range t.shift {
+		if math.Abs(float64(sh)*float64(t.scale[j])) > foldShiftLimit {
+			return false
+		}
+	}
+	return true
+}
+
+// forward computes Z = X'·W + b for every model at once (B × M·K), X' the
+// normalised features: with t.fold, as X·(diag(scale)·W) + (b − (shift⊙scale)·W)
+// on the raw rows, one GEMM and no pass over X.
 func (t *trainer) forward(x compute.Matrix) compute.Matrix {
 	t.z = grow(t.z, x.Rows*t.cols)
 	z := compute.MatrixOf(x.Rows, t.cols, t.z)
-	t.be.Gemm(false, false, 1, x, t.w, 0, z)
+	w, c0 := t.w, t.b
+	if t.fold {
+		d := t.p.FeatureDim
+		t.ws = grow(t.ws, d*t.cols)
+		t.c0 = grow(t.c0, t.cols)
+		acc := grow(t.acc, t.cols)
+		t.acc = acc
+		for c := range acc {
+			acc[c] = float64(t.b[c])
+		}
+		for j := range d {
+			sc, sh := t.scale[j], float64(t.shift[j])
+			src, dst := t.w.Row(j), t.ws[j*t.cols:(j+1)*t.cols]
+			for c, v := range src {
+				dst[c] = v * sc
+			}
+			if sh != 0 {
+				for c, v := range dst {
+					acc[c] -= sh * float64(v)
+				}
+			}
+		}
+		for c, v := range acc {
+			t.c0[c] = float32(v)
+		}
+		w, c0 = compute.MatrixOf(d, t.cols, t.ws), t.c0
+	}
+	t.be.Gemm(false, false, 1, x, w, 0, z)
 	for i := 0; i < x.Rows; i++ {
 		row := z.Row(i)
 		for c := range row {
-			row[c] += t.b[c]
+			row[c] += c0[c]
 		}
 	}
 	return z
@@ -606,36 +679,25 @@ func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, i
 // with respect to the outputs, one GEMM Xᵀ·G for all models, then each
 // model's optimizer step with its own learning rate, wd and l1.
 func (t *trainer) step(b *data.Batch, lossSum []float64) {
-	p, d, B := t.p, t.p.FeatureDim, b.Rows
+	p, B := t.p, b.Rows
 	x := t.prepare(b)
 	z := t.forward(x)
 	t.g = grow(t.g, B*t.cols)
 	g := compute.MatrixOf(B, t.cols, t.g)
 	inv := 1 / float64(B)
-	for i := 0; i < B; i++ {
-		zr, gr := z.Row(i), g.Row(i)
-		y := t.y[i]
-		for m := range t.M {
-			switch p.PredictorType {
-			case Multiclass:
-				zs := zr[m*t.K : (m+1)*t.K]
-				lse := softmax(t.prob, zs)
-				c := int(y)
-				lossSum[m] += lse - float64(zs[c])
-				w := t.classWeights[c] * inv
-				for k := range t.K {
-					gk := t.prob[k]
-					if k == c {
-						gk--
-					}
-					gr[m*t.K+k] = float32(w * gk)
-				}
-			default:
+	if p.PredictorType == Multiclass {
+		t.softmaxGrad(z, g, inv, lossSum)
+	} else {
+		for i := 0; i < B; i++ {
+			zr, gr := z.Row(i), g.Row(i)
+			y := t.y[i]
+			w := inv
+			for m := range t.M {
 				zv := float64(zr[m])
 				_, gv := t.trainLoss.eval(zv, y)
 				l, _ := t.rawLoss.eval(zv*t.yScale+t.yShift, y*t.yScale+t.yShift)
 				lossSum[m] += l
-				w := inv
+				w = inv
 				if p.PredictorType == Binary && y == 1 {
 					w *= t.posW[m]
 				}
@@ -643,11 +705,96 @@ func (t *trainer) step(b *data.Batch, lossSum []float64) {
 			}
 		}
 	}
+	dw, gb := t.backward(x, g)
+	t.updates++
+	t.update(dw, gb)
+}
+
+// backward returns the gradient of the mean loss with respect to W (d ×
+// M·K) and b from G, the gradient with respect to the outputs: Xᵀ·G (one
+// GEMM for all models), with the folded normalisation undone, and G's
+// column sums.
+func (t *trainer) backward(x, g compute.Matrix) (compute.Matrix, []float32) {
+	d, B := t.p.FeatureDim, x.Rows
+	gb := grow(t.gb, t.cols)
+	t.gb = gb
+	clear(gb)
+	for i := 0; i < B; i++ {
+		for c, v := range g.Row(i) {
+			gb[c] += v
+		}
+	}
 	t.dw = grow(t.dw, d*t.cols)
 	dw := compute.MatrixOf(d, t.cols, t.dw)
 	t.be.Gemm(true, false, 1, x, g, 0, dw)
-	t.updates++
-	t.update(dw, g)
+	if t.fold {
+		// d/dW of X'·W with X' = (X − shift)·diag(scale):
+		// diag(scale)·(Xᵀ·G − shiftᵀ·colsum(G)).
+		for j := range d {
+			sc, sh := t.scale[j], t.shift[j]
+			row := dw.Row(j)
+			if sh != 0 {
+				for c := range row {
+					row[c] = (row[c] - sh*gb[c]) * sc
+				}
+			} else if sc != 1 {
+				for c := range row {
+					row[c] *= sc
+				}
+			}
+		}
+	}
+	return dw, gb
+}
+
+// softmaxGrad writes the softmax cross-entropy gradient of every model's
+// outputs z into g (weighted by the row's class weight times inv), and adds
+// each model's loss to lossSum. float32 with exp32: this loop touches
+// rows × num_models × num_classes values per batch.
+func (t *trainer) softmaxGrad(z, g compute.Matrix, inv float64, lossSum []float64) {
+	K := t.K
+	for i := 0; i < z.Rows; i++ {
+		zr, gr := z.Row(i), g.Row(i)
+		c := int(t.y[i])
+		wc := float32(t.classWeights[c] * inv)
+		for m := range t.M {
+			zs, gs := zr[m*K:(m+1)*K], gr[m*K:(m+1)*K]
+			mx := zs[0]
+			for _, v := range zs[1:] {
+				mx = max(mx, v)
+			}
+			var s float32
+			for k, v := range zs {
+				e := exp32(v - mx)
+				gs[k] = e
+				s += e
+			}
+			lossSum[m] += float64(mx) + math.Log(float64(s)) - float64(zs[c])
+			f := wc / s
+			for k := range gs {
+				gs[k] *= f
+			}
+			gs[c] -= wc
+		}
+	}
+}
+
+// exp32 is e^x in float32 for x ≤ 0 (softmax's shifted outputs), to about
+// 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6 Taylor
+// polynomial, 2^n by the exponent bits. Below -87 it returns 0.
+func exp32(x float32) float32 {
+	if x < -87 {
+		return 0
+	}
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - n*ln2hi - n*ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
 // lrFactor is the learning-rate schedule's factor after t.updates updates.
@@ -659,7 +806,7 @@ func (t *trainer) lrFactor() float64 {
 }
 
 // update applies one optimizer step to every weight and bias.
-func (t *trainer) update(dw, g compute.Matrix) {
+func (t *trainer) update(dw compute.Matrix, gb []float32) {
 	p := t.p
 	f := t.lrFactor()
 	minLR := p.LRSchedulerMinimum
@@ -683,12 +830,6 @@ func (t *trainer) update(dw, g compute.Matrix) {
 	}
 	if !p.UseBias {
 		return
-	}
-	gb := make([]float32, cols)
-	for i := 0; i < g.Rows; i++ {
-		for c, v := range g.Row(i) {
-			gb[c] += v
-		}
 	}
 	blr := make([]float32, cols)
 	bwd := make([]float32, cols)
@@ -901,8 +1042,8 @@ func (t *trainer) final(host string) *Model {
 }
 
 // score reports the final model's metrics on a channel (pass number epoch).
-func score(ctx context.Context, m *Model, ch algorithms.Channel, epoch int, name string, p Params, metrics algorithms.Metrics) error {
-	r, err := ch.Open(ctx, epoch)
+func score(ctx context.Context, m *Model, ch *cachedChannel, epoch int, name string, p Params, metrics algorithms.Metrics) error {
+	r, _, err := ch.Open(ctx, epoch)
 	if err != nil {
 		return err
 	}

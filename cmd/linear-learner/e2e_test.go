@@ -94,8 +94,8 @@ func TestTrainAndLoad(t *testing.T) {
 	for _, want := range []string{
 		"#quality_metric: host=algo-1, epoch=0, train objective_loss <loss>=",
 		"#quality_metric: host=algo-1, epoch=0, validation objective_loss <loss>=",
-		"#quality_metric: host=algo-1, validation binary_classification_accuracy <loss>=",
-		"#quality_metric: host=algo-1, test binary_f_beta <loss>=",
+		"#quality_metric: host=algo-1, validation binary_classification_accuracy <score>=",
+		"#quality_metric: host=algo-1, test binary_f_beta <score>=",
 		"#test_score (algo-1) : ('objective_loss', ",
 	} {
 		if !strings.Contains(log, want) {
