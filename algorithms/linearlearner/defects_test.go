@@ -275,7 +275,7 @@ func TestCache(t *testing.T) {
 		model, _ := train(t, hp, map[string]algorithms.Channel{"train": tr, "validation": val})
 		cacheBudget = old
 		wantTrain, wantVal := []int{0}, []int{0} // validation: the final score replays it too
-		if budget < 1<<20 { // train (2000×3 floats) does not fit; validation does
+		if budget < 1<<20 {                      // train (2000×3 floats) does not fit; validation does
 			wantTrain = []int{0, 1, 2, 3}
 		}
 		if !equalInts(tr.opens, wantTrain) || !equalInts(val.opens, wantVal) {
