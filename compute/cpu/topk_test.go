@@ -57,8 +57,8 @@ func TestTopKNoAllocs(t *testing.T) {
 	}
 	b := cpu.New()
 	rng := rand.New(rand.NewPCG(1, 1))
-	x, y, q := randMatrix(rng, 600, 784), randMatrix(rng, 300, 784), randMatrix(rng, 2, 784)
-	dist, idx := make([]float32, 600*10), make([]int32, 600*10)
+	x, y, q := randMatrix(rng, 200, 784), randMatrix(rng, 300, 784), randMatrix(rng, 2, 784)
+	dist, idx := make([]float32, 200*10), make([]int32, 200*10)
 	yn := make([]float32, 300)
 	b.RowSquaredNorms(yn, y)
 	kernels := map[string]func(){
