@@ -54,7 +54,11 @@ func (c *cachedChannel) drop() {
 }
 
 func batchBytes(b *data.Batch) int64 {
-	return int64(4*(len(b.Dense)+len(b.Values)+len(b.Indices)+len(b.Labels)) + 8*len(b.Indptr) + 128)
+	dense := 0
+	if b.Dense != nil {
+		dense = b.Rows * b.Cols
+	}
+	return int64(4*(dense+len(b.Values)+len(b.Indices)+len(b.Labels)) + 8*len(b.Indptr) + 128)
 }
 
 // recorder keeps a copy of each batch read through it.
@@ -73,11 +77,10 @@ func (r *recorder) Read(n int) (*data.Batch, error) {
 		}
 	case err != nil || r.full:
 	default:
-		cp := copyBatch(b)
-		if sz := batchBytes(cp); sz <= *r.c.budget {
+		if sz := batchBytes(b); sz <= *r.c.budget {
 			*r.c.budget -= sz
 			r.c.size += sz
-			r.c.batches = append(r.c.batches, cp)
+			r.c.batches = append(r.c.batches, copyBatch(b))
 		} else {
 			r.full = true
 			r.c.drop()
