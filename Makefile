@@ -6,7 +6,7 @@
 
 GO      ?= go
 BIN     := bin
-ALGOS   := kmeans pca linear-learner
+ALGOS   := kmeans pca linear-learner knn
 
 # The CPU engine: OpenBLAS (Debian's libopenblas-dev, linked statically, so
 # each binary stays one file) when its archive is installed, else gonum's

@@ -9,7 +9,7 @@
 // Importing the package installs its backend with compute.Use.
 //
 // The kernels allocate nothing in steady state: scratch comes from
-// sync.Pools and parallel calls are served by a fixed pool of GOMAXPROCS-1
+// free lists and parallel calls are served by a fixed pool of GOMAXPROCS-1
 // helper goroutines started on first need. Small calls (under about a
 // million multiply-adds) run on the calling goroutine alone, to keep the
 // latency of a single prediction low.
@@ -20,8 +20,6 @@
 package cpu
 
 import (
-	"sync"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
@@ -109,7 +107,7 @@ func (be *Backend) Gemm(transA, transB bool, alpha float32, a, b compute.Matrix,
 		scale(c, beta)
 		return
 	}
-	j := gemmJobs.Get().(*gemmJob)
+	j := gemmJobs.get()
 	*j = gemmJob{transA: transA, transB: transB, alpha: alpha, beta: beta, a: a, b: b, c: c, m: m, n: n, k: k}
 	j.tr, j.tc = wideRows, wideCols
 	if transB {
@@ -118,7 +116,7 @@ func (be *Backend) Gemm(transA, transB bool, alpha float32, a, b compute.Matrix,
 	j.nc = ceilDiv(n, j.tc)
 	run(j, ceilDiv(m, j.tr)*j.nc, m*n*k)
 	*j = gemmJob{}
-	gemmJobs.Put(j)
+	gemmJobs.put(j)
 }
 
 type gemmJob struct {
@@ -129,7 +127,7 @@ type gemmJob struct {
 	tr, tc, nc     int // tile rows and columns, tiles per row of tiles
 }
 
-var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
+var gemmJobs = newFreeList[gemmJob]()
 
 func (j *gemmJob) do(t int) {
 	i0, j0 := t/j.nc*j.tr, t%j.nc*j.tc
@@ -180,11 +178,11 @@ func (be *Backend) RowSquaredNorms(dst []float32, x compute.Matrix) {
 
 func rowNorms(dst []float32, x compute.Matrix) {
 	const rowsPerTask = 256
-	j := normJobs.Get().(*normJob)
+	j := normJobs.get()
 	j.dst, j.x, j.rows = dst, x, rowsPerTask
 	run(j, ceilDiv(x.Rows, rowsPerTask), x.Rows*x.Cols)
 	*j = normJob{}
-	normJobs.Put(j)
+	normJobs.put(j)
 }
 
 type normJob struct {
@@ -193,7 +191,7 @@ type normJob struct {
 	rows int
 }
 
-var normJobs = sync.Pool{New: func() any { return new(normJob) }}
+var normJobs = newFreeList[normJob]()
 
 func (j *normJob) do(t int) {
 	for i := t * j.rows; i < min((t+1)*j.rows, j.x.Rows); i++ {
@@ -218,11 +216,11 @@ func (be *Backend) ArgminRows(idx []int32, val []float32, m compute.Matrix) {
 		panicf("compute: ArgminRows m is %d×0: a row with no columns has no minimum", m.Rows)
 	}
 	const rowsPerTask = 256
-	j := argminJobs.Get().(*argminJob)
+	j := argminJobs.get()
 	j.idx, j.val, j.m, j.rows = idx, val, m, rowsPerTask
 	run(j, ceilDiv(m.Rows, rowsPerTask), m.Rows*m.Cols/4)
 	*j = argminJob{}
-	argminJobs.Put(j)
+	argminJobs.put(j)
 }
 
 type argminJob struct {
@@ -232,7 +230,7 @@ type argminJob struct {
 	rows int
 }
 
-var argminJobs = sync.Pool{New: func() any { return new(argminJob) }}
+var argminJobs = newFreeList[argminJob]()
 
 func (j *argminJob) do(t int) {
 	for i := t * j.rows; i < min((t+1)*j.rows, j.m.Rows); i++ {

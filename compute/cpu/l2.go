@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -71,7 +70,7 @@ type distJob struct {
 	pi    []int32
 }
 
-var distJobs = sync.Pool{New: func() any { return new(distJob) }}
+var distJobs = newFreeList[distJob]()
 
 // tile is one task's scratch: the norms of its rows of x and, for
 // NearestL2, the distance tile.
@@ -80,10 +79,10 @@ type tile struct {
 	d  [tileRows * tileCols]float32
 }
 
-var tiles = sync.Pool{New: func() any { return new(tile) }}
+var tiles = newFreeList[tile]()
 
 func distance(dst compute.Matrix, idx []int32, dist []float32, x, y compute.Matrix, yNorms []float32) {
-	j := distJobs.Get().(*distJob)
+	j := distJobs.get()
 	j.x, j.y, j.dst, j.idx, j.dist = x, y, dst, idx, dist
 	if yNorms == nil {
 		j.ynBuf = grow(j.ynBuf, y.Rows)
@@ -123,22 +122,27 @@ func distance(dst compute.Matrix, idx []int32, dist []float32, x, y compute.Matr
 	}
 	ynBuf, pv, pi := j.ynBuf, j.pv, j.pi
 	*j = distJob{ynBuf: ynBuf, pv: pv, pi: pi}
-	distJobs.Put(j)
+	distJobs.put(j)
+}
+
+// splitRows returns split s of n rows of y cut into splits parts on whole
+// tiles of tileCols rows, so every tile (and so every result, whatever BLAS
+// computes it: OpenBLAS rounds by tile shape) is the same however many
+// splits there are.
+func splitRows(s, splits, n int) (lo, hi int) {
+	tiles := ceilDiv(n, tileCols)
+	return min(s*tiles/splits*tileCols, n), min((s+1)*tiles/splits*tileCols, n)
 }
 
 func (j *distJob) do(t int) {
 	xb, s := t/j.splits, t%j.splits
 	i0 := xb * tileRows
 	mb := min(tileRows, j.x.Rows-i0)
-	// Split on whole tiles, so every tile (and so every result, whatever
-	// BLAS computes it) is the same however many splits there are.
-	tilesY := ceilDiv(j.y.Rows, tileCols)
-	lo := min(s*tilesY/j.splits*tileCols, j.y.Rows)
-	hi := min((s+1)*tilesY/j.splits*tileCols, j.y.Rows)
+	lo, hi := splitRows(s, j.splits, j.y.Rows)
 	if lo == hi {
 		return
 	}
-	sc := tiles.Get().(*tile)
+	sc := tiles.get()
 	xn := sc.xn[:mb]
 	for i := range xn {
 		r := j.x.Row(i0 + i)
@@ -206,7 +210,7 @@ func (j *distJob) do(t int) {
 			bestV[i], bestI[i] = bv, bi
 		}
 	}
-	tiles.Put(sc)
+	tiles.put(sc)
 }
 
 func grow(s []float32, n int) []float32 {

@@ -26,7 +26,41 @@ type batch struct {
 	done chan struct{}
 }
 
-var batches = sync.Pool{New: func() any { return &batch{done: make(chan struct{}, 1)} }}
+// freeList recycles scratch structs. Not a sync.Pool: a struct is often
+// returned on another P than the one that took it (the last helper to
+// finish returns a batch; a caller resumes elsewhere after waiting), and a
+// per-P pool then misses and allocates. A shared buffered channel does not.
+type freeList[T any] struct{ ch chan *T }
+
+func newFreeList[T any]() freeList[T] { return freeList[T]{ch: make(chan *T, 64)} }
+
+// get returns a recycled *T, or a new zero one.
+func (f freeList[T]) get() *T {
+	select {
+	case x := <-f.ch:
+		return x
+	default:
+		return new(T)
+	}
+}
+
+// put recycles x; beyond the list's capacity x is left to the GC.
+func (f freeList[T]) put(x *T) {
+	select {
+	case f.ch <- x:
+	default:
+	}
+}
+
+var freeBatches = newFreeList[batch]()
+
+func getBatch() *batch {
+	b := freeBatches.get()
+	if b.done == nil {
+		b.done = make(chan struct{}, 1)
+	}
+	return b
+}
 
 // work claims and runs tasks until none are left.
 func (b *batch) work() {
@@ -46,7 +80,7 @@ func (b *batch) work() {
 func (b *batch) release() {
 	if b.refs.Add(-1) == 0 {
 		b.job = nil
-		batches.Put(b)
+		freeBatches.put(b)
 	}
 }
 
@@ -93,7 +127,7 @@ func run(j job, n int, work int) {
 		return
 	}
 	ensureWorkers(helpers)
-	b := batches.Get().(*batch)
+	b := getBatch()
 	b.job = j
 	b.n = int64(n)
 	b.next.Store(0)

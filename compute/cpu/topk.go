@@ -3,7 +3,6 @@ package cpu
 import (
 	"math"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -61,7 +60,7 @@ type topKJob struct {
 	pi    []int32
 }
 
-var topKJobs = sync.Pool{New: func() any { return new(topKJob) }}
+var topKJobs = newFreeList[topKJob]()
 
 // topKTile is one task's scratch: x norms, the distance tile and the heaps.
 type topKTile struct {
@@ -101,7 +100,7 @@ func topK(dist []float32, idx []int32, k int, x, y compute.Matrix, yNorms []floa
 		}
 		return
 	}
-	j := topKJobs.Get().(*topKJob)
+	j := topKJobs.get()
 	j.x, j.y, j.l2, j.k, j.dist, j.idx = x, y, l2, k, dist, idx
 	if l2 {
 		if yNorms == nil {
@@ -143,14 +142,14 @@ func topK(dist []float32, idx []int32, k int, x, y compute.Matrix, yNorms []floa
 	}
 	ynBuf, pv, pi := j.ynBuf, j.pv, j.pi
 	*j = topKJob{ynBuf: ynBuf, pv: pv, pi: pi}
-	topKJobs.Put(j)
+	topKJobs.put(j)
 }
 
 func (j *topKJob) do(t int) {
 	xb, s := t/j.splits, t%j.splits
 	i0 := xb * tileRows
 	mb := min(tileRows, j.x.Rows-i0)
-	lo, hi := s*j.y.Rows/j.splits, (s+1)*j.y.Rows/j.splits
+	lo, hi := splitRows(s, j.splits, j.y.Rows)
 	k := j.k
 	sc := getTile()
 	xn := sc.xn[:mb]
