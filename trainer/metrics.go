@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // logger writes lines in the built-in algorithms' log format,
@@ -214,9 +215,15 @@ func (m *metrics) finish() {
 	m.log.mu.Unlock()
 }
 
-// formatValue prints a metric value in the shortest form that reads back
-// exactly (strconv 'g', -1).
-func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+// formatValue prints a metric value as the built-in algorithms' Python
+// prints a float: the shortest text that reads back exactly, with a decimal
+// point (1.0, 0.0133, 1.5e-07, 123456789.0).
+func formatValue(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return string(data.AppendPythonFloat(nil, v))
+}
 
 // jsonValue is formatValue with Python's json spellings of the non-finite
 // values.
