@@ -7,7 +7,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
@@ -752,8 +754,28 @@ func (t *trainer) backward(x, g compute.Matrix) (compute.Matrix, []float32) {
 // each model's loss to lossSum. float32 with exp32: this loop touches
 // rows × num_models × num_classes values per batch.
 func (t *trainer) softmaxGrad(z, g compute.Matrix, inv float64, lossSum []float64) {
+	const minRows = 256
+	count, chunk := chunking(z.Rows, minRows)
+	if count <= 1 {
+		t.softmaxRows(z, g, inv, lossSum, 0, z.Rows)
+		return
+	}
+	sums := make([][]float64, count)
+	parallel(z.Rows, minRows, func(lo, hi int) {
+		part := make([]float64, t.M)
+		t.softmaxRows(z, g, inv, part, lo, hi)
+		sums[lo/chunk] = part
+	})
+	for _, part := range sums { // in order: the same sums every run
+		for m, v := range part {
+			lossSum[m] += v
+		}
+	}
+}
+
+func (t *trainer) softmaxRows(z, g compute.Matrix, inv float64, lossSum []float64, lo, hi int) {
 	K := t.K
-	for i := 0; i < z.Rows; i++ {
+	for i := lo; i < hi; i++ {
 		zr, gr := z.Row(i), g.Row(i)
 		c := int(t.y[i])
 		wc := float32(t.classWeights[c] * inv)
@@ -777,6 +799,36 @@ func (t *trainer) softmaxGrad(z, g compute.Matrix, inv float64, lossSum []float6
 			gs[c] -= wc
 		}
 	}
+}
+
+// chunking splits n rows into chunks of size chunk (count of them, at
+// most GOMAXPROCS capped at 4, each of at least minChunk rows).
+func chunking(n, minChunk int) (count, chunk int) {
+	parts := min(runtime.GOMAXPROCS(0), 4, max(1, n/minChunk))
+	chunk = (n + parts - 1) / parts
+	if chunk == 0 {
+		return 0, 0
+	}
+	return (n + chunk - 1) / chunk, chunk
+}
+
+// parallel runs fn on the chunks of [0, n) (see chunking), concurrently
+// when there are several.
+func parallel(n, minChunk int, fn func(lo, hi int)) {
+	count, chunk := chunking(n, minChunk)
+	if count <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	wg.Wait()
 }
 
 // exp32 is e^x in float32 for x ≤ 0 (softmax's shifted outputs), to about
@@ -824,10 +876,12 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 		corr = float32(math.Sqrt(1-math.Pow(p.Beta2, tt)) / (1 - math.Pow(p.Beta1, tt)))
 	}
 	cols := t.cols
-	for j := 0; j < dw.Rows; j++ {
-		off := j * cols
-		t.updateRow(t.w.Data[off:off+cols], dw.Data[off:off+cols], t.m1[off:off+cols], t.m2[off:off+cols], lrs, t.colWD, t.colL1, corr)
-	}
+	parallel(dw.Rows, 64, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			off := j * cols
+			t.updateRow(t.w.Data[off:off+cols], dw.Data[off:off+cols], t.m1[off:off+cols], t.m2[off:off+cols], lrs, t.colWD, t.colL1, corr)
+		}
+	})
 	if !p.UseBias {
 		return
 	}

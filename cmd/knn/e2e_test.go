@@ -114,7 +114,7 @@ func TestTrain(t *testing.T) {
 		hp   map[string]string
 		acc  string
 	}{
-		{"flat k=1", map[string]string{"k": "1"}, "('accuracy', 1.0)"}, // Python's float repr,
+		{"flat k=1", map[string]string{"k": "1"}, "('accuracy', 1.0)"}, // Python's float repr
 		{"ivfflat", map[string]string{"index_type": "faiss.IVFFlat"}, "('accuracy', "},
 		{"ivfpq sign", map[string]string{"index_type": "faiss.IVFPQ", "faiss_index_pq_m": "8", "dimension_reduction_type": "sign", "dimension_reduction_target": "60", "faiss_index_ivf_nlists": "4"}, "('accuracy', "},
 		{"regressor cosine", map[string]string{"predictor_type": "regressor", "index_metric": "COSINE"}, "('mse', "},
