@@ -83,7 +83,14 @@ func TestGradient(t *testing.T) {
 			g := compute.NewMatrix(b.Rows, tr.cols)
 			inv := 1 / float64(b.Rows)
 			if tr.K > 1 {
-				tr.softmaxGrad(z, g, inv, make([]float64, tr.M))
+				ls := make([]float64, tr.M)
+				tr.softmaxGrad(z, g, inv, ls)
+				for m := range tr.M {
+					if want := meanLoss(m) * float64(b.Rows); math.Abs(ls[m]-want) > 1e-5*math.Abs(want) {
+						t.Errorf("softmax loss of model %d: %v, want %v", m, ls[m], want)
+					}
+				}
+				z = tr.forward(x)
 			} else {
 				for i := 0; i < b.Rows; i++ {
 					for m := range tr.M {

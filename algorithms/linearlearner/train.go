@@ -775,6 +775,12 @@ func (t *trainer) softmaxGrad(z, g compute.Matrix, inv float64, lossSum []float6
 
 func (t *trainer) softmaxRows(z, g compute.Matrix, inv float64, lossSum []float64, lo, hi int) {
 	K := t.K
+	// Σ log(s) as log(Π s), flushed before it could overflow: one log per
+	// model per many rows instead of per row (s is in [1, K]).
+	prod := make([]float64, t.M)
+	for m := range prod {
+		prod[m] = 1
+	}
 	for i := lo; i < hi; i++ {
 		zr, gr := z.Row(i), g.Row(i)
 		c := int(t.y[i])
@@ -791,13 +797,20 @@ func (t *trainer) softmaxRows(z, g compute.Matrix, inv float64, lossSum []float6
 				gs[k] = e
 				s += e
 			}
-			lossSum[m] += float64(mx) + math.Log(float64(s)) - float64(zs[c])
+			lossSum[m] += float64(mx) - float64(zs[c])
+			if prod[m] *= float64(s); prod[m] > 1e200 {
+				lossSum[m] += math.Log(prod[m])
+				prod[m] = 1
+			}
 			f := wc / s
 			for k := range gs {
 				gs[k] *= f
 			}
 			gs[c] -= wc
 		}
+	}
+	for m, v := range prod {
+		lossSum[m] += math.Log(v)
 	}
 }
 
