@@ -179,6 +179,9 @@ func ReadZip(b []byte) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mxnet: ZIP member %s: %w", f.Name, err)
 		}
+		if len(data) > maxZipMember {
+			return nil, fmt.Errorf("mxnet: ZIP member %s is over the limit of %d bytes", f.Name, maxZipMember)
+		}
 		out[f.Name] = data
 	}
 	return out, nil
