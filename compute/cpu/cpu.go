@@ -47,13 +47,28 @@ func (*Backend) Name() string { return "cpu (" + engine + ")" }
 func Engine() string { return engine }
 
 // impl computes every tile's product; openblas.go replaces it. Short dot
-// products stay in pure Go (level1), where a cgo call would cost more than
-// the arithmetic.
+// products and tiny products stay in pure Go (level1), where a cgo call
+// would cost more than the arithmetic.
 var (
 	impl   blas.Float32Level3 = gonum.Implementation{}
 	level1 gonum.Implementation
 	engine = "gonum"
 )
+
+// smallGemm is the size (in multiply-adds) under which a tile's product
+// runs in pure Go even with OpenBLAS: a cgo call costs a few microseconds,
+// more than a 1×784×10 product (a one-row k-means request: 6.0 µs through
+// OpenBLAS, 1.9 µs in gonum).
+const smallGemm = 1 << 15
+
+// sgemm computes one tile's product with the engine that suits its size.
+func sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m*n*k < smallGemm {
+		level1.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	impl.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
 
 // Tile sizes. gonum's Sgemm runs serially (no goroutines, no allocation)
 // when the product has fewer than four 64×64 blocks of C, and then forms
@@ -146,7 +161,7 @@ func (j *gemmJob) do(t int) {
 		} else {
 			bo = k0*j.b.Stride + j0
 		}
-		impl.Sgemm(trans(j.transA), trans(j.transB), mb, nb, kb,
+		sgemm(trans(j.transA), trans(j.transB), mb, nb, kb,
 			j.alpha, j.a.Data[ao:], j.a.Stride, j.b.Data[bo:], j.b.Stride,
 			beta, j.c.Data[i0*j.c.Stride+j0:], j.c.Stride)
 		beta = 1

@@ -177,7 +177,7 @@ func (j *topKJob) do(t int) {
 		beta := float32(0)
 		for k0 := 0; k0 < j.x.Cols; k0 += kChunk {
 			kb := min(kChunk, j.x.Cols-k0)
-			impl.Sgemm(blas.NoTrans, blas.Trans, mb, nb, kb,
+			sgemm(blas.NoTrans, blas.Trans, mb, nb, kb,
 				alpha, j.x.Data[i0*j.x.Stride+k0:], j.x.Stride, j.y.Data[y0*j.y.Stride+k0:], j.y.Stride,
 				beta, c, nb)
 			beta = 1
