@@ -369,7 +369,7 @@ func loadIndex(f *mxnet.File, meta Metadata) (Index, error) {
 			return nil, fmt.Errorf("vectors are %d-d, index_dim is %d", v.Shape[1], d)
 		}
 		fl := NewFlat(d, ip)
-		fl.Add(compute.Current(), compute.MatrixOf(v.Shape[0], d, v.AsFloat32()))
+		fl.adopt(compute.Current(), compute.MatrixOf(v.Shape[0], d, v.AsFloat32())) // the file's array is ours: no copy
 		return fl, nil
 	case IndexIVFFlat, IndexIVFPQ:
 		c, err := get("centroids", 2)
