@@ -98,7 +98,39 @@ func procField(path, key string) string {
 	return ""
 }
 
-// Write writes dir/<date>.json and dir/<date>.md.
+// mergeFrom keeps old's rows for algorithms r did not run, and old's
+// sections that r did not measure.
+func (r *Report) mergeFrom(old *Report) {
+	ran := map[string]bool{}
+	for _, row := range r.Rows {
+		ran[row.Algorithm] = true
+	}
+	var kept []Row
+	for _, row := range old.Rows {
+		if !ran[row.Algorithm] {
+			kept = append(kept, row)
+		}
+	}
+	r.Rows = append(kept, r.Rows...)
+	if r.Serving == nil {
+		r.Serving = old.Serving
+	}
+	if r.ColdStart == nil {
+		r.ColdStart = old.ColdStart
+	}
+	if r.Kernels == nil {
+		r.Kernels = old.Kernels
+	}
+	if r.LearningCurve == nil {
+		r.LearningCurve = old.LearningCurve
+	}
+	if r.Charts == nil {
+		r.Charts = old.Charts
+	}
+}
+
+// Write writes dir/<date>.json and dir/<date>.md, merged with what a
+// partial run of the same day wrote there before.
 func (r *Report) Write(dir string) (jsonPath, mdPath string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
@@ -108,6 +140,17 @@ func (r *Report) Write(dir string) (jsonPath, mdPath string, err error) {
 		return "", "", err
 	}
 	jsonPath, mdPath = filepath.Join(dir, r.Date+".json"), filepath.Join(dir, r.Date+".md")
+	// A partial run (--only, --sections) keeps what the day's file already
+	// holds for the algorithms and sections it did not run.
+	if prev, err := os.ReadFile(jsonPath); err == nil {
+		var old Report
+		if json.Unmarshal(prev, &old) == nil {
+			r.mergeFrom(&old)
+			if b, err = json.MarshalIndent(r, "", "  "); err != nil {
+				return "", "", err
+			}
+		}
+	}
 	if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
 		return "", "", err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -20,5 +22,32 @@ func TestMarkdown(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestWriteMerges: a run of one algorithm keeps the rows and sections a
+// previous run of the same day wrote for others.
+func TestWriteMerges(t *testing.T) {
+	dir := t.TempDir()
+	first := &Report{Date: "2026-11-21", Rows: []Row{{Algorithm: "kmeans", Config: "a"}, {Algorithm: "pca", Config: "b"}},
+		ColdStart: []ColdStart{{}}}
+	if _, _, err := first.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	second := &Report{Date: "2026-11-21", Rows: []Row{{Algorithm: "pca", Config: "c"}}}
+	jsonPath, _, err := second.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Rows) != 2 || got.Rows[0].Algorithm != "kmeans" || got.Rows[1].Config != "c" || len(got.ColdStart) != 1 {
+		t.Errorf("merged report: %+v", got)
 	}
 }
