@@ -74,12 +74,21 @@ func sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda i
 // when the product has fewer than four 64×64 blocks of C, and then forms
 // each element of A·Bᵀ with one full-length SSE dot product. We call it on
 // tiles of at most 3 such blocks and do the parallel split ourselves.
-const (
-	// tileRows×tileCols tiles for products with Bᵀ (the distance kernels
-	// and Gemm with transB): x rows stay in L1 while 64 rows of y (200 KB
-	// at d=784) stay in L2, and the tile itself is 48 KB.
+//
+// tileRows×tileCols tiles for products with Bᵀ (the distance kernels and
+// Gemm with transB): with gonum, x rows stay in L1 while 64 rows of y
+// (200 KB at d=784) stay in L2, and the tile itself is 48 KB. OpenBLAS
+// packs its operands and wants larger products per call: openblas.go sets
+// 384×128 (BenchmarkTopKL2/n=1000,m=60000: 106 -> 115-122 GFLOP/s). The
+// scratch arrays are sized for the largest.
+var (
 	tileRows = 192
 	tileCols = 64
+)
+
+const (
+	maxTileRows = 384
+	maxTileCols = 128
 	// wideRows×wideCols tiles for products with B: gonum forms those as
 	// axpy updates of rows of C, which prefer long rows.
 	wideRows = 64

@@ -75,8 +75,8 @@ var distJobs = newFreeList[distJob]()
 // tile is one task's scratch: the norms of its rows of x and, for
 // NearestL2, the distance tile.
 type tile struct {
-	xn [tileRows]float32
-	d  [tileRows * tileCols]float32
+	xn [maxTileRows]float32
+	d  [maxTileRows * maxTileCols]float32
 }
 
 var tiles = newFreeList[tile]()

@@ -18,4 +18,5 @@ func init() {
 	C.openblas_set_num_threads(1)
 	impl = netlib.Implementation{}
 	engine = "openblas"
+	tileRows, tileCols = maxTileRows, maxTileCols
 }

@@ -64,9 +64,9 @@ var topKJobs = newFreeList[topKJob]()
 
 // topKTile is one task's scratch: x norms, the distance tile and the heaps.
 type topKTile struct {
-	xn    [tileRows]float32
-	d     [tileRows * tileCols]float32
-	heaps [tileRows]compute.KHeap
+	xn    [maxTileRows]float32
+	d     [maxTileRows * maxTileCols]float32
+	heaps [maxTileRows]compute.KHeap
 }
 
 // topKTiles is a free list of tiles. A buffered channel rather than a
