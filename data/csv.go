@@ -59,28 +59,25 @@ func csvField(line []byte, p int) (float32, int, string) {
 		neg = true
 		p++
 	}
+	// Digits before and after the point, counted from positions rather
+	// than per character: the hot loop of every CSV request. m may wrap
+	// past 19 digits; such fields take the slow path below.
 	var m uint64
-	nd, frac, dot := 0, 0, false
-	for ; p < len(line); p++ {
-		c := line[p]
-		if c-'0' <= 9 {
-			m = m*10 + uint64(c-'0')
-			nd++
-			if dot {
-				frac++
-			}
-			if nd > maxFastDigits {
-				break
-			}
-			continue
-		}
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		break
+	d0 := p
+	for ; p < len(line) && line[p]-'0' <= 9; p++ {
+		m = m*10 + uint64(line[p]-'0')
 	}
-	if nd > 0 && (p == len(line) || line[p] == ',') {
+	nd, frac := p-d0, 0
+	if p < len(line) && line[p] == '.' {
+		p++
+		f0 := p
+		for ; p < len(line) && line[p]-'0' <= 9; p++ {
+			m = m*10 + uint64(line[p]-'0')
+		}
+		frac = p - f0
+		nd += frac
+	}
+	if nd > 0 && nd <= maxFastDigits && (p == len(line) || line[p] == ',') {
 		if f, ok := fastFloat32(m, frac, neg); ok {
 			return f, p + 1, ""
 		}
