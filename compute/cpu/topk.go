@@ -185,6 +185,15 @@ func (j *topKJob) do(t int) {
 		for i := range mb {
 			row := c[i*nb : i*nb+nb]
 			h := &heaps[i]
+			// The worst distance held lives in a register between pushes:
+			// this loop sees every one of the n×m distances, and most are
+			// rejected by this one comparison. Indices only grow within a
+			// task, so a distance equal to the worst held never displaces it.
+			full := h.Full()
+			var worst float32
+			if full {
+				worst = h.Max()
+			}
 			if j.l2 {
 				xi := xn[i]
 				yn := j.yn[y0 : y0+nb]
@@ -193,20 +202,24 @@ func (j *topKJob) do(t int) {
 					if d < 0 {
 						d = 0
 					}
-					// Indices only grow within a task, so a distance equal
-					// to the worst held never displaces it.
-					if h.Full() && d >= h.Max() {
+					if full && d >= worst {
 						continue
 					}
 					h.Push(d, int32(y0+jj))
+					if full = h.Full(); full {
+						worst = h.Max()
+					}
 				}
 				continue
 			}
 			for jj, d := range row {
-				if h.Full() && d >= h.Max() {
+				if full && d >= worst {
 					continue
 				}
 				h.Push(d, int32(y0+jj))
+				if full = h.Full(); full {
+					worst = h.Max()
+				}
 			}
 		}
 	}
