@@ -10,27 +10,23 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
@@ -48,106 +44,9 @@ const (
 	runTimeout = 30 * time.Second
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kmeans-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: the go command is not on PATH:", err)
-		return 1
-	}
-	binary = filepath.Join(dir, "kmeans")
-	build := exec.Command(gobin, "build", "-o", binary, ".")
-	build.Env = os.Environ()
-	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok {
-		build.Env = append(build.Env, "CGO_ENABLED=0")
-	}
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/kmeans:", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(clitest.BuildMain(m, "kmeans", &binary)) }
 
 // ---- helpers ----
-
-// fixture returns the bytes of testdata/sdk/name.
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sdk", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while a test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// result is a finished run of the binary.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-// log is everything the run printed.
-func (r result) log() string { return r.stdout + r.stderr }
-
-// run execs the binary with args and env (added to the environment) and
-// waits for it.
-func run(t testing.TB, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s: still running after %v\nstdout:\n%s\nstderr:\n%s", binary, strings.Join(args, " "), runTimeout, &stdout, &stderr)
-	}
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("exec %s: %v", binary, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-// train runs `kmeans train --ml-root root`.
-func train(t testing.TB, root string) result {
-	t.Helper()
-	return run(t, nil, "train", "--ml-root", root)
-}
 
 // hps returns the k-means hyperparameters every test starts from (k=3 over
 // the 784-wide fashion data), with extra overriding or adding names; an
@@ -166,16 +65,16 @@ func hps(extra map[string]string) map[string]string {
 
 // recordIOChannel is a File-mode channel holding the fashion RecordIO file.
 func recordIOChannel(t testing.TB) trainertest.Channel {
-	return trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": fixture(t, "fashion_head50.rec")}}
+	return trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": clitest.Fixture(t, "fashion_head50.rec")}}
 }
 
 // wantSuccess checks a successful training: exit 0, no failure file, and a
 // loadable model_algo-1 holding one (k, 784) float32 array.
-func wantSuccess(t testing.TB, root string, r result, k int) {
+func wantSuccess(t testing.TB, root string, r clitest.Result, k int) {
 	t.Helper()
-	if r.code != 0 {
+	if r.Code != 0 {
 		f, _ := trainertest.Failure(t, root)
-		t.Fatalf("exit code %d, want 0; failure file: %q\nlog:\n%s", r.code, f, r.log())
+		t.Fatalf("exit code %d, want 0; failure file: %q\nlog:\n%s", r.Code, f, r.Log())
 	}
 	if f, ok := trainertest.Failure(t, root); ok {
 		t.Errorf("output/failure exists after a successful run: %q", f)
@@ -210,14 +109,14 @@ func checkModel(t testing.TB, path string, k int) {
 
 // wantClientError checks a client error: exit 2, a failure file starting
 // with "ClientError:" that contains every string of want, and no model.
-func wantClientError(t testing.TB, root string, r result, want ...string) string {
+func wantClientError(t testing.TB, root string, r clitest.Result, want ...string) string {
 	t.Helper()
-	if r.code != 2 {
-		t.Errorf("exit code %d, want 2\nlog:\n%s", r.code, r.log())
+	if r.Code != 2 {
+		t.Errorf("exit code %d, want 2\nlog:\n%s", r.Code, r.Log())
 	}
 	f, ok := trainertest.Failure(t, root)
 	if !ok {
-		t.Fatalf("no output/failure; log:\n%s", r.log())
+		t.Fatalf("no output/failure; log:\n%s", r.Log())
 	}
 	if !strings.HasPrefix(f, "ClientError:") {
 		t.Errorf("failure = %q, want the prefix %q", f, "ClientError:")
@@ -297,9 +196,9 @@ func testMetrics(t testing.TB, log string) map[string]float64 {
 
 func TestTrainFileMode(t *testing.T) {
 	t.Parallel()
-	rec := fixture(t, "fashion_head50.rec")
-	gz := fixture(t, "fashion_head50.rec.gz")
-	csv := fixture(t, "fashion_head50.csv")
+	rec := clitest.Fixture(t, "fashion_head50.rec")
+	gz := clitest.Fixture(t, "fashion_head50.rec.gz")
+	csv := clitest.Fixture(t, "fashion_head50.csv")
 	tests := []struct {
 		name string
 		ch   trainertest.Channel
@@ -315,13 +214,13 @@ func TestTrainFileMode(t *testing.T) {
 			t.Parallel()
 			root := trainertest.NewOptML(t, hps(map[string]string{"eval_metrics": `["msd","ssd"]`}),
 				map[string]trainertest.Channel{"train": tc.ch, "test": tc.ch})
-			r := train(t, root)
+			r := clitest.Train(t, binary, root)
 			wantSuccess(t, root, r, 3)
-			m := testMetrics(t, r.log())
+			m := testMetrics(t, r.Log())
 			msd, ok1 := m["msd"]
 			ssd, ok2 := m["ssd"]
 			if !ok1 || !ok2 {
-				t.Fatalf("test metrics %v, want msd and ssd\nlog:\n%s", m, r.log())
+				t.Fatalf("test metrics %v, want msd and ssd\nlog:\n%s", m, r.Log())
 			}
 			if !(msd > 0) {
 				t.Errorf("test msd = %v, want > 0", msd)
@@ -341,11 +240,11 @@ func TestTrainDefaultEvalMetrics(t *testing.T) {
 	t.Parallel()
 	ch := recordIOChannel(t)
 	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": ch, "test": ch})
-	r := train(t, root)
+	r := clitest.Train(t, binary, root)
 	wantSuccess(t, root, r, 3)
-	m := testMetrics(t, r.log())
+	m := testMetrics(t, r.Log())
 	if _, ok := m["msd"]; !ok || len(m) != 1 {
-		t.Errorf("test metrics %v, want msd only\nlog:\n%s", m, r.log())
+		t.Errorf("test metrics %v, want msd only\nlog:\n%s", m, r.Log())
 	}
 }
 
@@ -358,10 +257,10 @@ func TestTrainDeterministic(t *testing.T) {
 	for name, ch := range map[string]trainertest.Channel{
 		"recordio 1": recordIOChannel(t),
 		"recordio 2": recordIOChannel(t),
-		"csv":        {ContentType: "text/csv", Files: map[string][]byte{"d.csv": fixture(t, "fashion_head50.csv")}},
+		"csv":        {ContentType: "text/csv", Files: map[string][]byte{"d.csv": clitest.Fixture(t, "fashion_head50.csv")}},
 	} {
 		root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": ch})
-		r := train(t, root)
+		r := clitest.Train(t, binary, root)
 		wantSuccess(t, root, r, 3)
 		b, err := os.ReadFile(filepath.Join(root, "model", "model_algo-1"))
 		if err != nil {
@@ -379,17 +278,17 @@ func TestTrainDeterministic(t *testing.T) {
 
 func TestTrainPipeMode(t *testing.T) {
 	t.Parallel()
-	rec := fixture(t, "fashion_head50.rec")
+	rec := clitest.Fixture(t, "fashion_head50.rec")
 	root := trainertest.NewOptML(t, hps(map[string]string{"epochs": "2"}),
 		map[string]trainertest.Channel{"train": {Mode: "Pipe"}})
 	trainertest.ServePipe(t, root, "train", 0, rec)
 	trainertest.ServePipe(t, root, "train", 1, rec)
-	r := train(t, root)
+	r := clitest.Train(t, binary, root)
 	wantSuccess(t, root, r, 3)
 	// Each epoch logs its train msd; epoch=1 can only come from train_1.
 	for _, want := range []string{"epoch=0, train msd <loss>=", "epoch=1, train msd <loss>="} {
-		if !strings.Contains(r.log(), want) {
-			t.Errorf("the log lacks %q\nlog:\n%s", want, r.log())
+		if !strings.Contains(r.Log(), want) {
+			t.Errorf("the log lacks %q\nlog:\n%s", want, r.Log())
 		}
 	}
 }
@@ -398,8 +297,8 @@ func TestTrainPipeModeGzip(t *testing.T) {
 	t.Parallel()
 	root := trainertest.NewOptML(t, hps(nil),
 		map[string]trainertest.Channel{"train": {Mode: "Pipe", Compression: "Gzip"}})
-	trainertest.ServePipe(t, root, "train", 0, fixture(t, "fashion_head50.rec.gz"))
-	wantSuccess(t, root, train(t, root), 3)
+	trainertest.ServePipe(t, root, "train", 0, clitest.Fixture(t, "fashion_head50.rec.gz"))
+	wantSuccess(t, root, clitest.Train(t, binary, root), 3)
 }
 
 // ---- hyperparameter errors ----
@@ -437,7 +336,7 @@ func TestHyperparameterErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			root := trainertest.NewOptML(t, hps(tc.hp), map[string]trainertest.Channel{"train": recordIOChannel(t)})
-			wantClientError(t, root, train(t, root), tc.want...)
+			wantClientError(t, root, clitest.Train(t, binary, root), tc.want...)
 		})
 	}
 }
@@ -451,7 +350,7 @@ func TestInjectedHyperparametersAccepted(t *testing.T) {
 		"_kvstore":                 "dist_sync",
 		"force_dense":              "True",
 	}), map[string]trainertest.Channel{"train": recordIOChannel(t)})
-	wantSuccess(t, root, train(t, root), 3)
+	wantSuccess(t, root, clitest.Train(t, binary, root), 3)
 }
 
 // ---- data and channel errors ----
@@ -496,7 +395,7 @@ func TestDataErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			root := trainertest.NewOptML(t, hps(tc.hp), tc.channels)
-			wantClientError(t, root, train(t, root), tc.want...)
+			wantClientError(t, root, clitest.Train(t, binary, root), tc.want...)
 		})
 	}
 }
@@ -509,7 +408,7 @@ func TestDataErrors(t *testing.T) {
 // a complete one, never a temporary leftover.
 func TestTrainSIGTERM(t *testing.T) {
 	t.Parallel()
-	rec := fixture(t, "fashion_head50.rec")
+	rec := clitest.Fixture(t, "fashion_head50.rec")
 	rr := recordio.NewReader(bytes.NewReader(rec))
 	for i := 0; i < 30; i++ {
 		if _, err := rr.Read(); err != nil {
@@ -525,18 +424,7 @@ func TestTrainSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var out syncBuffer
-	cmd := exec.Command(binary, "train", "--ml-root", root)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
+	p := clitest.Start(t, nil, binary, "train", "--ml-root", root)
 
 	// Open the write end once the trainer opens the read end, write the
 	// first 30 records and keep the pipe open.
@@ -549,7 +437,7 @@ func TestTrainSIGTERM(t *testing.T) {
 		case errors.Is(err, syscall.ENXIO) && time.Now().Before(deadline):
 			time.Sleep(5 * time.Millisecond)
 		default:
-			t.Fatalf("opening the write end of %s: %v\nlog:\n%s", fifo, err, out.String())
+			t.Fatalf("opening the write end of %s: %v\nlog:\n%s", fifo, err, p.Output())
 		}
 	}
 	t.Cleanup(func() { w.Close() })
@@ -563,39 +451,25 @@ func TestTrainSIGTERM(t *testing.T) {
 	// Wait for training to make progress (the centers are initialized
 	// from the first mini-batch), or 300 ms.
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		if strings.Contains(out.String(), "initialized") {
+		if strings.Contains(p.Output(), "initialized") {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	select {
-	case err := <-exited:
-		t.Fatalf("the trainer exited before SIGTERM (%v) on a stalled pipe\nlog:\n%s", err, out.String())
-	default:
+	if code, ok := p.Exited(); ok {
+		t.Fatalf("the trainer exited before SIGTERM (exit code %d) on a stalled pipe\nlog:\n%s", code, p.Output())
 	}
 
 	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	select {
-	case err = <-exited:
-		exited <- err // for the cleanup
-	case <-time.After(5 * time.Second):
-		t.Fatalf("still running 5 s after SIGTERM\nlog:\n%s", out.String())
+	p.Signal(t, syscall.SIGTERM)
+	code, ok := p.Wait(5 * time.Second)
+	if !ok {
+		t.Fatalf("still running 5 s after SIGTERM\nlog:\n%s", p.Output())
 	}
 	t.Logf("exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
 	if code != 143 {
-		t.Errorf("exit code %d after SIGTERM, want 143\nlog:\n%s", code, out.String())
+		t.Errorf("exit code %d after SIGTERM, want 143\nlog:\n%s", code, p.Output())
 	}
 	if f, ok := trainertest.Failure(t, root); ok {
 		t.Errorf("output/failure after SIGTERM: %q, want none", f)
@@ -629,12 +503,12 @@ func TestUsage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := run(t, nil, tc.args...)
-			if r.code != 2 {
-				t.Errorf("exit code %d, want 2", r.code)
+			r := clitest.Run(t, nil, runTimeout, binary, tc.args...)
+			if r.Code != 2 {
+				t.Errorf("exit code %d, want 2", r.Code)
 			}
-			if !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("stderr = %q, want it to contain %q", r.stderr, tc.want)
+			if !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("stderr = %q, want it to contain %q", r.Stderr, tc.want)
 			}
 		})
 	}
@@ -646,133 +520,8 @@ func TestUsage(t *testing.T) {
 func trainedRoot(t testing.TB) string {
 	t.Helper()
 	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": recordIOChannel(t)})
-	wantSuccess(t, root, train(t, root), 3)
+	wantSuccess(t, root, clitest.Train(t, binary, root), 3)
 	return root
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// server is a running `kmeans serve`.
-type server struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	url    string
-	exited chan error
-}
-
-// startServer execs `kmeans serve --ml-root root --port port` with env
-// added and waits (5 s at most) for /ping to answer 200 on listenPort. It
-// logs the cold start: from exec to the first 200.
-func startServer(t testing.TB, root string, port, listenPort int, env ...string) *server {
-	t.Helper()
-	s := &server{t: t, out: &syncBuffer{}, url: "http://127.0.0.1:" + strconv.Itoa(listenPort), exited: make(chan error, 1)}
-	s.cmd = exec.Command(binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
-	s.cmd.Env = append(os.Environ(), env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	start := time.Now()
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.exited <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		err := <-s.exited
-		s.exited <- err
-	})
-	client := &http.Client{Timeout: time.Second}
-	for deadline := start.Add(5 * time.Second); ; {
-		resp, err := client.Get(s.url + "/ping")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-s.exited:
-			s.exited <- err
-			t.Fatalf("serve exited (%v) before /ping answered 200\nlog:\n%s", err, s.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/ping did not answer 200 within 5 s\nlog:\n%s", s.out.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Logf("cold start: %v from exec to the first 200 from /ping", time.Since(start).Round(100*time.Microsecond))
-	return s
-}
-
-// stop sends SIGTERM and checks that serve exits 0 within 5 s.
-func (s *server) stop() {
-	t := s.t
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.exited:
-		s.exited <- err
-		if err != nil {
-			t.Errorf("serve after SIGTERM: %v, want exit 0\nlog:\n%s", err, s.out.String())
-		}
-	case <-time.After(5 * time.Second):
-		t.Errorf("serve still running 5 s after SIGTERM\nlog:\n%s", s.out.String())
-	}
-}
-
-type response struct {
-	status int
-	ctype  string
-	body   []byte
-}
-
-func (s *server) post(t testing.TB, path, contentType, accept string, body []byte) response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.url+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	return do(t, req)
-}
-
-func (s *server) get(t testing.TB, path string) response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return do(t, req)
-}
-
-func do(t testing.TB, req *http.Request) response {
-	t.Helper()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: b}
 }
 
 // prediction is one k-means answer.
@@ -785,7 +534,7 @@ type prediction struct {
 // types, and the row count of each.
 func fashionRequests(t testing.TB) (bodies map[string][]byte, rows map[string]int) {
 	t.Helper()
-	csvData := fixture(t, "fashion_head50.csv")
+	csvData := clitest.Fixture(t, "fashion_head50.csv")
 	var csvNoLabel, jsonl bytes.Buffer
 	var instances []string
 	sc := bufio.NewScanner(bytes.NewReader(csvData))
@@ -809,7 +558,7 @@ func fashionRequests(t testing.TB) (bodies map[string][]byte, rows map[string]in
 		"text/csv":                        csvNoLabel.Bytes(),
 		"application/json":                []byte(`{"instances":[` + strings.Join(instances, ",") + "]}"),
 		"application/jsonlines":           jsonl.Bytes(),
-		"application/x-recordio-protobuf": fixture(t, "fashion_head50.rec"), // its labels are ignored
+		"application/x-recordio-protobuf": clitest.Fixture(t, "fashion_head50.rec"), // its labels are ignored
 	}
 	rows = map[string]int{"text/csv": n, "application/json": n, "application/jsonlines": n, "application/x-recordio-protobuf": fashionRows}
 	return bodies, rows
@@ -886,8 +635,7 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	const k = 3
 	root := trainedRoot(t)
-	port := freePort(t)
-	s := startServer(t, root, port, port, "SAGEMAKER_MAX_PAYLOAD_IN_MB=1")
+	s := clitest.StartServer(t, binary, root, clitest.FreePort(t), "SAGEMAKER_MAX_PAYLOAD_IN_MB=1")
 	bodies, rows := fashionRequests(t)
 
 	t.Run("invocations", func(t *testing.T) {
@@ -895,14 +643,14 @@ func TestServe(t *testing.T) {
 		for _, ct := range []string{"text/csv", "application/json", "application/jsonlines", "application/x-recordio-protobuf"} {
 			for _, accept := range []string{"application/json", "application/jsonlines", "application/x-recordio-protobuf"} {
 				t.Run(ct+" to "+accept, func(t *testing.T) {
-					r := s.post(t, "/invocations", ct, accept, bodies[ct])
-					if r.status != http.StatusOK {
-						t.Fatalf("status %d, want 200; body %q", r.status, r.body)
+					r := s.Post(t, "/invocations", ct, accept, bodies[ct])
+					if r.Status != http.StatusOK {
+						t.Fatalf("status %d, want 200; body %q", r.Status, r.Body)
 					}
-					if r.ctype != accept {
-						t.Errorf("Content-Type %q, want %q", r.ctype, accept)
+					if r.ContentType != accept {
+						t.Errorf("Content-Type %q, want %q", r.ContentType, accept)
 					}
-					p := decodePredictions(t, accept, r.body)
+					p := decodePredictions(t, accept, r.Body)
 					if len(p) != rows[ct] {
 						t.Fatalf("%d predictions, want %d (one per row)", len(p), rows[ct])
 					}
@@ -941,28 +689,28 @@ func TestServe(t *testing.T) {
 
 	t.Run("default accept", func(t *testing.T) {
 		for _, accept := range []string{"", "*/*"} {
-			r := s.post(t, "/invocations", "text/csv", accept, bodies["text/csv"])
-			if r.status != http.StatusOK || r.ctype != "application/json" {
-				t.Errorf("Accept %q: status %d, Content-Type %q; want 200, application/json", accept, r.status, r.ctype)
+			r := s.Post(t, "/invocations", "text/csv", accept, bodies["text/csv"])
+			if r.Status != http.StatusOK || r.ContentType != "application/json" {
+				t.Errorf("Accept %q: status %d, Content-Type %q; want 200, application/json", accept, r.Status, r.ContentType)
 			}
 		}
 	})
 
 	t.Run("execution-parameters", func(t *testing.T) {
-		r := s.get(t, "/execution-parameters")
-		if r.status != http.StatusOK {
-			t.Fatalf("status %d, want 200", r.status)
+		r := s.Get(t, "/execution-parameters")
+		if r.Status != http.StatusOK {
+			t.Fatalf("status %d, want 200", r.Status)
 		}
 		var v struct {
 			MaxConcurrentTransforms int
 			BatchStrategy           string
 			MaxPayloadInMB          int
 		}
-		if err := json.Unmarshal(r.body, &v); err != nil {
-			t.Fatalf("body %q: %v", r.body, err)
+		if err := json.Unmarshal(r.Body, &v); err != nil {
+			t.Fatalf("body %q: %v", r.Body, err)
 		}
 		if v.MaxConcurrentTransforms < 1 || v.BatchStrategy != "MULTI_RECORD" || v.MaxPayloadInMB != 1 {
-			t.Errorf("got %s, want MaxConcurrentTransforms >= 1, BatchStrategy MULTI_RECORD, MaxPayloadInMB 1", r.body)
+			t.Errorf("got %s, want MaxConcurrentTransforms >= 1, BatchStrategy MULTI_RECORD, MaxPayloadInMB 1", r.Body)
 		}
 	})
 
@@ -987,16 +735,16 @@ func TestServe(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				r := s.post(t, "/invocations", tc.contentType, tc.accept, tc.body)
-				if r.status != tc.status {
-					t.Errorf("status %d, want %d; body %q", r.status, tc.status, r.body)
+				r := s.Post(t, "/invocations", tc.contentType, tc.accept, tc.body)
+				if r.Status != tc.status {
+					t.Errorf("status %d, want %d; body %q", r.Status, tc.status, r.Body)
 				}
-				if !strings.HasPrefix(r.ctype, "application/json") {
-					t.Errorf("Content-Type %q, want application/json", r.ctype)
+				if !strings.HasPrefix(r.ContentType, "application/json") {
+					t.Errorf("Content-Type %q, want application/json", r.ContentType)
 				}
 				var v struct{ Error string }
-				if err := json.Unmarshal(r.body, &v); err != nil || v.Error == "" {
-					t.Fatalf("body %q, want {\"error\": \"...\"} (%v)", r.body, err)
+				if err := json.Unmarshal(r.Body, &v); err != nil || v.Error == "" {
+					t.Fatalf("body %q, want {\"error\": \"...\"} (%v)", r.Body, err)
 				}
 				if !strings.Contains(v.Error, tc.want) {
 					t.Errorf("error %q, want it to contain %q", v.Error, tc.want)
@@ -1006,19 +754,19 @@ func TestServe(t *testing.T) {
 	})
 
 	t.Run("empty body", func(t *testing.T) {
-		r := s.post(t, "/invocations", "text/csv", "", nil)
-		if r.status != http.StatusNoContent || len(r.body) != 0 {
-			t.Errorf("status %d, body %q; want 204 with no body", r.status, r.body)
+		r := s.Post(t, "/invocations", "text/csv", "", nil)
+		if r.Status != http.StatusNoContent || len(r.Body) != 0 {
+			t.Errorf("status %d, body %q; want 204 with no body", r.Status, r.Body)
 		}
 	})
 
 	t.Run("still alive", func(t *testing.T) {
-		if r := s.get(t, "/ping"); r.status != http.StatusOK {
-			t.Errorf("/ping after the error requests: %d, want 200", r.status)
+		if r := s.Get(t, "/ping"); r.Status != http.StatusOK {
+			t.Errorf("/ping after the error requests: %d, want 200", r.Status)
 		}
 	})
 
-	s.stop()
+	s.Stop()
 }
 
 // TestServeBindToPort: SAGEMAKER_BIND_TO_PORT wins over --port, and the
@@ -1034,13 +782,14 @@ func TestServeBindToPort(t *testing.T) {
 	}
 	defer busy.Close()
 	flagPort := busy.Addr().(*net.TCPAddr).Port
-	envPort := freePort(t)
-	s := startServer(t, root, flagPort, envPort, "SAGEMAKER_BIND_TO_PORT="+strconv.Itoa(envPort), "SAGEMAKER_MAX_PAYLOAD_IN_MB=")
-	r := s.get(t, "/execution-parameters")
-	if !bytes.Contains(r.body, []byte(`"MaxPayloadInMB":6`)) {
-		t.Errorf("/execution-parameters = %s, want MaxPayloadInMB 6", r.body)
+	envPort := clitest.FreePort(t)
+	s := clitest.Serve(t, clitest.ServerConfig{Bin: binary, Root: root, Port: flagPort, ListenPort: envPort,
+		Env: []string{"SAGEMAKER_BIND_TO_PORT=" + strconv.Itoa(envPort), "SAGEMAKER_MAX_PAYLOAD_IN_MB="}})
+	r := s.Get(t, "/execution-parameters")
+	if !bytes.Contains(r.Body, []byte(`"MaxPayloadInMB":6`)) {
+		t.Errorf("/execution-parameters = %s, want MaxPayloadInMB 6", r.Body)
 	}
-	s.stop()
+	s.Stop()
 }
 
 // TestServeNoModel: serve on an ml root with no model exits non-zero
@@ -1048,16 +797,8 @@ func TestServeBindToPort(t *testing.T) {
 func TestServeNoModel(t *testing.T) {
 	t.Parallel()
 	root := trainertest.NewOptML(t, nil, nil)
-	port := freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("serve without a model still running after 10 s\nlog:\n%s", out)
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-		t.Errorf("serve without a model: %v, want a non-zero exit\nlog:\n%s", err, out)
+	r := clitest.Run(t, nil, 10*time.Second, binary, "serve", "--ml-root", root, "--port", strconv.Itoa(clitest.FreePort(t)))
+	if r.Code == 0 {
+		t.Errorf("serve without a model: exit code 0, want a non-zero exit\nlog:\n%s", r.Log())
 	}
 }

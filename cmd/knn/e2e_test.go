@@ -9,25 +9,18 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
@@ -35,60 +28,13 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) { os.Exit(buildAndRun(m)) }
+func TestMain(m *testing.M) { os.Exit(clitest.BuildMain(m, "knn", &binary)) }
 
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "knn-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "knn")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = os.Environ()
-	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok {
-		build.Env = append(build.Env, "CGO_ENABLED=0")
-	}
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/knn:", err)
-		return 1
-	}
-	return m.Run()
-}
-
-func fixture(t testing.TB, name string) []byte {
+// train runs `knn train --ml-root root`, given 60 s rather than
+// clitest.TrainTimeout: the IVF indexes train k-means of their own.
+func train(t testing.TB, root string) clitest.Result {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sdk", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-type result struct {
-	code int
-	log  string
-}
-
-func train(t testing.TB, root string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "train", "--ml-root", root)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("knn train still running after 60 s\n%s", out)
-	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code: code, log: string(out)}
+	return clitest.Run(t, nil, 60*time.Second, binary, "train", "--ml-root", root)
 }
 
 func hps(extra map[string]string) map[string]string {
@@ -100,8 +46,8 @@ func hps(extra map[string]string) map[string]string {
 }
 
 func channels(t testing.TB) map[string]trainertest.Channel {
-	rec := trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": fixture(t, "fashion_head50.rec")}}
-	csv := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"fashion_head50.csv": fixture(t, "fashion_head50.csv")}}
+	rec := trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": clitest.Fixture(t, "fashion_head50.rec")}}
+	csv := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"fashion_head50.csv": clitest.Fixture(t, "fashion_head50.csv")}}
 	return map[string]trainertest.Channel{"train": rec, "test": csv}
 }
 
@@ -122,15 +68,15 @@ func TestTrain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := trainertest.NewOptML(t, hps(tc.hp), channels(t))
 			r := train(t, root)
-			if r.code != 0 {
+			if r.Code != 0 {
 				f, _ := trainertest.Failure(t, root)
-				t.Fatalf("exit %d, failure %q\n%s", r.code, f, r.log)
+				t.Fatalf("exit %d, failure %q\n%s", r.Code, f, r.Log())
 			}
 			if got, want := trainertest.ModelFiles(t, root), []string{"model_algo-1", "model_algo-1.json", "model_algo-1.labels"}; !slices.Equal(got, want) {
 				t.Fatalf("model/ holds %q, want %q", got, want)
 			}
-			if !strings.Contains(r.log, "#test_score (algo-1) : "+tc.acc) {
-				t.Errorf("log lacks %q:\n%s", "#test_score (algo-1) : "+tc.acc, r.log)
+			if !strings.Contains(r.Log(), "#test_score (algo-1) : "+tc.acc) {
+				t.Errorf("log lacks %q:\n%s", "#test_score (algo-1) : "+tc.acc, r.Log())
 			}
 		})
 	}
@@ -149,8 +95,8 @@ func TestHyperparameterErrors(t *testing.T) {
 		root := trainertest.NewOptML(t, hps(tc.hp), channels(t))
 		r := train(t, root)
 		f, _ := trainertest.Failure(t, root)
-		if r.code != 2 || !strings.HasPrefix(f, "ClientError:") || !strings.Contains(f, tc.want) {
-			t.Errorf("%v: exit %d, failure %q; want exit 2 and a ClientError naming %s", tc.hp, r.code, f, tc.want)
+		if r.Code != 2 || !strings.HasPrefix(f, "ClientError:") || !strings.Contains(f, tc.want) {
+			t.Errorf("%v: exit %d, failure %q; want exit 2 and a ClientError naming %s", tc.hp, r.Code, f, tc.want)
 		}
 		if got := trainertest.ModelFiles(t, root); len(got) != 0 {
 			t.Errorf("%v: model/ holds %q after a failure", tc.hp, got)
@@ -158,60 +104,19 @@ func TestHyperparameterErrors(t *testing.T) {
 	}
 }
 
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestServe trains k=3 (Flat), serves it, and checks predicted_label in
 // every response type and the verbose distances/labels.
 func TestServe(t *testing.T) {
 	root := trainertest.NewOptML(t, hps(nil), channels(t))
-	if r := train(t, root); r.code != 0 {
-		t.Fatalf("train exit %d\n%s", r.code, r.log)
+	if r := train(t, root); r.Code != 0 {
+		t.Fatalf("train exit %d\n%s", r.Code, r.Log())
 	}
-	port := freePort(t)
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("serve after SIGTERM: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("serve still running 10 s after SIGTERM")
-		}
-	}()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if resp, err := http.Get(url + "/ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/ping not 200 within 10 s\n%s", out.String())
-		}
-	}
+	s := clitest.Serve(t, clitest.ServerConfig{Bin: binary, Root: root, StartTimeout: 10 * time.Second, StopTimeout: 10 * time.Second})
 
 	// Three rows without labels, and their true labels.
 	var body bytes.Buffer
 	var labels []float64
-	sc := bufio.NewScanner(bytes.NewReader(fixture(t, "fashion_head50.csv")))
+	sc := bufio.NewScanner(bytes.NewReader(clitest.Fixture(t, "fashion_head50.csv")))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() && len(labels) < 3 {
 		l, feats, _ := strings.Cut(sc.Text(), ",")
@@ -221,19 +126,11 @@ func TestServe(t *testing.T) {
 	}
 	post := func(accept string) []byte {
 		t.Helper()
-		req, _ := http.NewRequest("POST", url+"/invocations", bytes.NewReader(body.Bytes()))
-		req.Header.Set("Content-Type", "text/csv")
-		req.Header.Set("Accept", accept)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		r := s.Post(t, "/invocations", "text/csv", accept, body.Bytes())
+		if r.Status != 200 {
+			t.Fatalf("Accept %s: %d %s", accept, r.Status, r.Body)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("Accept %s: %d %s", accept, resp.StatusCode, b)
-		}
-		return b
+		return r.Body
 	}
 	type pred struct {
 		PredictedLabel *float64  `json:"predicted_label"`

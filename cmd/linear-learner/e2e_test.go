@@ -7,19 +7,17 @@ package main_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/linearlearner"
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
@@ -27,24 +25,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "linear-learner-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "linear-learner")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(clitest.BuildMain(m, "linear-learner", &binary)) }
 
 // csvData is n rows "label,x0,x1,x2" of a noisy linear binary problem.
 func csvData(n int, seed uint64) []byte {
@@ -61,24 +42,6 @@ func csvData(n int, seed uint64) []byte {
 	return b.Bytes()
 }
 
-func train(t *testing.T, root string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "train", "--ml-root", root)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), out.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String()
-}
-
 func TestTrainAndLoad(t *testing.T) {
 	ch := func(b []byte) trainertest.Channel {
 		return trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": b}}
@@ -86,10 +49,10 @@ func TestTrainAndLoad(t *testing.T) {
 	hp := map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "5", "num_models": "4"}
 	root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
 		"train": ch(csvData(2000, 1)), "validation": ch(csvData(500, 2)), "test": ch(csvData(500, 3))})
-	code, log := train(t, root)
-	if code != 0 {
+	r := clitest.Train(t, binary, root)
+	if r.Code != 0 {
 		f, _ := trainertest.Failure(t, root)
-		t.Fatalf("exit %d, failure %q\n%s", code, f, log)
+		t.Fatalf("exit %d, failure %q\n%s", r.Code, f, r.Log())
 	}
 	for _, want := range []string{
 		"#quality_metric: host=algo-1, epoch=0, train objective_loss <loss>=",
@@ -98,8 +61,8 @@ func TestTrainAndLoad(t *testing.T) {
 		"#quality_metric: host=algo-1, test binary_f_beta <score>=",
 		"#test_score (algo-1) : ('objective_loss', ",
 	} {
-		if !strings.Contains(log, want) {
-			t.Errorf("the log lacks %q\n%s", want, log)
+		if !strings.Contains(r.Log(), want) {
+			t.Errorf("the log lacks %q\n%s", want, r.Log())
 		}
 	}
 	if got := trainertest.ModelFiles(t, root); len(got) != 1 || got[0] != "model_algo-1" {
@@ -134,16 +97,16 @@ func TestClientErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := trainertest.NewOptML(t, tc.hp, map[string]trainertest.Channel{"train": good})
-			code, log := train(t, root)
+			r := clitest.Train(t, binary, root)
 			if tc.want == "" { // labels 0/1 are valid multiclass labels
-				if code != 0 {
-					t.Errorf("exit %d\n%s", code, log)
+				if r.Code != 0 {
+					t.Errorf("exit %d\n%s", r.Code, r.Log())
 				}
 				return
 			}
 			f, _ := trainertest.Failure(t, root)
-			if code != 2 || !strings.HasPrefix(f, "ClientError:") || !strings.Contains(f, tc.want) {
-				t.Errorf("exit %d, failure %q, want 2 and ClientError containing %q", code, f, tc.want)
+			if r.Code != 2 || !strings.HasPrefix(f, "ClientError:") || !strings.Contains(f, tc.want) {
+				t.Errorf("exit %d, failure %q, want 2 and ClientError containing %q", r.Code, f, tc.want)
 			}
 			if got := trainertest.ModelFiles(t, root); len(got) != 0 {
 				t.Errorf("model files %q after a failure", got)

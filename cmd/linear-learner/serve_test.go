@@ -11,16 +11,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,96 +23,30 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/linearlearner"
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/data"
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serve starts `linear-learner serve` on root and waits for /ping; it is
 // stopped (SIGTERM, exit 0 expected) at cleanup.
-func serve(t *testing.T, root string) string {
+func serve(t *testing.T, root string) *clitest.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	out := &lockedBuffer{}
-	cmd := exec.Command(binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("serve after SIGTERM: %v\n%s", err, out.String())
-			}
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("serve still running 5 s after SIGTERM\n%s", out.String())
-		}
-	})
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if resp, err := http.Get(url + "/ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("serve exited (%v)\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/ping not 200 within 10 s\n%s", out.String())
-		}
-	}
+	return clitest.Serve(t, clitest.ServerConfig{Bin: binary, Root: root, StartTimeout: 10 * time.Second})
 }
 
-func invoke(t *testing.T, url, accept string, body []byte) []byte {
+func invoke(t *testing.T, s *clitest.Server, accept string, body []byte) []byte {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/invocations", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Accept", accept)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
+	r := s.Post(t, "/invocations", "text/csv", accept, body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("%s: status %d: %s", accept, r.Status, r.Body)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: status %d: %s", accept, resp.StatusCode, b)
+	if !strings.HasPrefix(r.ContentType, accept) {
+		t.Errorf("Content-Type %q, want %q", r.ContentType, accept)
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, accept) {
-		t.Errorf("Content-Type %q, want %q", ct, accept)
-	}
-	return b
+	return r.Body
 }
 
 // served is one row of a response: the score's numbers as printed (JSON)
@@ -204,8 +133,8 @@ func TestServe(t *testing.T) {
 			}
 			root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
 				"train": {ContentType: "text/csv", Files: map[string][]byte{"d.csv": csvData(1000, 21)}}})
-			if code, log := train(t, root); code != 0 {
-				t.Fatalf("train exit %d\n%s", code, log)
+			if r := clitest.Train(t, binary, root); r.Code != 0 {
+				t.Fatalf("train exit %d\n%s", r.Code, r.Log())
 			}
 			m, err := linearlearner.Algorithm{}.Load(filepath.Join(root, "model"))
 			if err != nil {
@@ -223,9 +152,9 @@ func TestServe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			url := serve(t, root)
+			s := serve(t, root)
 			for _, accept := range []string{"application/json", "application/jsonlines", "application/x-recordio-protobuf"} {
-				body := invoke(t, url, accept, csv.Bytes())
+				body := invoke(t, s, accept, csv.Bytes())
 				if accept != "application/x-recordio-protobuf" {
 					t.Logf("%s: %s", accept, body)
 				}

@@ -8,25 +8,18 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
@@ -38,64 +31,9 @@ var binary string
 const (
 	featureDim = 784
 	components = 5
-	runTimeout = 30 * time.Second
 )
 
-func TestMain(m *testing.M) { os.Exit(buildAndRun(m)) }
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "pca-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "pca")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = os.Environ()
-	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok {
-		build.Env = append(build.Env, "CGO_ENABLED=0")
-	}
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/pca:", err)
-		return 1
-	}
-	return m.Run()
-}
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sdk", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-type result struct {
-	code int
-	log  string
-}
-
-func train(t testing.TB, root string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "train", "--ml-root", root)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("train still running after %v\n%s", runTimeout, out)
-	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, string(out)}
-}
+func TestMain(m *testing.M) { os.Exit(clitest.BuildMain(m, "pca", &binary)) }
 
 func hps(extra map[string]string) map[string]string {
 	hp := map[string]string{"feature_dim": strconv.Itoa(featureDim), "num_components": strconv.Itoa(components), "mini_batch_size": "20"}
@@ -110,7 +48,7 @@ func hps(extra map[string]string) map[string]string {
 }
 
 func recordIOChannel(t testing.TB) trainertest.Channel {
-	return trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": fixture(t, "fashion_head50.rec")}}
+	return trainertest.Channel{Files: map[string][]byte{"fashion_head50.rec": clitest.Fixture(t, "fashion_head50.rec")}}
 }
 
 // artifact is the model file's arrays.
@@ -119,11 +57,11 @@ type artifact struct{ s, v, mean []float32 }
 // wantModel checks a successful run and SageMaker's artifact layout: an
 // MXNet NDArray dict s (k), v (784, k), mean (1, 784), float32, s
 // ascending.
-func wantModel(t testing.TB, root string, r result) artifact {
+func wantModel(t testing.TB, root string, r clitest.Result) artifact {
 	t.Helper()
-	if r.code != 0 {
+	if r.Code != 0 {
 		f, _ := trainertest.Failure(t, root)
-		t.Fatalf("exit code %d, want 0; failure %q\nlog:\n%s", r.code, f, r.log)
+		t.Fatalf("exit code %d, want 0; failure %q\nlog:\n%s", r.Code, f, r.Log())
 	}
 	f, err := mxnet.ReadFile(filepath.Join(root, "model", "model_algo-1"))
 	if err != nil {
@@ -168,24 +106,24 @@ func close32(a, b []float32, tol float64) bool {
 // both modes; the same data give the same model whatever the transport.
 func TestTrain(t *testing.T) {
 	t.Parallel()
-	rec, csv := fixture(t, "fashion_head50.rec"), fixture(t, "fashion_head50.csv")
+	rec, csv := clitest.Fixture(t, "fashion_head50.rec"), clitest.Fixture(t, "fashion_head50.csv")
 	for _, mode := range []string{"regular", "randomized"} {
 		t.Run(mode, func(t *testing.T) {
 			hp := hps(map[string]string{"algorithm_mode": mode})
 			file := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": recordIOChannel(t), "test": recordIOChannel(t)})
-			r := train(t, file)
+			r := clitest.Train(t, binary, file)
 			want := wantModel(t, file, r)
-			if !strings.Contains(r.log, "test: 50 records, mean squared reconstruction error") {
-				t.Errorf("no test reconstruction line in the log:\n%s", r.log)
+			if !strings.Contains(r.Log(), "test: 50 records, mean squared reconstruction error") {
+				t.Errorf("no test reconstruction line in the log:\n%s", r.Log())
 			}
 			csvRoot := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{"a.csv": csv}}})
-			got := wantModel(t, csvRoot, train(t, csvRoot))
+			got := wantModel(t, csvRoot, clitest.Train(t, binary, csvRoot))
 			if !close32(got.s, want.s, 1e-5) || !close32(got.v, want.v, 1e-4) || !close32(got.mean, want.mean, 1e-6) {
 				t.Errorf("CSV-trained model differs from the RecordIO-trained one")
 			}
 			pipe := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": {Mode: "Pipe"}})
 			trainertest.ServePipe(t, pipe, "train", 0, rec)
-			got = wantModel(t, pipe, train(t, pipe))
+			got = wantModel(t, pipe, clitest.Train(t, binary, pipe))
 			if !close32(got.s, want.s, 0) || !close32(got.v, want.v, 0) {
 				t.Errorf("Pipe-mode model differs from the File-mode one")
 			}
@@ -197,7 +135,7 @@ func TestTrain(t *testing.T) {
 func TestSubtractMeanFalse(t *testing.T) {
 	t.Parallel()
 	root := trainertest.NewOptML(t, hps(map[string]string{"subtract_mean": "False"}), map[string]trainertest.Channel{"train": recordIOChannel(t)})
-	a := wantModel(t, root, train(t, root))
+	a := wantModel(t, root, clitest.Train(t, binary, root))
 	for i, v := range a.mean {
 		if v != 0 {
 			t.Fatalf("mean[%d] = %v with subtract_mean=False, want 0", i, v)
@@ -224,9 +162,9 @@ func TestHyperparameterErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := trainertest.NewOptML(t, tc.hp, map[string]trainertest.Channel{"train": recordIOChannel(t)})
-			r := train(t, root)
-			if r.code != 2 {
-				t.Errorf("exit code %d, want 2\n%s", r.code, r.log)
+			r := clitest.Train(t, binary, root)
+			if r.Code != 2 {
+				t.Errorf("exit code %d, want 2\n%s", r.Code, r.Log())
 			}
 			f, ok := trainertest.Failure(t, root)
 			if !ok || !strings.HasPrefix(f, "ClientError:") || !strings.Contains(f, tc.want) {
@@ -240,32 +178,6 @@ func TestHyperparameterErrors(t *testing.T) {
 }
 
 // ---- serving ----
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func post(t testing.TB, url, ct, accept string, body []byte) (int, string, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/invocations", bytes.NewReader(body))
-	req.Header.Set("Content-Type", ct)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Content-Type"), b
-}
 
 // decode returns the projections of a response body.
 func decode(t testing.TB, accept string, body []byte) [][]float64 {
@@ -325,45 +237,12 @@ func decode(t testing.TB, accept string, body []byte) [][]float64 {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": recordIOChannel(t)})
-	a := wantModel(t, root, train(t, root))
-	port := freePort(t)
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(binary, "serve", "--ml-root", root, "--port", strconv.Itoa(port))
-	var logb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve after SIGTERM: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			t.Error("serve still running 5 s after SIGTERM")
-		}
-	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		resp, err := http.Get(url + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/ping not 200 within 5 s\n%s", logb.String())
-		}
-	}
+	a := wantModel(t, root, clitest.Train(t, binary, root))
+	s := clitest.StartServer(t, binary, root, clitest.FreePort(t))
 
 	// Three rows as every request type; the expected projection is
 	// (x − mean)·v from the artifact, in float64.
-	csvData := fixture(t, "fashion_head50.csv")
+	csvData := clitest.Fixture(t, "fashion_head50.csv")
 	lines := strings.SplitN(string(csvData), "\n", 4)[:3]
 	var csvBody, jsonl bytes.Buffer
 	var inst []string
@@ -390,16 +269,16 @@ func TestServe(t *testing.T) {
 		"text/csv":                        csvBody.Bytes(),
 		"application/json":                []byte(`{"instances":[` + strings.Join(inst, ",") + "]}"),
 		"application/jsonlines":           jsonl.Bytes(),
-		"application/x-recordio-protobuf": fixture(t, "fashion_head50.rec"),
+		"application/x-recordio-protobuf": clitest.Fixture(t, "fashion_head50.rec"),
 	}
 	for ct, body := range bodies {
 		for _, accept := range []string{"application/json", "application/jsonlines", "application/x-recordio-protobuf"} {
 			t.Run(ct+" to "+accept, func(t *testing.T) {
-				status, rct, b := post(t, url, ct, accept, body)
-				if status != 200 || rct != accept {
-					t.Fatalf("status %d, Content-Type %q; want 200, %q; body %.200q", status, rct, accept, b)
+				r := s.Post(t, "/invocations", ct, accept, body)
+				if r.Status != 200 || r.ContentType != accept {
+					t.Fatalf("status %d, Content-Type %q; want 200, %q; body %.200q", r.Status, r.ContentType, accept, r.Body)
 				}
-				got := decode(t, accept, b)
+				got := decode(t, accept, r.Body)
 				if ct == "application/x-recordio-protobuf" {
 					if len(got) != 50 {
 						t.Fatalf("%d projections, want 50", len(got))
@@ -423,7 +302,7 @@ func TestServe(t *testing.T) {
 		}
 	}
 	t.Run("json layout", func(t *testing.T) {
-		_, _, b := post(t, url, "text/csv", "", bodies["text/csv"])
+		b := s.Post(t, "/invocations", "text/csv", "", bodies["text/csv"]).Body
 		if !bytes.HasPrefix(b, []byte(`{"projections":[{"projection":[`)) {
 			t.Errorf("body %.80q, want {\"projections\":[{\"projection\":[...", b)
 		}
@@ -437,12 +316,12 @@ func TestServe(t *testing.T) {
 			{"text/plain", "1,2", 415},
 			{"text/csv", "0.5,0.25\n", 400},
 		} {
-			if status, _, b := post(t, url, tc.ct, "", []byte(tc.body)); status != tc.status {
-				t.Errorf("%s %q: status %d, want %d (%s)", tc.ct, tc.body, status, tc.status, b)
+			if r := s.Post(t, "/invocations", tc.ct, "", []byte(tc.body)); r.Status != tc.status {
+				t.Errorf("%s %q: status %d, want %d (%s)", tc.ct, tc.body, r.Status, tc.status, r.Body)
 			}
 		}
-		if status, _, _ := post(t, url, "text/csv", "text/html", bodies["text/csv"]); status != 406 {
-			t.Errorf("Accept text/html: status %d, want 406", status)
+		if r := s.Post(t, "/invocations", "text/csv", "text/html", bodies["text/csv"]); r.Status != 406 {
+			t.Errorf("Accept text/html: status %d, want 406", r.Status)
 		}
 	})
 }
