@@ -32,15 +32,7 @@ var knnConfigs = []map[string]string{
 var knnSearchLine = regexp.MustCompile(`test: searched and predicted (\d+) records in ([0-9.]+)s`)
 
 func knnFashionMNIST(e *env) ([]Row, error) {
-	files, err := fashionMNIST()
-	if err != nil {
-		return nil, err
-	}
-	train, err := harness.LoadIDX(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"])
-	if err != nil {
-		return nil, err
-	}
-	test, err := harness.LoadIDX(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"])
+	train, test, err := e.loadFashion()
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +48,7 @@ func knnFashionMNIST(e *env) ([]Row, error) {
 	fmt.Printf("   Fashion-MNIST: %d index rows, %d queries of %d pixels (/255), k=10\n", train.N(), test.N(), train.Dim)
 
 	fmt.Printf("   peer: scikit-learn KNeighborsClassifier (brute) and FAISS if present (%s)\n", e.Python)
-	peer, err := knnPeers(e, files)
+	peer, err := knnPeers(e, e.fashionFiles)
 	if err != nil {
 		return nil, err
 	}

@@ -132,15 +132,7 @@ func linearLearnerBench(e *env) ([]Row, error) {
 }
 
 func llFashion(e *env) (Row, error) {
-	files, err := fashionMNIST()
-	if err != nil {
-		return Row{}, err
-	}
-	train, err := harness.LoadIDX(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"])
-	if err != nil {
-		return Row{}, err
-	}
-	test, err := harness.LoadIDX(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"])
+	train, test, err := e.loadFashion()
 	if err != nil {
 		return Row{}, err
 	}
@@ -159,8 +151,8 @@ func llFashion(e *env) (Row, error) {
 	if err != nil {
 		return Row{}, err
 	}
-	peer, err := llPeer(e, "multiclass", "--train-images", files["train-images-idx3-ubyte"], "--train-labels", files["train-labels-idx1-ubyte"],
-		"--test-images", files["t10k-images-idx3-ubyte"], "--test-labels", files["t10k-labels-idx1-ubyte"])
+	peer, err := llPeer(e, "multiclass", "--train-images", e.fashionFiles["train-images-idx3-ubyte"], "--train-labels", e.fashionFiles["train-labels-idx1-ubyte"],
+		"--test-images", e.fashionFiles["t10k-images-idx3-ubyte"], "--test-labels", e.fashionFiles["t10k-labels-idx1-ubyte"])
 	if err != nil {
 		return Row{}, err
 	}

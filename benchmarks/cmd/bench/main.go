@@ -13,6 +13,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,9 @@ type env struct {
 	Variants []string // extra hyperparameter sets, "k=v,k=v"
 	Verbose  bool     // echo training logs
 	Repeat   int      // runs of each side; times are medians
+
+	fashionTrain, fashionTest *harness.Dataset  // loaded once per run (loadFashion)
+	fashionFiles              map[string]string // their IDX files, for the peers
 }
 
 // benchmark is one algorithm on one data set against one peer.

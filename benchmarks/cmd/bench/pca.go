@@ -31,15 +31,7 @@ const pcaComponents = 50
 // fitted in the same run): explained variance ratio of the 50 components
 // and the test reconstruction error.
 func pcaFashionMNIST(e *env) ([]Row, error) {
-	files, err := fashionMNIST()
-	if err != nil {
-		return nil, err
-	}
-	train, err := harness.LoadIDX(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"])
-	if err != nil {
-		return nil, err
-	}
-	test, err := harness.LoadIDX(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"])
+	train, test, err := e.loadFashion()
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +46,7 @@ func pcaFashionMNIST(e *env) ([]Row, error) {
 	peers := map[string]*Side{}
 	times := map[string][]float64{}
 	for range e.Repeat {
-		ps, err := sklearnPCA(e, files)
+		ps, err := sklearnPCA(e, e.fashionFiles)
 		if err != nil {
 			return nil, err
 		}

@@ -167,11 +167,7 @@ func runServing(e *env) (*ServingReport, error) {
 	if *gunicorn != "" {
 		rep.Workers, _ = strconv.Atoi(*gunicorn)
 	}
-	files, err := fashionMNIST()
-	if err != nil {
-		return nil, err
-	}
-	test, err := harness.LoadIDX(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"])
+	_, test, err := e.loadFashion()
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +241,7 @@ func runServing(e *env) (*ServingReport, error) {
 	srv.Stop(10 * time.Second)
 
 	// 3. The peer: scikit-learn KMeans behind Flask on gunicorn.
-	if err := servePeer(e, files, rep, bodies, rowsOf, add); err != nil {
+	if err := servePeer(e, e.fashionFiles, rep, bodies, rowsOf, add); err != nil {
 		rep.Notes = append(rep.Notes, "peer failed: "+err.Error())
 		fmt.Fprintln(os.Stderr, "bench: serving peer:", err)
 	}
