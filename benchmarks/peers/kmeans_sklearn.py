@@ -12,7 +12,6 @@ normalisation, sklearn's default), and the process's peak RSS.
 Run it with Debian's /usr/bin/python3, which has python3-sklearn.
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -24,23 +23,7 @@ import sklearn
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        b = f.read()
-    magic = int.from_bytes(b[0:4], "big")
-    ndim = magic & 0xFF
-    if magic >> 8 != 0x08:
-        raise SystemExit(f"{path}: not an unsigned-byte IDX file (magic {magic:#010x})")
-    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * ndim)
-    return data.reshape(dims)
-
-
-def images(path):
-    x = read_idx(path)
-    return (x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255))
+from idx import images, read_idx
 
 
 def main():

@@ -13,7 +13,6 @@ and classifies the test images by their k nearest training images:
 Prints one JSON line. Run it with Debian's /usr/bin/python3.
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -24,20 +23,7 @@ import numpy as np
 import sklearn
 from sklearn.neighbors import KNeighborsClassifier
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        b = f.read()
-    magic = int.from_bytes(b[0:4], "big")
-    ndim = magic & 0xFF
-    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def images(path):
-    x = read_idx(path)
-    return np.ascontiguousarray(x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255))
+from idx import images, read_idx
 
 
 def vote(neigh_labels):

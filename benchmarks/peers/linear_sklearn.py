@@ -13,7 +13,6 @@ Times fit() alone and prints one JSON line. Run it with Debian's
 /usr/bin/python3, which has python3-sklearn.
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -27,20 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        b = f.read()
-    magic = int.from_bytes(b[0:4], "big")
-    ndim = magic & 0xFF
-    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def images(path):
-    x = read_idx(path)
-    return x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255)
+from idx import images, read_idx
 
 
 def csv(path):

@@ -14,7 +14,6 @@ prints one JSON line holding a result per solver and the process's peak RSS.
 Run it with Debian's /usr/bin/python3, which has python3-sklearn.
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -25,23 +24,7 @@ import numpy as np
 import sklearn
 from sklearn.decomposition import PCA
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        b = f.read()
-    magic = int.from_bytes(b[0:4], "big")
-    ndim = magic & 0xFF
-    if magic >> 8 != 0x08:
-        raise SystemExit(f"{path}: not an unsigned-byte IDX file (magic {magic:#010x})")
-    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * ndim)
-    return data.reshape(dims)
-
-
-def images(path):
-    x = read_idx(path)
-    return (x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255))
+from idx import images
 
 
 def reconstruction_error(x, mean, v):

@@ -4,24 +4,18 @@ k-means++, n_init=1, seed 0) on the Fashion-MNIST training images (float32
 /255, as the Go runner converts them), pickled to --out. Prints one JSON line.
 """
 import argparse
-import gzip
 import json
+import os
 import pickle
+import sys
 import time
 
 import numpy as np
 import sklearn
 from sklearn.cluster import KMeans
 
-
-def images(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        b = f.read()
-    ndim = int.from_bytes(b[0:4], "big") & 0xFF
-    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    x = np.frombuffer(b, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-    return x.reshape(x.shape[0], -1).astype(np.float32) / np.float32(255)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from idx import images  # noqa: E402
 
 
 def main():
