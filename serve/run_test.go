@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
 // startRun runs Run in the background and returns its result channel.
@@ -208,4 +210,20 @@ func TestRunBadPort(t *testing.T) {
 			t.Error("Run on a taken port returned nil")
 		}
 	})
+}
+
+// TestRunComputeSelectionFails: a forced device that could not be had stops
+// the server before it listens.
+func TestRunComputeSelectionFails(t *testing.T) {
+	t.Cleanup(func() { compute.SetSelection(compute.Selection{}) })
+	compute.SetSelection(compute.Selection{Err: errors.New("SAGEBRUSH_DEVICE=gpu, but no GPU is usable")})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = Run(context.Background(), &fakeAlgo{}, Options{Root: t.TempDir(), Listener: ln, Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "compute device: SAGEBRUSH_DEVICE=gpu") {
+		t.Fatalf("Run returned %v, want the device error", err)
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
+	"github.com/sagebrush-ml/sagebrush/compute"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
 	"github.com/sagebrush-ml/sagebrush/recordio"
@@ -780,5 +781,32 @@ func TestMetricKind(t *testing.T) {
 		if got := kindOf(name); got != want {
 			t.Errorf("kindOf(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestComputeSelection: the device choice made at start (package gpu's
+// probing) is logged, and a forced device that could not be had fails the
+// job as an AlgorithmError before any work.
+func TestComputeSelection(t *testing.T) {
+	t.Cleanup(func() { compute.SetSelection(compute.Selection{}) })
+	root := trainertest.NewOptML(t, fashionHP, map[string]trainertest.Channel{"train": {ContentType: "text/csv"}})
+
+	compute.SetSelection(compute.Selection{Message: "compute: no GPU (test); using the CPU engine"})
+	code, log := run(t, context.Background(), &fakeAlgo{}, root)
+	if code != 0 || !strings.Contains(log, "compute: no GPU (test); using the CPU engine") {
+		t.Fatalf("exit %d; the log must carry the selection message:\n%s", code, log)
+	}
+
+	root = trainertest.NewOptML(t, fashionHP, map[string]trainertest.Channel{"train": {ContentType: "text/csv"}})
+	compute.SetSelection(compute.Selection{Err: errors.New("SAGEBRUSH_DEVICE=gpu, but no GPU is usable")})
+	if code, _ := run(t, context.Background(), &fakeAlgo{}, root); code != ExitAlgorithmError {
+		t.Fatalf("exit code %d, want %d", code, ExitAlgorithmError)
+	}
+	msg, ok := trainertest.Failure(t, root)
+	if !ok || !strings.HasPrefix(msg, "AlgorithmError: compute device: SAGEBRUSH_DEVICE=gpu") {
+		t.Errorf("failure file %q, want an AlgorithmError naming the device", msg)
+	}
+	if files := trainertest.ModelFiles(t, root); len(files) != 0 {
+		t.Errorf("model files %v, want none", files)
 	}
 }
