@@ -19,6 +19,28 @@ func csvRow(bl *builder, line []byte, lineNo, labelSize int) error {
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
+	// Parse and count the columns in one pass; any failure undoes the row
+	// and redoes it the slow way, which names the error (a wrong count
+	// first, as before).
+	nl := len(bl.labels)
+	bl.labels = append(bl.labels, make([]float32, labelSize)...)
+	row := bl.denseRow()
+	p, ok := csvFill(bl.labels[nl:], line, 0)
+	if ok {
+		p, ok = csvFill(row, line, p)
+	}
+	if ok && p == len(line)+1 {
+		return nil
+	}
+	bl.unDenseRow()
+	bl.labels = bl.labels[:nl]
+	return csvRowSlow(bl, line, lineNo, labelSize)
+}
+
+// csvRowSlow is csvRow counting the columns first, then parsing each field
+// with csvField: the reference the fast path must agree with, and the one
+// that builds errors.
+func csvRowSlow(bl *builder, line []byte, lineNo, labelSize int) error {
 	cols := bl.cols
 	want := labelSize + cols
 	if got := bytes.Count(line, comma) + 1; got != want {

@@ -8,41 +8,43 @@ import (
 	"unsafe"
 )
 
-// float32pow10 holds the powers of ten exact in float32.
-var float32pow10 = [...]float32{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
-
 // float64pow10 holds the powers of ten exact in float64.
 var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// float64pow10neg[k] is 10^-k rounded to float64.
+var float64pow10neg = [...]float64{1e-0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10,
+	1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22}
 
 // maxFastDigits is the most digits the fast paths accumulate (10^19 < 2^64).
 const maxFastDigits = 19
 
 // fastFloat32 returns ±m/10^frac correctly rounded to float32 when it can
 // do so cheaply, else ok false (the caller then parses the text with
-// strconv). A mantissa below 2^24 with at most 10 fraction digits is one
-// correctly rounded float32 division (strconv's atof32exact). A mantissa
-// below 2^53 with at most 22 fraction digits is one correctly rounded
-// float64 division, then rounded to float32: that double rounding equals
-// the direct rounding unless the float64 result lands exactly on a
-// midpoint between two float32s (its 29 low mantissa bits are 1 followed
-// by zeros; a midpoint strictly between the exact value and its float64
-// rounding would itself be a closer float64), and those go to strconv.
-// The quotient lies in [1e-22, 2^53), inside float32's normal range.
+// strconv). A mantissa below 2^53 is exact as a float64, and 10^-frac
+// (frac <= 22) is within half an ulp of its float64, so their product is
+// within 2 ulps of m/10^frac. Rounded to float32 that is m/10^frac
+// correctly rounded unless a float32 midpoint (a float64 whose 29 low
+// mantissa bits are 1 followed by zeros) lies within those 2 ulps. Near
+// one, a correctly rounded float64 division decides: the double rounding
+// through it equals the direct rounding unless the quotient is itself the
+// midpoint (a midpoint strictly between the exact value and its float64
+// rounding would be a closer float64), and those go to strconv. One path
+// for every mantissa: a branch between float32 and float64 arithmetic on
+// m < 2^24 was one the CPU mispredicted on pixel data. The quotient lies
+// in [1e-22, 2^53), inside float32's normal range.
 func fastFloat32(m uint64, frac int, neg bool) (float32, bool) {
-	var f float32
-	switch {
-	case m < 1<<24 && frac <= 10:
-		f = float32(m) / float32pow10[frac]
-	case m < 1<<53 && frac <= 22:
-		d := float64(m) / float64pow10[frac]
+	if m >= 1<<53 || uint(frac) > 22 {
+		return 0, false
+	}
+	d := float64(int64(m)) * float64pow10neg[frac]
+	if (math.Float64bits(d)-(1<<28-2))&(1<<29-1) <= 4 {
+		d = float64(int64(m)) / float64pow10[frac]
 		if math.Float64bits(d)&(1<<29-1) == 1<<28 {
 			return 0, false
 		}
-		f = float32(d)
-	default:
-		return 0, false
 	}
+	f := float32(d)
 	if neg {
 		f = -f
 	}
