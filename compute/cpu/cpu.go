@@ -20,6 +20,8 @@
 package cpu
 
 import (
+	"runtime"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
@@ -84,6 +86,9 @@ func sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda i
 var (
 	tileRows = 192
 	tileCols = 64
+	// perCoreWide splits products with B (not Bᵀ) into one row block per
+	// core instead of wide tiles; openblas.go sets it.
+	perCoreWide = false
 )
 
 const (
@@ -93,6 +98,9 @@ const (
 	// axpy updates of rows of C, which prefer long rows.
 	wideRows = 64
 	wideCols = 192
+	// maxPerCoreCols bounds n for the per-core split of products with B
+	// (perCoreWide); wider ones keep the wide tiles.
+	maxPerCoreCols = 1024
 	// kChunk bounds the inner dimension of one Sgemm call so that a row of
 	// each operand (16 KB) stays in L1 for very wide inputs.
 	kChunk = 4096
@@ -136,6 +144,12 @@ func (be *Backend) Gemm(transA, transB bool, alpha float32, a, b compute.Matrix,
 	j.tr, j.tc = wideRows, wideCols
 	if transB {
 		j.tr, j.tc = tileRows, tileCols
+	} else if perCoreWide && n <= maxPerCoreCols {
+		// One call per core: OpenBLAS packs B once per call, and
+		// skinny products (linear learner's X·W and Xᵀ·G, n = 60) lose a
+		// third of their speed in 64-row tiles.
+		p := max(1, runtime.GOMAXPROCS(0))
+		j.tr, j.tc = max(16, (ceilDiv(m, p)+15)&^15), n
 	}
 	j.nc = ceilDiv(n, j.tc)
 	run(j, ceilDiv(m, j.tr)*j.nc, m*n*k)

@@ -19,4 +19,5 @@ func init() {
 	impl = netlib.Implementation{}
 	engine = "openblas"
 	tileRows, tileCols = maxTileRows, maxTileCols
+	perCoreWide = true
 }
