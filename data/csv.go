@@ -130,7 +130,7 @@ func decodeCSV(body []byte, featureDim, labelSize int) (*Batch, error) {
 	bl.reset(b, featureDim)
 	// One allocation for the rows: count lines first.
 	n := min(bytes.Count(body, []byte{'\n'})+1, len(body)/(2*featureDim-1)+1)
-	bl.dense = make([]float32, 0, n*featureDim)
+	bl.dense = pooledDense(n * featureDim) // every value is written (csvRow)
 	if labelSize > 0 {
 		bl.labels = make([]float32, 0, n*labelSize)
 	}

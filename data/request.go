@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Rulings this package makes where the SageMaker documents leave room
@@ -106,4 +107,32 @@ func DecodeRequest(ct MediaType, body []byte, featureDim int) (*Batch, error) {
 		return decodeRecordIO(body, featureDim)
 	}
 	return nil, &UnsupportedMediaTypeError{Type: ct.String(), Supported: requestTypes}
+}
+
+// densePool holds the dense buffers of request batches handed back with
+// Recycle: a 100-row Fashion-MNIST CSV request is 313 KB of rows that the
+// allocator would otherwise zero, and the collector sweep, on every
+// request.
+var densePool sync.Pool // of *[]float32
+
+// pooledDense returns an empty slice with room for n values, recycled
+// when one large enough is at hand. Its old contents are not cleared: the
+// caller writes every value it appends.
+func pooledDense(n int) []float32 {
+	if p, _ := densePool.Get().(*[]float32); p != nil && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]float32, 0, n)
+}
+
+// Recycle hands the buffers of a batch that DecodeRequest returned back
+// for a later request to reuse. Neither b nor anything read from it (its
+// slices, predictions that alias them) may be used afterwards.
+func Recycle(b *Batch) {
+	if b == nil || cap(b.Dense) == 0 {
+		return
+	}
+	d := b.Dense[:0]
+	*b = Batch{}
+	densePool.Put(&d)
 }

@@ -95,7 +95,9 @@ func (s *Server) invocations(c *gin.Context) {
 		return
 	}
 
-	// Encode.
+	// Encode. The batch's buffers go back to data's pool after: no model
+	// keeps them, or returns predictions that alias them.
+	defer data.Recycle(batch)
 	outp := outPool.Get().(*[]byte)
 	defer putOut(outp)
 	out, err := data.EncodeResponse((*outp)[:0], accept, pred)
