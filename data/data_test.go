@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -741,4 +742,28 @@ func TestEncodeResponseErrors(t *testing.T) {
 	if !errors.As(err, &na) {
 		t.Errorf("text/csv: got %v, want *NotAcceptableError", err)
 	}
+}
+
+// TestRecycleReusesWithoutStaleValues: a batch handed back with Recycle
+// lends its buffer to the next CSV request, which must see only its own
+// values (the buffer is not cleared; every value is written).
+func TestRecycleReusesWithoutStaleValues(t *testing.T) {
+	ct := MediaType{Type: CSV}
+	first, err := DecodeRequest(ct, []byte("1,2,3\n4,5,6\n7,8,9\n"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Recycle(first)
+	second, err := DecodeRequest(ct, []byte("0,0.5,0\n-1,0,2e3\n"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{0, 0.5, 0, -1, 0, 2000}
+	if second.Rows != 2 || !slices.Equal(second.Dense[:6], want) {
+		t.Errorf("after Recycle: %d rows %v, want 2 rows %v", second.Rows, second.Dense, want)
+	}
+	if _, err := DecodeRequest(ct, []byte("1,2\n"), 3); err == nil {
+		t.Error("a short row after Recycle decoded without error")
+	}
+	Recycle(nil) // no-op
 }
