@@ -2,11 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,13 +125,9 @@ func kmeansFashionMNIST(e *env) ([]Row, error) {
 	configs := []map[string]string{kmeansHeadline}
 	names := []string{"defaults"}
 	for _, v := range e.Variants {
-		h := maps.Clone(kmeansHeadline)
-		for _, kv := range strings.Split(v, ",") {
-			k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			if !ok {
-				return nil, fmt.Errorf("--variant %q: want key=value,...", v)
-			}
-			h[k] = val
+		h, err := withVariant(kmeansHeadline, v)
+		if err != nil {
+			return nil, err
 		}
 		configs = append(configs, h)
 		names = append(names, v)
@@ -180,28 +173,19 @@ func kmeansOurs(e *env, dir string, h map[string]string, trainRec, testRec strin
 	if err != nil {
 		return nil, err
 	}
-	var echo io.Writer // nil: keep the log to the file only
-	if e.Verbose {
-		echo = os.Stdout
-	}
-	// Train Repeat times (each from a fresh model directory): the median
-	// wall time, the largest peak RSS, every test msd kept.
-	var walls, msds []float64
-	var peakKB int64
-	for range e.Repeat {
-		os.RemoveAll(filepath.Join(root, "model"))
-		os.MkdirAll(filepath.Join(root, "model"), 0o755)
-		res, err := harness.Train(context.Background(), bin, root, echo)
-		os.WriteFile(filepath.Join(dir, "train.log"), []byte(safeLog(res)), 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "train.log"))
-		}
+	// Train Repeat times: the median wall time, the largest peak RSS,
+	// every test msd kept.
+	var msds []float64
+	walls, peakKB, err := trainRepeats(e, bin, root, dir, func(res *harness.TrainResult, log string) error {
 		msd, ok := res.Metrics["test msd"]
 		if !ok {
-			return nil, fmt.Errorf("no `test msd` metric line in the training log %s", filepath.Join(dir, "train.log"))
+			return fmt.Errorf("no `test msd` metric line in the training log %s", log)
 		}
-		walls, msds = append(walls, res.Wall.Seconds()), append(msds, msd)
-		peakKB = max(peakKB, res.MaxRSSKB)
+		msds = append(msds, msd)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	msd := msds[len(msds)-1] // the model served below
 

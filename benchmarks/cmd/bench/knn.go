@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -80,14 +78,11 @@ func knnFashionMNIST(e *env) ([]Row, error) {
 		names = append(names, c["index_type"])
 	}
 	for _, v := range e.Variants {
-		h := maps.Clone(knnHeadline)
-		h["index_type"] = "faiss.Flat"
-		for _, kv := range strings.Split(v, ",") {
-			k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			if !ok {
-				return nil, fmt.Errorf("--variant %q: want key=value,...", v)
-			}
-			h[k] = val
+		base := maps.Clone(knnHeadline)
+		base["index_type"] = "faiss.Flat"
+		h, err := withVariant(base, v)
+		if err != nil {
+			return nil, err
 		}
 		configs = append(configs, h)
 		names = append(names, v)
@@ -170,28 +165,19 @@ func knnOurs(e *env, dir string, h map[string]string, trainRec, testRec string) 
 	if err != nil {
 		return nil, err
 	}
-	var echo io.Writer
-	if e.Verbose {
-		echo = os.Stdout
-	}
-	var searches, walls, accs []float64
-	var peakKB int64
-	for range e.Repeat {
-		os.RemoveAll(filepath.Join(root, "model"))
-		os.MkdirAll(filepath.Join(root, "model"), 0o755)
-		res, err := harness.Train(context.Background(), bin, root, echo)
-		os.WriteFile(filepath.Join(dir, "train.log"), []byte(safeLog(res)), 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "train.log"))
-		}
+	var searches, accs []float64
+	walls, peakKB, err := trainRepeats(e, bin, root, dir, func(res *harness.TrainResult, log string) error {
 		acc, ok := res.Metrics["test accuracy"]
 		m := knnSearchLine.FindStringSubmatch(res.Log)
 		if !ok || m == nil {
-			return nil, fmt.Errorf("no `test accuracy` or search timing line in %s", filepath.Join(dir, "train.log"))
+			return fmt.Errorf("no `test accuracy` or search timing line in %s", log)
 		}
 		s, _ := strconv.ParseFloat(m[2], 64)
-		searches, walls, accs = append(searches, s), append(walls, res.Wall.Seconds()), append(accs, acc)
-		peakKB = max(peakKB, res.MaxRSSKB)
+		searches, accs = append(searches, s), append(accs, acc)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	meta, _ := os.ReadFile(filepath.Join(root, "model", "model_algo-1.json"))
 	var md map[string]any

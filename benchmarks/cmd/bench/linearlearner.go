@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -292,30 +290,19 @@ func llOurs(e *env, name string, h map[string]string, trainRec, testRec string, 
 	if err := harness.LayoutRoot(root, h, channels); err != nil {
 		return nil, err
 	}
-	var echo io.Writer
-	if e.Verbose {
-		echo = os.Stdout
-	}
-	var walls []float64
-	var peakKB int64
 	quality := map[string]float64{}
-	for range e.Repeat {
-		os.RemoveAll(filepath.Join(root, "model"))
-		os.MkdirAll(filepath.Join(root, "model"), 0o755)
-		res, err := harness.Train(context.Background(), bin, root, echo)
-		os.WriteFile(filepath.Join(dir, "train.log"), []byte(safeLog(res)), 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "train.log"))
-		}
+	walls, peakKB, err := trainRepeats(e, bin, root, dir, func(res *harness.TrainResult, log string) error {
 		for logName, qName := range metrics {
 			v, ok := res.Metrics[logName]
 			if !ok {
-				return nil, fmt.Errorf("no `%s` metric line in %s", logName, filepath.Join(dir, "train.log"))
+				return fmt.Errorf("no `%s` metric line in %s", logName, log)
 			}
 			quality[qName] = v
 		}
-		walls = append(walls, res.Wall.Seconds())
-		peakKB = max(peakKB, res.MaxRSSKB)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	fmt.Printf("   ours [%s]: wall %.2fs, %v, peak RSS %.0f MB\n", name, median(walls), quality, float64(peakKB)/1024)
 	return &Side{

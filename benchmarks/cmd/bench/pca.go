@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -145,28 +144,19 @@ func pcaOurs(e *env, dir string, h map[string]string, trainRec string, test *har
 	if err != nil {
 		return nil, err
 	}
-	var echo io.Writer
-	if e.Verbose {
-		echo = os.Stdout
-	}
-	var walls, fits []float64
-	var peakKB int64
-	for range e.Repeat {
-		os.RemoveAll(filepath.Join(root, "model"))
-		os.MkdirAll(filepath.Join(root, "model"), 0o755)
-		res, err := harness.Train(context.Background(), bin, root, echo)
-		os.WriteFile(filepath.Join(dir, "train.log"), []byte(safeLog(res)), 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "train.log"))
-		}
+	var fits []float64
+	walls, peakKB, err := trainRepeats(e, bin, root, dir, func(res *harness.TrainResult, log string) error {
 		m := fitLine.FindStringSubmatch(res.Log)
 		if m == nil {
-			return nil, fmt.Errorf("no timing line in %s", filepath.Join(dir, "train.log"))
+			return fmt.Errorf("no timing line in %s", log)
 		}
 		pass, _ := strconv.ParseFloat(m[2], 64)
 		dec, _ := strconv.ParseFloat(m[3], 64)
-		walls, fits = append(walls, res.Wall.Seconds()), append(fits, pass+dec)
-		peakKB = max(peakKB, res.MaxRSSKB)
+		fits = append(fits, pass+dec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	f, err := mxnet.ReadFile(filepath.Join(root, "model", "model_algo-1"))
 	if err != nil {
