@@ -2,6 +2,7 @@ package linearlearner
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -490,5 +491,49 @@ func TestDeterministic(t *testing.T) {
 	bb, _ := b.artifact()
 	if string(ab) != string(bb) {
 		t.Errorf("two runs on the same data gave different artifacts")
+	}
+}
+
+// cancelAfter cancels the run's context at the end of epoch n (SIGTERM
+// mid-training, as the trainer delivers it).
+type cancelAfter struct {
+	*fakeMetrics
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c cancelAfter) EpochEnd(epoch int, v map[string]float64) {
+	c.fakeMetrics.EpochEnd(epoch, v)
+	if epoch+1 == c.n {
+		c.cancel()
+	}
+}
+
+// TestInterruptedWithoutValidation: a run stopped mid-training without a
+// validation channel returns a model chosen and calibrated on the training
+// sample (selection otherwise happens after the last epoch), with the
+// cancellation as its error, for the trainer to save.
+func TestInterruptedWithoutValidation(t *testing.T) {
+	tr := synth(2000, 3, 20, binaryTarget)
+	job, m := newJob(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "epochs": "10",
+		"mini_batch_size": "100", "num_models": "4", "binary_classifier_model_selection_criteria": "precision_at_target_recall",
+		"target_recall": "0.95"}, map[string]algorithms.Channel{"train": tr})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job.Metrics = cancelAfter{fakeMetrics: m, n: 2, cancel: cancel}
+	model, err := Algorithm{}.Train(ctx, job)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if m.epochs != 2 {
+		t.Errorf("%d epochs ran, want 2", m.epochs)
+	}
+	if model == nil {
+		t.Fatal("no model after the cancellation")
+	}
+	// Recall 0.95 on this problem (Bayes accuracy about 0.85) needs a
+	// threshold well below the default 0.5: calibration ran.
+	if thr := model.(*Model).Threshold(); !(thr > 0 && thr < 0.45) {
+		t.Errorf("threshold %v, want one calibrated for recall 0.95 (below 0.45)", thr)
 	}
 }

@@ -56,8 +56,8 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	if hasVal {
 		val = newCached(valCh, &budget)
 	}
-	epochs, stale := 0, 0
-	best := math.Inf(1)
+	epochs := 0
+	t.stopBest = math.Inf(1)
 	for epoch := 0; epoch < p.Epochs; epoch++ {
 		if epoch > 0 {
 			if r, err = t.open(ctx, train, epoch); err != nil {
@@ -85,35 +85,31 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		}
 		job.Metrics.EpochEnd(epoch, map[string]float64{"objective_loss": trainLoss})
 
-		if !hasVal {
-			// Without validation, early stopping watches the loss on the
-			// training data: the epoch's own, summed batch by batch before
-			// each update. Selection and calibration happen once, on the
-			// sample, after the last epoch (selectOnSample): the last epoch
-			// is where the training loss is lowest, and a pass over the
-			// sample after every epoch would cost a twelfth of an epoch
-			// again (Fashion-MNIST).
-			if t.stopCheck(trainLoss, &best, &stale) && epoch+1 < p.Epochs {
-				job.Metrics.Logf("early stopping after epoch %d: no relative improvement of at least %g in %d epochs", epoch, p.Tolerance, p.Patience)
-				break
+		// Without validation, early stopping watches the loss on the
+		// training data: the epoch's own, summed batch by batch before
+		// each update, and selection and calibration happen once, on the
+		// sample, after the last epoch (selectOnSample): the last epoch is
+		// where the training loss is lowest, and a pass over the sample
+		// after every epoch would cost a twelfth of an epoch again
+		// (Fashion-MNIST).
+		stop := trainLoss
+		if hasVal {
+			vr, err := t.open(ctx, val, epoch)
+			if err != nil {
+				return t.interrupted(err)
 			}
-			continue
+			evals, err := t.evaluate(ctx, vr, "validation")
+			if cerr := vr.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return t.interrupted(err)
+			}
+			stop = t.select_(evals)
+			job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation objective_loss <loss>=%s",
+				hostOf(job), epoch, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
 		}
-		vr, err := t.open(ctx, val, epoch)
-		if err != nil {
-			return t.interrupted(err)
-		}
-		evals, err := t.evaluate(ctx, vr, "validation")
-		if cerr := vr.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return t.interrupted(err)
-		}
-		stop := t.select_(evals)
-		job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation objective_loss <loss>=%s",
-			hostOf(job), epoch, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
-		if t.stopCheck(stop, &best, &stale) && epoch+1 < p.Epochs {
+		if t.stopCheck(stop) && epoch+1 < p.Epochs {
 			job.Metrics.Logf("early stopping after epoch %d: no relative improvement of at least %g in %d epochs", epoch, p.Tolerance, p.Patience)
 			break
 		}
@@ -163,7 +159,9 @@ func (t *trainer) interrupted(err error) (algorithms.Model, error) {
 	if errors.Is(err, context.Canceled) && t.updates > 0 {
 		if !t.hasVal {
 			// The sample is in memory: a moment's work, after the cancel.
-			t.selectOnSample(context.Background())
+			// Should it fail, no model has a snapshot and final keeps
+			// the current weights.
+			_ = t.selectOnSample(context.Background())
 		}
 		return t.final(""), err
 	}
@@ -173,18 +171,18 @@ func (t *trainer) interrupted(err error) (algorithms.Model, error) {
 // stopCheck records an epoch's early-stopping metric against the best so
 // far and reports whether patience has run out: an improvement counts
 // when it is at least early_stopping_tolerance relative to the best.
-func (t *trainer) stopCheck(metric float64, best *float64, stale *int) bool {
-	if metric < *best {
-		if math.IsInf(*best, 1) || (*best-metric)/math.Abs(*best) >= t.p.Tolerance {
-			*stale = 0
-		} else {
-			*stale++
-		}
-		*best = metric
-	} else {
-		*stale++
+func (t *trainer) stopCheck(metric float64) bool {
+	if !(metric < t.stopBest) { // NaN included
+		t.stale++
+		return t.stale >= t.p.Patience
 	}
-	return *stale >= t.p.Patience
+	if math.IsInf(t.stopBest, 1) || (t.stopBest-metric)/math.Abs(t.stopBest) >= t.p.Tolerance {
+		t.stale = 0
+	} else {
+		t.stale++
+	}
+	t.stopBest = metric
+	return t.stale >= t.p.Patience
 }
 
 // selectOnSample evaluates every model on the training sample (the
@@ -239,6 +237,8 @@ type trainer struct {
 	chosen    int
 	cal       calibration
 	bestLoss  float64 // the lowest eval loss of the last evaluation
+	stopBest  float64 // early stopping: the best metric so far (+Inf at first)
+	stale     int     // and the epochs since it improved enough
 	hasVal    bool    // evaluation on a validation channel (else the train sample)
 
 	x, z, g, dw []float32
