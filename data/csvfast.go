@@ -2,7 +2,6 @@ package data
 
 import (
 	"encoding/binary"
-	"math"
 	"math/bits"
 )
 
@@ -133,9 +132,8 @@ func csvFillFast(out []float32, w []byte) (int, int) {
 			b := binary.LittleEndian.Uint64(w[10:]) ^ swarZeros
 			m := x*uint64pow10[k] + swarValue(a)*uint64pow10[k-8] + swarPrefix(b, k-8)
 			d := float64(int64(m)) * float64pow10neg[k]
-			// A float32 midpoint within 2 ulps (a float64 whose 29 low
-			// bits are near 1<<28): csvField decides.
-			if (math.Float64bits(d)-(1<<28-2))&(1<<29-1) <= 4 {
+			// A float32 midpoint within 2 ulps: csvField decides.
+			if nearFloat32Midpoint(d) {
 				break
 			}
 			out[j] = float32(d)

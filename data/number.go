@@ -38,7 +38,7 @@ func fastFloat32(m uint64, frac int, neg bool) (float32, bool) {
 		return 0, false
 	}
 	d := float64(int64(m)) * float64pow10neg[frac]
-	if (math.Float64bits(d)-(1<<28-2))&(1<<29-1) <= 4 {
+	if nearFloat32Midpoint(d) {
 		d = float64(int64(m)) / float64pow10[frac]
 		if math.Float64bits(d)&(1<<29-1) == 1<<28 {
 			return 0, false
@@ -49,6 +49,14 @@ func fastFloat32(m uint64, frac int, neg bool) (float32, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// nearFloat32Midpoint reports whether d, a float64 within 2 ulps of some
+// exact value, may round to a different float32 than that value does: a
+// float32 midpoint (a float64 whose 29 low mantissa bits are 1 followed by
+// zeros) lies within 2 ulps of d.
+func nearFloat32Midpoint(d float64) bool {
+	return (math.Float64bits(d)-(1<<28-2))&(1<<29-1) <= 4
 }
 
 // parseFloat32 parses a decimal number (surrounding spaces already removed)
