@@ -145,9 +145,10 @@ func (be *Backend) Gemm(transA, transB bool, alpha float32, a, b compute.Matrix,
 	if transB {
 		j.tr, j.tc = tileRows, tileCols
 	} else if perCoreWide && n <= maxPerCoreCols {
-		// One call per core: OpenBLAS packs B once per call, and
-		// skinny products (linear learner's X·W and Xᵀ·G, n = 60) lose a
-		// third of their speed in 64-row tiles.
+		// One call per core: OpenBLAS packs B once per call. On the
+		// linear learner's step (X·W and Xᵀ·G, n = 60) about 10% faster
+		// than 64-row tiles, medians of a noisy machine
+		// (BenchmarkGemmSkinny/step, -tags openblas).
 		p := max(1, runtime.GOMAXPROCS(0))
 		j.tr, j.tc = max(16, (ceilDiv(m, p)+15)&^15), n
 	}

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -115,4 +116,75 @@ func goBlocked(x, y, c compute.Matrix) {
 		}()
 	}
 	wg.Wait()
+}
+
+// BenchmarkGemmSkinny records why products with B (not Bᵀ) run as one row
+// block per core with OpenBLAS (perCoreWide), on the linear learner's step
+// (X·W then Xᵀ·G: 1000×784 by 784×60), and how far such a product scales
+// on two cores: one single-threaded call alone, then two independent
+// calls at once (the skinny shape and 1024³ for comparison). Run with
+// -tags openblas for the figures in docs/algorithms/linear-learner.md.
+func BenchmarkGemmSkinny(b *testing.B) {
+	const rows, d, n = 1000, 784, 60
+	rng := rand.New(rand.NewPCG(1, 1))
+	mk := func(r, c int) compute.Matrix {
+		m := compute.NewMatrix(r, c)
+		for i := range m.Data {
+			m.Data[i] = rng.Float32()
+		}
+		return m
+	}
+	x, w, z, dw := mk(rows, d), mk(d, n), mk(rows, n), mk(d, n)
+	gflops := func(b *testing.B, flops float64) {
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	}
+	be := New()
+	saved := perCoreWide
+	defer func() { perCoreWide = saved }()
+	for _, pc := range []bool{false, true} {
+		name := "step/wide-tiles"
+		if pc {
+			name = "step/per-core"
+		}
+		b.Run(name, func(b *testing.B) {
+			perCoreWide = pc
+			for range b.N {
+				be.Gemm(false, false, 1, x, w, 0, z)
+				be.Gemm(true, false, 1, x, z, 0, dw)
+			}
+			gflops(b, 4.0*rows*n*d)
+		})
+	}
+	perCoreWide = saved
+
+	big := mk(1024, 1024)
+	bigOut := []compute.Matrix{mk(1024, 1024), mk(1024, 1024)}
+	xs := []compute.Matrix{x, mk(rows, d)}
+	zs := []compute.Matrix{z, mk(rows, n)}
+	for _, shape := range []string{"skinny", "1024"} {
+		for _, calls := range []int{1, 2} {
+			b.Run(fmt.Sprintf("scaling/%s/calls=%d", shape, calls), func(b *testing.B) {
+				flops := 2.0 * rows * n * d
+				if shape == "1024" {
+					flops = 2.0 * 1024 * 1024 * 1024
+				}
+				for range b.N {
+					var wg sync.WaitGroup
+					for c := range calls {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							if shape == "1024" {
+								impl.Sgemm(blas.NoTrans, blas.NoTrans, 1024, 1024, 1024, 1, big.Data, 1024, big.Data, 1024, 0, bigOut[c].Data, 1024)
+							} else {
+								impl.Sgemm(blas.NoTrans, blas.NoTrans, rows, n, d, 1, xs[c].Data, d, w.Data, n, 0, zs[c].Data, n)
+							}
+						}()
+					}
+					wg.Wait()
+				}
+				gflops(b, float64(calls)*flops)
+			})
+		}
+	}
 }
