@@ -40,6 +40,18 @@ type ChannelSpec struct {
 	FileOnly []string
 }
 
+// TrainChannels returns a required train channel followed by the named
+// optional ones (validation, test), each CSV or RecordIO-protobuf in File
+// or Pipe mode: the channel set of most built-in algorithms.
+func TrainChannels(optional ...string) []ChannelSpec {
+	types := []string{data.RecordIOProtobuf, data.CSV}
+	specs := []ChannelSpec{{Name: "train", Required: true, ContentTypes: types}}
+	for _, name := range optional {
+		specs = append(specs, ChannelSpec{Name: name, ContentTypes: types})
+	}
+	return specs
+}
+
 // Job is everything Train needs.
 type Job struct {
 	Hyper    hyper.Values

@@ -9,7 +9,6 @@ package kmeans
 import (
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
-	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // What "auto" resolves to. SageMaker does not document it; the issue fixes
@@ -47,13 +46,7 @@ var schema = &hyper.Schema{Params: []hyper.Param{
 func (Algorithm) Schema() *hyper.Schema { return schema }
 
 // Channels: train (required) and test, CSV or RecordIO-protobuf, File or Pipe.
-func (Algorithm) Channels() []algorithms.ChannelSpec {
-	types := []string{data.RecordIOProtobuf, data.CSV}
-	return []algorithms.ChannelSpec{
-		{Name: "train", Required: true, ContentTypes: types},
-		{Name: "test", ContentTypes: types},
-	}
-}
+func (Algorithm) Channels() []algorithms.ChannelSpec { return algorithms.TrainChannels("test") }
 
 // Params are the resolved hyperparameters.
 type Params struct {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
-	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // Algorithm is k-NN. The zero value is ready to use.
@@ -89,13 +88,7 @@ func check(v hyper.Values) error {
 func (Algorithm) Schema() *hyper.Schema { return schema }
 
 // Channels: train (required) and test, CSV or RecordIO-protobuf, File or Pipe.
-func (Algorithm) Channels() []algorithms.ChannelSpec {
-	types := []string{data.RecordIOProtobuf, data.CSV}
-	return []algorithms.ChannelSpec{
-		{Name: "train", Required: true, ContentTypes: types},
-		{Name: "test", ContentTypes: types},
-	}
-}
+func (Algorithm) Channels() []algorithms.ChannelSpec { return algorithms.TrainChannels("test") }
 
 // Params are the resolved hyperparameters.
 type Params struct {

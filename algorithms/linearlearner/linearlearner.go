@@ -20,7 +20,6 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
-	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // Predictor types.
@@ -130,12 +129,7 @@ func (Algorithm) Schema() *hyper.Schema { return schema }
 // Channels: train (required), validation and test; CSV or RecordIO-protobuf,
 // File or Pipe.
 func (Algorithm) Channels() []algorithms.ChannelSpec {
-	types := []string{data.RecordIOProtobuf, data.CSV}
-	return []algorithms.ChannelSpec{
-		{Name: "train", Required: true, ContentTypes: types},
-		{Name: "validation", ContentTypes: types},
-		{Name: "test", ContentTypes: types},
-	}
+	return algorithms.TrainChannels("validation", "test")
 }
 
 // parseWeightMult reads positive_example_weight_mult: "balanced", "auto" or

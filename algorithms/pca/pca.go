@@ -22,7 +22,6 @@ package pca
 import (
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
-	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // Algorithm is PCA. The zero value is ready to use.
@@ -61,13 +60,7 @@ func (Algorithm) Schema() *hyper.Schema { return schema }
 
 // Channels: train (required) and test (scored by the final model), CSV or
 // RecordIO-protobuf, File or Pipe.
-func (Algorithm) Channels() []algorithms.ChannelSpec {
-	types := []string{data.RecordIOProtobuf, data.CSV}
-	return []algorithms.ChannelSpec{
-		{Name: "train", Required: true, ContentTypes: types},
-		{Name: "test", ContentTypes: types},
-	}
-}
+func (Algorithm) Channels() []algorithms.ChannelSpec { return algorithms.TrainChannels("test") }
 
 // Params are the resolved hyperparameters.
 type Params struct {
