@@ -65,6 +65,7 @@ func TestGradient(t *testing.T) {
 			tr.fold = fold
 			b := tr.sample[0]
 			meanLoss := func(m int) float64 {
+				tr.folded = false // w was changed behind update's back
 				z := tr.forward(tr.prepare(b))
 				var s float64
 				for i := 0; i < b.Rows; i++ {
@@ -102,6 +103,11 @@ func TestGradient(t *testing.T) {
 			dw, gb := tr.backward(x, g)
 			dw = compute.MatrixOf(dw.Rows, dw.Cols, append([]float32(nil), dw.Data...))
 			gb = append([]float32(nil), gb...)
+			if fold { // as update does, row by row
+				for j := range dw.Rows {
+					tr.unfoldRow(j, dw.Row(j), gb)
+				}
+			}
 			const h = 1e-3
 			check := func(what string, p *float32, an float32, m int) {
 				old := *p
@@ -296,5 +302,33 @@ func TestCache(t *testing.T) {
 	}
 	if string(models[0]) != string(models[1]) {
 		t.Error("the cached and the streamed runs trained different models")
+	}
+}
+
+// TestFoldedWeightsStayCurrent checks that the folded weights and offsets
+// update keeps current row by row, over several steps and on more rows of
+// W than one core takes, match ones folded from scratch.
+func TestFoldedWeightsStayCurrent(t *testing.T) {
+	c := imbalanced(300, 200, 5)
+	tr := newTrainer(t, map[string]any{"feature_dim": "200", "predictor_type": "binary_classifier", "num_models": "3", "mini_batch_size": "100"}, c)
+	if !tr.fold {
+		t.Fatal("the data should fold")
+	}
+	for range 5 {
+		for _, b := range tr.sample {
+			tr.step(b, make([]float64, tr.M))
+		}
+	}
+	ws, c0 := append([]float32(nil), tr.ws...), append([]float32(nil), tr.c0...)
+	tr.refold()
+	for i := range ws {
+		if ws[i] != tr.ws[i] {
+			t.Fatalf("folded weight %d: kept %v, from scratch %v", i, ws[i], tr.ws[i])
+		}
+	}
+	for i := range c0 {
+		if math.Abs(float64(c0[i]-tr.c0[i])) > 1e-5*math.Max(1, math.Abs(float64(tr.c0[i]))) {
+			t.Errorf("offset %d: kept %v, from scratch %v", i, c0[i], tr.c0[i])
+		}
 	}
 }

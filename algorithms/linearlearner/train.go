@@ -244,8 +244,8 @@ type trainer struct {
 	x, z, g, dw []float32
 	y           []float64
 	fold        bool      // the normalisation is folded into the GEMMs (see forward)
+	folded      bool      // ws and c0 are current (update keeps them so)
 	ws, c0, gb  []float32 // folded weights and offsets, bias gradient
-	acc         []float64
 	prob        []float64
 }
 
@@ -648,30 +648,10 @@ func (t *trainer) forward(x compute.Matrix) compute.Matrix {
 	z := compute.MatrixOf(x.Rows, t.cols, t.z)
 	w, c0 := t.w, t.b
 	if t.fold {
-		d := t.p.FeatureDim
-		t.ws = grow(t.ws, d*t.cols)
-		t.c0 = grow(t.c0, t.cols)
-		acc := grow(t.acc, t.cols)
-		t.acc = acc
-		for c := range acc {
-			acc[c] = float64(t.b[c])
+		if !t.folded {
+			t.refold()
 		}
-		for j := range d {
-			sc, sh := t.scale[j], float64(t.shift[j])
-			src, dst := t.w.Row(j), t.ws[j*t.cols:(j+1)*t.cols]
-			for c, v := range src {
-				dst[c] = v * sc
-			}
-			if sh != 0 {
-				for c, v := range dst {
-					acc[c] -= sh * float64(v)
-				}
-			}
-		}
-		for c, v := range acc {
-			t.c0[c] = float32(v)
-		}
-		w, c0 = compute.MatrixOf(d, t.cols, t.ws), t.c0
+		w, c0 = compute.MatrixOf(t.p.FeatureDim, t.cols, t.ws), t.c0
 	}
 	t.be.Gemm(false, false, 1, x, w, 0, z)
 	for i := 0; i < x.Rows; i++ {
@@ -681,6 +661,43 @@ func (t *trainer) forward(x compute.Matrix) compute.Matrix {
 		}
 	}
 	return z
+}
+
+// refold computes the folded weights diag(scale)·W and offsets
+// b − (shift⊙scale)·W from W and b. update keeps them current as it steps,
+// row by row (foldRow), so this runs once, before the first batch.
+func (t *trainer) refold() {
+	d := t.p.FeatureDim
+	t.ws = grow(t.ws, d*t.cols)
+	t.c0 = grow(t.c0, t.cols)
+	acc := make([]float64, t.cols)
+	t.foldRows(0, d, acc)
+	t.setOffsets(acc)
+	t.folded = true
+}
+
+// foldRows writes rows [lo, hi) of the folded weights and subtracts their
+// shift⊙scale·W part from acc.
+func (t *trainer) foldRows(lo, hi int, acc []float64) {
+	for j := lo; j < hi; j++ {
+		sc, sh := t.scale[j], float64(t.shift[j])
+		src, dst := t.w.Row(j), t.ws[j*t.cols:(j+1)*t.cols]
+		for c, v := range src {
+			dst[c] = v * sc
+		}
+		if sh != 0 {
+			for c, v := range dst {
+				acc[c] -= sh * float64(v)
+			}
+		}
+	}
+}
+
+// setOffsets sets the folded offsets to b + acc.
+func (t *trainer) setOffsets(acc []float64) {
+	for c, v := range acc {
+		t.c0[c] = float32(float64(t.b[c]) + v)
+	}
 }
 
 // epoch trains on every batch of src, returning each model's summed loss
@@ -763,23 +780,8 @@ func (t *trainer) backward(x, g compute.Matrix) (compute.Matrix, []float32) {
 	t.dw = grow(t.dw, d*t.cols)
 	dw := compute.MatrixOf(d, t.cols, t.dw)
 	t.be.Gemm(true, false, 1, x, g, 0, dw)
-	if t.fold {
-		// d/dW of X'·W with X' = (X − shift)·diag(scale):
-		// diag(scale)·(Xᵀ·G − shiftᵀ·colsum(G)).
-		for j := range d {
-			sc, sh := t.scale[j], t.shift[j]
-			row := dw.Row(j)
-			if sh != 0 {
-				for c := range row {
-					row[c] = (row[c] - sh*gb[c]) * sc
-				}
-			} else if sc != 1 {
-				for c := range row {
-					row[c] *= sc
-				}
-			}
-		}
-	}
+	// With t.fold, dw is Xᵀ·G on the raw rows; update turns each row into
+	// the gradient of the normalised model as it steps it (unfoldRow).
 	return dw, gb
 }
 
@@ -923,22 +925,63 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 		corr = float32(math.Sqrt(1-math.Pow(p.Beta2, tt)) / (1 - math.Pow(p.Beta1, tt)))
 	}
 	cols := t.cols
+	// With t.fold, each row's gradient is unfolded, stepped and folded
+	// again in one pass while it is in cache, on every core (three serial
+	// passes over W before).
+	count, chunk := chunking(dw.Rows, 64)
+	accs := make([][]float64, max(count, 1))
 	parallel(dw.Rows, 64, func(lo, hi int) {
+		var acc []float64
+		if t.fold {
+			acc = make([]float64, cols)
+			accs[lo/max(chunk, 1)] = acc
+		}
 		for j := lo; j < hi; j++ {
 			off := j * cols
-			t.updateRow(t.w.Data[off:off+cols], dw.Data[off:off+cols], t.m1[off:off+cols], t.m2[off:off+cols], lrs, t.colWD, t.colL1, corr)
+			gr := dw.Data[off : off+cols]
+			if t.fold {
+				t.unfoldRow(j, gr, gb)
+			}
+			t.updateRow(t.w.Data[off:off+cols], gr, t.m1[off:off+cols], t.m2[off:off+cols], lrs, t.colWD, t.colL1, corr)
+			if t.fold {
+				t.foldRows(j, j+1, acc)
+			}
 		}
 	})
-	if !p.UseBias {
-		return
+	if p.UseBias {
+		blr := make([]float32, cols)
+		bwd := make([]float32, cols)
+		for c := range cols {
+			blr[c] = lrs[c] * float32(p.BiasLRMult)
+			bwd[c] = t.colWD[c] * float32(p.BiasWDMult)
+		}
+		t.updateRow(t.b, gb, t.bm1, t.bm2, blr, bwd, nil, corr)
 	}
-	blr := make([]float32, cols)
-	bwd := make([]float32, cols)
-	for c := range cols {
-		blr[c] = lrs[c] * float32(p.BiasLRMult)
-		bwd[c] = t.colWD[c] * float32(p.BiasWDMult)
+	if t.fold {
+		acc := accs[0]
+		for _, part := range accs[1:] { // in order: the same sums every run
+			for c, v := range part {
+				acc[c] += v
+			}
+		}
+		t.setOffsets(acc)
 	}
-	t.updateRow(t.b, gb, t.bm1, t.bm2, blr, bwd, nil, corr)
+}
+
+// unfoldRow turns row j of Xᵀ·G on the raw rows into row j of the gradient
+// of the normalised model: d/dW of X'·W with X' = (X − shift)·diag(scale)
+// is diag(scale)·(Xᵀ·G − shiftᵀ·colsum(G)).
+func (t *trainer) unfoldRow(j int, row, gb []float32) {
+	sc, sh := t.scale[j], t.shift[j]
+	if sh != 0 {
+		for c := range row {
+			row[c] = (row[c] - sh*gb[c]) * sc
+		}
+	} else if sc != 1 {
+		for c := range row {
+			row[c] *= sc
+		}
+	}
 }
 
 // updateRow is the optimizer step for one row of parameters w with
