@@ -491,7 +491,9 @@ func (t *trainer) initModels() {
 			}
 			switch {
 			case p.WDAuto && m%2 == 1:
-				wd = logU(-7, -2)
+				// Below 1e-6 wd does nothing on data that fits one
+				// machine (wd·n ≪ 1); up to 0.1 covers small, noisy sets.
+				wd = logU(-6, -1)
 			case !p.WDAuto && wd > 0:
 				wd *= logU(-1, 1)
 			}
