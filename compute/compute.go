@@ -67,6 +67,22 @@ type Nearest interface {
 	NearestL2(idx []int32, dist []float32, x, y Matrix, yNorms []float32)
 }
 
+// Packing is optional: a backend whose Gemm packs its operands into
+// blocks first (OpenBLAS, cuBLAS) runs op(B) = B as fast as op(B) = Bᵀ, so
+// a caller need not transpose an operand to get the faster form. Pure-Go
+// gonum forms a product with B as axpy updates of C's rows, about half as
+// fast as the dot-product form with Bᵀ. PacksOperands reports it.
+type Packing interface {
+	PacksOperands() bool
+}
+
+// PacksOperands reports whether b's Gemm is as fast with B as with Bᵀ
+// (false when b does not say).
+func PacksOperands(b Backend) bool {
+	p, ok := b.(Packing)
+	return ok && p.PacksOperands()
+}
+
 var current atomic.Pointer[Backend]
 
 // Use installs b as the backend returned by Current.

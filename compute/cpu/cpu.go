@@ -45,6 +45,9 @@ func New() *Backend { return &Backend{} }
 // Name returns "cpu (openblas)" or "cpu (gonum)": the log says which engine runs.
 func (*Backend) Name() string { return "cpu (" + engine + ")" }
 
+// PacksOperands is true with OpenBLAS, false with gonum (compute.Packing).
+func (*Backend) PacksOperands() bool { return engine == "openblas" }
+
 // Engine names the BLAS behind the kernels: "openblas" or "gonum".
 func Engine() string { return engine }
 
