@@ -95,7 +95,7 @@ func TestTopKNoAllocs(t *testing.T) {
 func BenchmarkTopKL2(b *testing.B) {
 	be := cpu.New()
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, sh := range []struct{ n, m, d, k int }{{1000, 60000, 784, 10}, {1, 60000, 784, 10}} {
+	for _, sh := range []struct{ n, m, d, k int }{{1000, 60000, 784, 10}, {5000, 60000, 784, 10}, {1, 60000, 784, 10}} {
 		x, y := randMatrix(rng, sh.n, sh.d), randMatrix(rng, sh.m, sh.d)
 		yn := make([]float32, sh.m)
 		be.RowSquaredNorms(yn, y)
