@@ -883,22 +883,34 @@ func parallel(n, minChunk int, fn func(lo, hi int)) {
 }
 
 // exp32 is e^x in float32 for x ≤ 0 (softmax's shifted outputs), to about
-// 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6 Taylor
-// polynomial, 2^n by the exponent bits. Below -87 it returns 0.
+// 1.5 ulp: x = (16m + j)·ln2/16 + r with |r| ≤ ln2/32, e^r by its degree-3
+// Taylor polynomial (error r⁴/24 < 1e-8), 2^(j/16) from a table and 2^m
+// added to its exponent bits. x·16/ln2 − ½ ≤ 0 is rounded by the
+// conversion's truncation (no Floor), and ln2/16 is split so that n·hi is
+// exact. Below -87 it returns e⁻⁸⁷ (1.6e-38), which no softmax sum
+// notices.
 func exp32(x float32) float32 {
-	if x < -87 {
-		return 0
-	}
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*ln2hi - n*ln2lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+	x = max(x, -87)                   // below, 2^m would leave the normal range
+	n := int32(x*(16/math.Ln2) - 0.5) // x ≤ 0: truncation rounds
+	nf := float32(n)
+	r := x - nf*ln2By16Hi - nf*ln2By16Lo
+	p := 1 + r*(1+r*(0.5+r*(1.0/6)))
+	return p * math.Float32frombits(exp2Sixteenths[n&15]+uint32(n>>4)<<23)
 }
+
+var (
+	// ln2/16 with its low 12 mantissa bits cleared (n·hi is exact for
+	// |n| < 2¹²), and the rest.
+	ln2By16Hi = math.Float32frombits(math.Float32bits(float32(math.Ln2/16)) &^ 0xfff)
+	ln2By16Lo = float32(math.Ln2/16 - float64(ln2By16Hi))
+	// exp2Sixteenths[j] holds the bits of 2^(j/16).
+	exp2Sixteenths = func() (t [16]uint32) {
+		for j := range t {
+			t[j] = math.Float32bits(float32(math.Exp2(float64(j) / 16)))
+		}
+		return t
+	}()
+)
 
 // lrFactor is the learning-rate schedule's factor after t.updates updates.
 func (t *trainer) lrFactor() float64 {
