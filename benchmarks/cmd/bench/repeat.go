@@ -52,3 +52,50 @@ func withVariant(base map[string]string, v string) (map[string]string, error) {
 	}
 	return h, nil
 }
+
+// interleaved runs ours and the peer alternately, once each per repeat
+// (ours, peer, ours, peer, ...), so that a change in the machine's speed
+// during the benchmark (another tenant's load coming or going) falls on
+// both sides alike instead of on whichever ran later. Ours runs once more
+// first, untimed: its wall time covers reading the channels, which the
+// peer's fit time leaves out, and the first read after other benchmarks
+// ran 10-35% slower. Each side is merged over its timed runs by mergeRuns.
+func interleaved(e *env, ours, peer func(*env) (*Side, error)) (*Side, *Side, error) {
+	one := *e
+	one.Repeat = 1
+	if _, err := ours(&one); err != nil {
+		return nil, nil, err
+	}
+	var o, p []*Side
+	for range e.Repeat {
+		s, err := ours(&one)
+		if err != nil {
+			return nil, nil, err
+		}
+		o = append(o, s)
+		if s, err = peer(&one); err != nil {
+			return nil, nil, err
+		}
+		p = append(p, s)
+	}
+	return mergeRuns(o, "wall_seconds_each"), mergeRuns(p, "fit_seconds_each"), nil
+}
+
+// mergeRuns is the first run's side with the median time, the largest
+// peak RSS and every run's time under timesKey in Extra.
+func mergeRuns(runs []*Side, timesKey string) *Side {
+	s := *runs[0]
+	s.Extra = maps.Clone(s.Extra)
+	if s.Extra == nil {
+		s.Extra = map[string]any{}
+	}
+	var times []float64
+	for _, r := range runs {
+		times = append(times, r.TimeS)
+		s.PeakMB = max(s.PeakMB, r.PeakMB)
+	}
+	s.TimeS = median(times)
+	s.Extra[timesKey] = times
+	s.Extra["interleaved"] = true
+	return &s
+}
