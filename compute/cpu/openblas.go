@@ -10,7 +10,10 @@ void openblas_set_num_threads(int);
 */
 import "C"
 
-import "gonum.org/v1/netlib/blas/netlib"
+import (
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/netlib/blas/netlib"
+)
 
 func init() {
 	// One thread per call: the kernels split work across the cores
@@ -20,4 +23,7 @@ func init() {
 	engine = "openblas"
 	tileRows, tileCols = maxTileRows, maxTileCols
 	perCoreWide = true
+	// gonum's float64 routines (mat, and the LAPACK of PCA's
+	// eigendecomposition) call the BLAS installed here: OpenBLAS's too.
+	blas64.Use(netlib.Implementation{})
 }
