@@ -825,10 +825,15 @@ func (t *trainer) softmaxRows(z, g compute.Matrix, inv float64, lossSum []float6
 		wc := float32(t.classWeights[c] * inv)
 		for m := range t.M {
 			zs, gs := zr[m*K:(m+1)*K], gr[m*K:(m+1)*K]
+			// Plain comparisons, not the max builtin: its NaN and signed
+			// zero rules cost several instructions an element here.
 			mx := zs[0]
 			for _, v := range zs[1:] {
-				mx = max(mx, v)
+				if v > mx {
+					mx = v
+				}
 			}
+			gs = gs[:len(zs)]
 			var s float32
 			for k, v := range zs {
 				e := exp32(v - mx)
@@ -890,7 +895,9 @@ func parallel(n, minChunk int, fn func(lo, hi int)) {
 // exact. Below -87 it returns e⁻⁸⁷ (1.6e-38), which no softmax sum
 // notices.
 func exp32(x float32) float32 {
-	x = max(x, -87)                   // below, 2^m would leave the normal range
+	if x < -87 { // below, 2^m would leave the normal range
+		x = -87
+	}
 	n := int32(x*(16/math.Ln2) - 0.5) // x ≤ 0: truncation rounds
 	nf := float32(n)
 	r := x - nf*ln2By16Hi - nf*ln2By16Lo
