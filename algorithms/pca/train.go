@@ -97,10 +97,11 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 
 // stream makes the one pass over ch.
 func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, metrics algorithms.Metrics) error {
-	r, err := ch.Open(ctx, 0)
+	rc, err := ch.Open(ctx, 0)
 	if err != nil {
 		return err
 	}
+	r := data.ReadAhead(rc, p.MiniBatchSize) // decode the next batch while this one computes
 	var x []float32
 	for {
 		if err := ctx.Err(); err != nil {
@@ -604,10 +605,11 @@ func completeBasis(v *mat.Dense, r int) {
 // ‖x − mean − (x − mean)·v·vᵀ‖², in the log (SageMaker documents no PCA
 // metric names, so no metric line is emitted).
 func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metrics algorithms.Metrics) error {
-	r, err := ch.Open(ctx, 0)
+	rc, err := ch.Open(ctx, 0)
 	if err != nil {
 		return err
 	}
+	r := data.ReadAhead(rc, p.MiniBatchSize)
 	defer r.Close()
 	var sse float64
 	var n int64
