@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A job is a set of independent tasks, numbered from 0; do runs task t.
@@ -101,13 +102,36 @@ func ensureWorkers(n int) {
 	workers.mu.Lock()
 	for ; workers.started < n; workers.started++ {
 		go func() {
-			for b := range workers.queue {
+			for {
+				b := nextBatch()
 				b.work()
 				b.release()
 			}
 		}()
 	}
 	workers.mu.Unlock()
+}
+
+// spinFor is how long an idle helper keeps polling for the next batch,
+// yielding its P to any runnable goroutine, before it parks. A parked
+// helper's thread sleeps, and on a VM waking it (and its vCPU) again
+// takes long enough to idle a core at every fork-join of a training step.
+var spinFor = 300 * time.Microsecond
+
+// nextBatch returns the next queued batch, polling for spinFor first.
+func nextBatch() *batch {
+	deadline := time.Now().Add(spinFor)
+	for {
+		select {
+		case b := <-workers.queue:
+			return b
+		default:
+		}
+		if time.Now().After(deadline) {
+			return <-workers.queue
+		}
+		runtime.Gosched()
+	}
 }
 
 // parallelMinWork is the number of multiply-adds below which a kernel runs
