@@ -123,12 +123,20 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	job.Metrics.Logf("selected model %d of %d (learning_rate=%g, wd=%g, l1=%g); threshold %g",
 		t.chosen, t.M, t.lrM[t.chosen], t.wdM[t.chosen], t.l1M[t.chosen], m.threshold)
 	if hasVal {
-		if err := score(ctx, m, val, epochs, "validation", p, job.Metrics); err != nil {
+		vr, err := t.open(ctx, val, epochs)
+		if err != nil {
+			return nil, err
+		}
+		if err := score(ctx, m, vr, "validation", p, job.Metrics); err != nil {
 			return nil, err
 		}
 	}
 	if test, ok := job.Channels["test"]; ok {
-		if err := score(ctx, m, newCached(test, new(int64)), 0, "test", p, job.Metrics); err != nil {
+		tr, err := test.Open(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := score(ctx, m, data.ReadAhead(tr, p.MiniBatchSize), "test", p, job.Metrics); err != nil {
 			return nil, err
 		}
 	}
@@ -667,7 +675,7 @@ func (t *trainer) forward(x compute.Matrix) compute.Matrix {
 
 // refold computes the folded weights diag(scale)·W and offsets
 // b − (shift⊙scale)·W from W and b. update keeps them current as it steps,
-// row by row (foldRow), so this runs once, before the first batch.
+// row by row (foldRows), so this runs once, before the first batch.
 func (t *trainer) refold() {
 	d := t.p.FeatureDim
 	t.ws = grow(t.ws, d*t.cols)
@@ -746,13 +754,12 @@ func (t *trainer) step(b *data.Batch, lossSum []float64) {
 		for i := 0; i < B; i++ {
 			zr, gr := z.Row(i), g.Row(i)
 			y := t.y[i]
-			w := inv
 			for m := range t.M {
 				zv := float64(zr[m])
 				_, gv := t.trainLoss.eval(zv, y)
 				l, _ := t.rawLoss.eval(zv*t.yScale+t.yShift, y*t.yScale+t.yShift)
 				lossSum[m] += l
-				w = inv
+				w := inv
 				if p.PredictorType == Binary && y == 1 {
 					w *= t.posW[m]
 				}
@@ -1206,12 +1213,9 @@ func (t *trainer) final(host string) *Model {
 	return newModel(p, raw, rb, thr, host)
 }
 
-// score reports the final model's metrics on a channel (pass number epoch).
-func score(ctx context.Context, m *Model, ch *cachedChannel, epoch int, name string, p Params, metrics algorithms.Metrics) error {
-	r, _, err := ch.Open(ctx, epoch)
-	if err != nil {
-		return err
-	}
+// score reports the final model's metrics on one pass of a channel, r,
+// which it closes.
+func score(ctx context.Context, m *Model, r data.BatchReadCloser, name string, p Params, metrics algorithms.Metrics) error {
 	defer r.Close()
 	e := newEvaluator(p, m.threshold)
 	t := &trainer{p: p}

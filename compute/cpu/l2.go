@@ -91,14 +91,8 @@ func distance(dst compute.Matrix, idx []int32, dist []float32, x, y compute.Matr
 	}
 	j.yn = yNorms
 
-	// Split the rows of y too when there are too few blocks of x rows to
-	// keep every goroutine busy (a few queries against a large index).
-	xBlocks := ceilDiv(x.Rows, tileRows)
-	work := x.Rows * y.Rows * x.Cols
-	j.splits = 1
-	if target := 4 * runtime.GOMAXPROCS(0); xBlocks < target && work >= parallelMinWork {
-		j.splits = max(1, min(ceilDiv(target, xBlocks), ceilDiv(y.Rows, tileCols)))
-	}
+	xBlocks, work := ceilDiv(x.Rows, tileRows), x.Rows*y.Rows*x.Cols
+	j.splits = ySplits(xBlocks, y.Rows, work, 4)
 	if idx != nil && j.splits > 1 {
 		j.pv = grow(j.pv, j.splits*x.Rows)
 		if cap(j.pi) < j.splits*x.Rows {
@@ -123,6 +117,18 @@ func distance(dst compute.Matrix, idx []int32, dist []float32, x, y compute.Matr
 	ynBuf, pv, pi := j.ynBuf, j.pv, j.pi
 	*j = distJob{ynBuf: ynBuf, pv: pv, pi: pi}
 	distJobs.put(j)
+}
+
+// ySplits is how many parts to cut the rows of y into, so that a product
+// with few blocks of x rows (a few queries against a large index) still
+// makes about perCore tasks for every core: 1 when x alone makes that many,
+// or the work is too small to share.
+func ySplits(xBlocks, yRows, work, perCore int) int {
+	target := perCore * runtime.GOMAXPROCS(0)
+	if xBlocks >= target || work < parallelMinWork {
+		return 1
+	}
+	return max(1, min(ceilDiv(target, xBlocks), ceilDiv(yRows, tileCols)))
 }
 
 // splitRows returns split s of n rows of y cut into splits parts on whole

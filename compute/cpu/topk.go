@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"math"
-	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -69,26 +68,7 @@ type topKTile struct {
 	heaps [maxTileRows]compute.KHeap
 }
 
-// topKTiles is a free list of tiles. A buffered channel rather than a
-// sync.Pool: tiles are taken on one P and returned on another, which makes
-// a Pool's per-P chains grow (allocate) in steady state.
-var topKTiles = make(chan *topKTile, 64)
-
-func getTile() *topKTile {
-	select {
-	case t := <-topKTiles:
-		return t
-	default:
-		return new(topKTile)
-	}
-}
-
-func putTile(t *topKTile) {
-	select {
-	case topKTiles <- t:
-	default:
-	}
-}
+var topKTiles = newFreeList[topKTile]()
 
 func topK(dist []float32, idx []int32, k int, x, y compute.Matrix, yNorms []float32, l2 bool) {
 	if x.Rows == 0 {
@@ -112,15 +92,11 @@ func topK(dist []float32, idx []int32, k int, x, y compute.Matrix, yNorms []floa
 	}
 	xBlocks := ceilDiv(x.Rows, tileRows)
 	work := x.Rows * y.Rows * x.Cols
-	j.splits = 1
-	// Split y too until there are 32 tasks a core. More than enough for
-	// balance, but measured: the kNN benchmark's Flat search (14 blocks of
-	// x a call) ran 5-10% faster split 5 ways than whole (8.0-9.0 s ->
-	// 7.6-8.5 s, three alternating rounds), for a merge of 5·k candidates a
-	// row.
-	if target := 32 * runtime.GOMAXPROCS(0); xBlocks < target && work >= parallelMinWork {
-		j.splits = max(1, min(ceilDiv(target, xBlocks), ceilDiv(y.Rows, tileCols)))
-	}
+	// 32 tasks a core, more than balance needs, but measured: the kNN
+	// benchmark's Flat search (14 blocks of x a call) ran 5-10% faster
+	// split 5 ways than whole (8.0-9.0 s -> 7.6-8.5 s, three alternating
+	// rounds), for a merge of 5·k candidates a row.
+	j.splits = ySplits(xBlocks, y.Rows, work, 32)
 	if j.splits > 1 {
 		n := j.splits * x.Rows * k
 		j.pv = grow(j.pv, n)
@@ -156,7 +132,7 @@ func (j *topKJob) do(t int) {
 	mb := min(tileRows, j.x.Rows-i0)
 	lo, hi := splitRows(s, j.splits, j.y.Rows)
 	k := j.k
-	sc := getTile()
+	sc := topKTiles.get()
 	xn := sc.xn[:mb]
 	heaps := sc.heaps[:mb]
 	for i := range mb {
@@ -232,5 +208,5 @@ func (j *topKJob) do(t int) {
 		heaps[i].Sort()
 		heaps[i] = compute.KHeap{}
 	}
-	putTile(sc)
+	topKTiles.put(sc)
 }
