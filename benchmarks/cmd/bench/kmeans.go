@@ -105,21 +105,10 @@ func kmeansFashionMNIST(e *env) ([]Row, error) {
 
 	// The peer, once: every row compares against the same fit.
 	fmt.Printf("   peer: scikit-learn KMeans (%s)\n", e.Python)
-	var peer *Side
-	var peerTimes []float64
-	for range e.Repeat {
-		p, err := sklearnKMeans(e, e.fashionFiles)
-		if err != nil {
-			return nil, err
-		}
-		peerTimes = append(peerTimes, p.TimeS)
-		if peer != nil {
-			p.PeakMB = max(p.PeakMB, peer.PeakMB)
-		}
-		peer = p
+	peer, err := repeated(e, func() (*Side, error) { return sklearnKMeans(e, e.fashionFiles) }, "fit_seconds_each")
+	if err != nil {
+		return nil, err
 	}
-	peer.TimeS = median(peerTimes)
-	peer.Extra["fit_seconds_each"] = peerTimes
 	fmt.Printf("   peer: fit %.2fs, test msd %.4f, NMI %.4f\n", peer.TimeS, peer.Quality["test msd"], peer.Quality["test NMI"])
 
 	configs := []map[string]string{kmeansHeadline}

@@ -400,7 +400,16 @@ func llOurs(e *env, name string, h map[string]string, trainRec, testRec string, 
 
 // llPeer runs peers/linear_sklearn.py Repeat times.
 func llPeer(e *env, task string, args ...string) (*Side, error) {
-	var times []float64
+	s, err := repeated(e, func() (*Side, error) { return llPeerOnce(e, task, args...) }, "fit_seconds_each")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("   peer [%s]: %s fit %.2fs, %v\n", task, s.Extra["model"], s.TimeS, s.Quality)
+	return s, nil
+}
+
+// llPeerOnce runs peers/linear_sklearn.py once.
+func llPeerOnce(e *env, task string, args ...string) (*Side, error) {
 	var out struct {
 		Version    string             `json:"version"`
 		Model      string             `json:"model"`
@@ -409,27 +418,21 @@ func llPeer(e *env, task string, args ...string) (*Side, error) {
 		Params     map[string]any     `json:"params"`
 		NIter      any                `json:"n_iter"`
 	}
-	var peakKB int64
-	for range e.Repeat {
-		cmd := exec.Command(e.Python, append([]string{filepath.Join(e.PeersDir, "linear_sklearn.py"), "--task", task}, args...)...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		rss, err := harness.RunMeasured(cmd)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
-		}
-		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
-			return nil, fmt.Errorf("peer output %q: %w", lines[len(lines)-1], err)
-		}
-		times = append(times, out.FitSeconds)
-		peakKB = max(peakKB, rss)
+	cmd := exec.Command(e.Python, append([]string{filepath.Join(e.PeersDir, "linear_sklearn.py"), "--task", task}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	rss, err := harness.RunMeasured(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	fmt.Printf("   peer [%s]: %s fit %.2fs, %v\n", task, out.Model, median(times), out.Quality)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
+		return nil, fmt.Errorf("peer output %q: %w", lines[len(lines)-1], err)
+	}
 	return &Side{
-		Name: "sklearn", Quality: out.Quality, TimeS: median(times),
+		Name: "sklearn", Quality: out.Quality, TimeS: out.FitSeconds,
 		Timed:  "median over the repeats of scikit-learn " + out.Version + " " + out.Model + ".fit alone (data already in memory as float32/float64); peak RSS of the whole Python process",
-		PeakMB: float64(peakKB) / 1024,
-		Extra:  map[string]any{"fit_seconds_each": times, "params": out.Params, "n_iter": out.NIter, "model": out.Model},
+		PeakMB: float64(rss) / 1024,
+		Extra:  map[string]any{"params": out.Params, "n_iter": out.NIter, "model": out.Model},
 	}, nil
 }

@@ -78,7 +78,23 @@ func interleaved(e *env, ours, peer func(*env) (*Side, error)) (*Side, *Side, er
 		}
 		p = append(p, s)
 	}
-	return mergeRuns(o, "wall_seconds_each"), mergeRuns(p, "fit_seconds_each"), nil
+	so, sp := mergeRuns(o, "wall_seconds_each"), mergeRuns(p, "fit_seconds_each")
+	so.Extra["interleaved"], sp.Extra["interleaved"] = true, true
+	return so, sp, nil
+}
+
+// repeated runs one side e.Repeat times in a row and merges the runs
+// (mergeRuns).
+func repeated(e *env, run func() (*Side, error), timesKey string) (*Side, error) {
+	var runs []*Side
+	for range e.Repeat {
+		s, err := run()
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, s)
+	}
+	return mergeRuns(runs, timesKey), nil
 }
 
 // mergeRuns is the first run's side with the median time, the largest
@@ -96,6 +112,5 @@ func mergeRuns(runs []*Side, timesKey string) *Side {
 	}
 	s.TimeS = median(times)
 	s.Extra[timesKey] = times
-	s.Extra["interleaved"] = true
 	return &s
 }

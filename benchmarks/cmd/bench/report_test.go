@@ -51,3 +51,41 @@ func TestWriteMerges(t *testing.T) {
 		t.Errorf("merged report: %+v", got)
 	}
 }
+
+// TestRepeatedAndInterleaved: repeats merge to the median time and the
+// largest peak, keep every time, and interleaving alternates the sides
+// after one untimed run of ours.
+func TestRepeatedAndInterleaved(t *testing.T) {
+	e := &env{Repeat: 3}
+	var order []string
+	times := []float64{3, 1, 2}
+	n := 0
+	side := func(name string) func(*env) (*Side, error) {
+		return func(e *env) (*Side, error) {
+			if e.Repeat != 1 {
+				t.Errorf("%s run with Repeat %d, want 1", name, e.Repeat)
+			}
+			order = append(order, name)
+			n++
+			return &Side{Name: name, TimeS: times[n%3], PeakMB: float64(n)}, nil
+		}
+	}
+	ours, peer, err := interleaved(e, side("ours"), side("peer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ","); got != "ours,ours,peer,ours,peer,ours,peer" {
+		t.Errorf("order %s", got)
+	}
+	if ours.TimeS != 2 || peer.TimeS != 2 || ours.PeakMB != 6 || peer.PeakMB != 7 {
+		t.Errorf("ours %v/%v, peer %v/%v: want the median 2 and the largest peaks 6 and 7", ours.TimeS, ours.PeakMB, peer.TimeS, peer.PeakMB)
+	}
+	if got := ours.Extra["wall_seconds_each"].([]float64); len(got) != 3 || ours.Extra["interleaved"] != true {
+		t.Errorf("ours extra %v", ours.Extra)
+	}
+	order = nil
+	s, err := repeated(e, func() (*Side, error) { return side("peer")(&env{Repeat: 1}) }, "fit_seconds_each")
+	if err != nil || len(order) != 3 || len(s.Extra["fit_seconds_each"].([]float64)) != 3 || s.Extra["interleaved"] != nil {
+		t.Errorf("repeated: %v %v %v", err, order, s.Extra)
+	}
+}
