@@ -28,6 +28,13 @@ type Batch struct {
 // Sparse reports whether the batch is stored in CSR form.
 func (b *Batch) Sparse() bool { return b.Dense == nil && b.Indptr != nil }
 
+// Clone returns a deep copy of b, sharing no storage with it.
+func (b *Batch) Clone() *Batch {
+	c := new(Batch)
+	copyBatch(c, b)
+	return c
+}
+
 // Reset empties the batch, keeping its buffers for reuse.
 func (b *Batch) Reset() {
 	b.Rows = 0

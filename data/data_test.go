@@ -767,3 +767,23 @@ func TestRecycleReusesWithoutStaleValues(t *testing.T) {
 	}
 	Recycle(nil) // no-op
 }
+
+// TestBatchClone: a clone shares no storage, and nil slices stay nil (a
+// dense clone is not mistaken for CSR).
+func TestBatchClone(t *testing.T) {
+	dense := &Batch{Rows: 2, Cols: 2, Dense: []float32{1, 2, 3, 4}, Labels: []float32{0, 1}, LabelSize: 1}
+	c := dense.Clone()
+	dense.Dense[0], dense.Labels[1] = 9, 9
+	if c.Dense[0] != 1 || c.Labels[1] != 1 || c.Rows != 2 || c.Cols != 2 || c.LabelSize != 1 {
+		t.Errorf("dense clone %+v shares storage or lost a field", c)
+	}
+	if c.Sparse() || c.Indptr != nil {
+		t.Errorf("dense clone reads as sparse: %+v", c)
+	}
+	csr := &Batch{Rows: 1, Cols: 3, Indptr: []int{0, 1}, Indices: []int32{2}, Values: []float32{5}}
+	s := csr.Clone()
+	csr.Values[0], csr.Indices[0] = 0, 0
+	if !s.Sparse() || s.Values[0] != 5 || s.Indices[0] != 2 || s.Labels != nil {
+		t.Errorf("sparse clone %+v", s)
+	}
+}

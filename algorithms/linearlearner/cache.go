@@ -36,7 +36,7 @@ func newCached(ch algorithms.Channel, budget *int64) *cachedChannel {
 // else from the channel (recording, on the first pass). cached tells which.
 func (c *cachedChannel) Open(ctx context.Context, epoch int) (r data.BatchReadCloser, cached bool, err error) {
 	if c.complete {
-		return &sliceReader{batches: c.batches}, true, nil
+		return &replay{batches: c.batches}, true, nil // shared: readers must not modify them
 	}
 	r, err = c.ch.Open(ctx, epoch)
 	if err != nil || c.started {
@@ -80,7 +80,7 @@ func (r *recorder) Read(n int) (*data.Batch, error) {
 		if sz := batchBytes(b); sz <= *r.c.budget {
 			*r.c.budget -= sz
 			r.c.size += sz
-			r.c.batches = append(r.c.batches, copyBatch(b))
+			r.c.batches = append(r.c.batches, b.Clone())
 		} else {
 			r.full = true
 			r.c.drop()
@@ -90,20 +90,3 @@ func (r *recorder) Read(n int) (*data.Batch, error) {
 }
 
 func (r *recorder) Close() error { return r.r.Close() }
-
-// sliceReader replays kept batches. They are shared: readers must not
-// modify them.
-type sliceReader struct {
-	batches []*data.Batch
-	i       int
-}
-
-func (s *sliceReader) Read(int) (*data.Batch, error) {
-	if s.i >= len(s.batches) {
-		return nil, io.EOF
-	}
-	s.i++
-	return s.batches[s.i-1], nil
-}
-
-func (s *sliceReader) Close() error { return nil }

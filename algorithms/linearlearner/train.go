@@ -276,20 +276,8 @@ func (s *replay) Read(n int) (*data.Batch, error) {
 	return s.r.Read(n)
 }
 
-// copyBatch returns a deep copy of b.
-func copyBatch(b *data.Batch) *data.Batch {
-	c := &data.Batch{Rows: b.Rows, Cols: b.Cols, LabelSize: b.LabelSize}
-	if b.Dense != nil {
-		c.Dense = append([]float32(nil), b.Dense[:b.Rows*b.Cols]...)
-	}
-	if b.Indptr != nil {
-		c.Indptr = append([]int(nil), b.Indptr...)
-		c.Indices = append([]int32(nil), b.Indices...)
-		c.Values = append([]float32(nil), b.Values...)
-	}
-	c.Labels = append([]float32(nil), b.Labels...)
-	return c
-}
+// Close does nothing: whoever opened r closes it.
+func (s *replay) Close() error { return nil }
 
 // checkBatch checks the feature dimension and the labels of a batch of the
 // named channel; first is the index of its first record.
@@ -337,7 +325,7 @@ func (t *trainer) readSample(ctx context.Context, r data.BatchReader) error {
 		if err := t.checkBatch(b, "train", int64(t.sampleRows)); err != nil {
 			return err
 		}
-		t.sample = append(t.sample, copyBatch(b))
+		t.sample = append(t.sample, b.Clone())
 		t.sampleRows += b.Rows
 	}
 	return nil
