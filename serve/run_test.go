@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
@@ -159,25 +160,14 @@ func TestRunLoadFails(t *testing.T) {
 	}
 }
 
-// freePort returns a port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestRunBindToPort(t *testing.T) {
-	port := freePort(t)
+	port := clitest.FreePort(t)
 	t.Setenv(EnvBindToPort, strconv.Itoa(port))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// Port names another free port; the environment wins.
 	done := startRun(t, ctx, &fakeAlgo{model: &fakeModel{}},
-		Options{Root: t.TempDir(), Addr: "127.0.0.1", Port: freePort(t)})
+		Options{Root: t.TempDir(), Addr: "127.0.0.1", Port: clitest.FreePort(t)})
 	client := &http.Client{Timeout: 5 * time.Second}
 	waitPing(t, client, "http://127.0.0.1:"+strconv.Itoa(port), http.StatusOK)
 	cancel()
