@@ -137,26 +137,40 @@ func StartServe(bin, root string, port int, log io.Writer, timeout time.Duration
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait() }()
+	if err := WaitPing(s.URL+"/ping", timeout, s.done); err != nil {
+		if !errors.Is(err, ErrExited) {
+			s.Stop(5 * time.Second)
+		}
+		return nil, fmt.Errorf("%s serve: %w", bin, err)
+	}
+	return s, nil
+}
+
+// ErrExited is WaitPing's error when the server's process exited first.
+var ErrExited = errors.New("the server exited")
+
+// WaitPing polls url every 10 ms until it answers 200, timeout passes, or
+// exited (when not nil) yields the exit of the server's process.
+func WaitPing(url string, timeout time.Duration, exited <-chan error) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
-		case err := <-s.done:
-			return nil, fmt.Errorf("%s serve exited before /ping answered: %v", bin, err)
+		case err := <-exited: // a nil channel never yields
+			return fmt.Errorf("%w before %s answered 200: %v", ErrExited, url, err)
 		default:
 		}
-		resp, err := client.Get(s.URL + "/ping")
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			s.Stop(5 * time.Second)
-			return nil, fmt.Errorf("%s serve: /ping did not answer 200 within %v (last: %v)", bin, timeout, statusOrErr(resp, err))
+			return fmt.Errorf("%s did not answer 200 within %v (last: %v)", url, timeout, statusOrErr(resp, err))
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

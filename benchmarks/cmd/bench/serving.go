@@ -196,7 +196,7 @@ func runServing(e *env) (*ServingReport, error) {
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		if err := waitPing("http://"+addr+"/ping", 10*time.Second); err == nil {
+		if err := harness.WaitPing("http://"+addr+"/ping", 10*time.Second, nil); err == nil {
 			pid := cmd.Process.Pid
 			res, st, err := runLoad(addr, bodies[body1], *serveConc, func() []int { return []int{pid} })
 			if err == nil {
@@ -315,7 +315,7 @@ func servePeer(e *env, files map[string]string, rep *ServingReport, bodies map[s
 			<-done
 		}
 	}()
-	if err := waitPing("http://"+addr+"/ping", 60*time.Second); err != nil {
+	if err := harness.WaitPing("http://"+addr+"/ping", 60*time.Second, nil); err != nil {
 		return fmt.Errorf("gunicorn (log %s): %w", logf.Name(), err)
 	}
 	ver, _ := exec.Command(e.Python, "-c", "import gunicorn, flask; print(gunicorn.__version__, flask.__version__)").Output()
@@ -333,27 +333,6 @@ func servePeer(e *env, files map[string]string, rep *ServingReport, bodies map[s
 		add(srvPeer, l.name, res, st)
 	}
 	return nil
-}
-
-// waitPing polls url every 10 ms until it answers 200.
-func waitPing(url string, timeout time.Duration) error {
-	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		resp, err := c.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-			last = fmt.Errorf("status %s", resp.Status)
-		} else {
-			last = err
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not answer 200 within %v: %v", url, timeout, last)
 }
 
 // servingMarkdown renders the section.
