@@ -888,7 +888,8 @@ func parallel(n, minChunk int, fn func(lo, hi int)) {
 // added to its exponent bits. x·16/ln2 − ½ ≤ 0 is rounded by the
 // conversion's truncation (no Floor), and ln2/16 is split so that n·hi is
 // exact. Below -87 it returns e⁻⁸⁷ (1.6e-38), which no softmax sum
-// notices.
+// notices. BenchmarkExp32: 3.9-4.4 ns a value, against 6.3-7.7 for the
+// degree-6 polynomial over ln2/2 it replaced.
 func exp32(x float32) float32 {
 	if x < -87 { // below, 2^m would leave the normal range
 		x = -87

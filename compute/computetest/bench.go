@@ -15,6 +15,9 @@ func BenchmarkBackend(b *testing.B, be compute.Backend) {
 	b.Run("PairwiseL2/n=5000,d=784,k=100", func(b *testing.B) { benchPairwise(b, be, 5000, 784, 100) })
 	b.Run("NearestL2/n=5000,d=784,k=100", func(b *testing.B) { benchNearest(b, be, 5000, 784, 100) })
 	b.Run("NearestL2/n=1000,d=784,k=10000", func(b *testing.B) { benchNearest(b, be, 1000, 784, 10000) })
+	// A one-row k-means request: the size where a cgo call costs more than
+	// the product (compute/cpu's smallGemm).
+	b.Run("NearestL2/n=1,d=784,k=10", func(b *testing.B) { benchNearest(b, be, 1, 784, 10) })
 }
 
 func reportGFLOPs(b *testing.B, flops float64) {
