@@ -154,3 +154,11 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestPacksOperands: the CPU backend says it packs its operands exactly
+// when OpenBLAS runs its products (callers then skip transposed copies).
+func TestPacksOperands(t *testing.T) {
+	if got, want := compute.PacksOperands(cpu.New()), cpu.Engine() == "openblas"; got != want {
+		t.Errorf("PacksOperands = %v with engine %s, want %v", got, cpu.Engine(), want)
+	}
+}
