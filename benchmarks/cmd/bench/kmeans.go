@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -217,18 +215,6 @@ func safeLog(r *harness.TrainResult) string {
 
 // sklearnKMeans runs peers/kmeans_sklearn.py on the same IDX files.
 func sklearnKMeans(e *env, files map[string]string) (*Side, error) {
-	cmd := exec.Command(e.Python, filepath.Join(e.PeersDir, "kmeans_sklearn.py"),
-		"--train-images", files["train-images-idx3-ubyte"],
-		"--test-images", files["t10k-images-idx3-ubyte"],
-		"--test-labels", files["t10k-labels-idx1-ubyte"],
-		"--k", "10", "--seed", "0")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	rssKB, err := harness.RunMeasured(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var out struct {
 		Peer       string         `json:"peer"`
 		Version    string         `json:"version"`
@@ -241,8 +227,13 @@ func sklearnKMeans(e *env, files map[string]string) (*Side, error) {
 		TrainMSD   float64        `json:"train_msd"`
 		Numpy      string         `json:"numpy"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
-		return nil, fmt.Errorf("peer output %q: %w", lines[len(lines)-1], err)
+	rssKB, err := runPeer(e, &out, "kmeans_sklearn.py",
+		"--train-images", files["train-images-idx3-ubyte"],
+		"--test-images", files["t10k-images-idx3-ubyte"],
+		"--test-labels", files["t10k-labels-idx1-ubyte"],
+		"--k", "10", "--seed", "0")
+	if err != nil {
+		return nil, err
 	}
 	peak := float64(rssKB) / 1024
 	return &Side{

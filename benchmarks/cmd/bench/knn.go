@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
 )
@@ -194,19 +191,13 @@ func knnOurs(e *env, dir string, h map[string]string, trainRec, testRec string) 
 
 // knnPeers runs peers/knn_sklearn.py on the same IDX files.
 func knnPeers(e *env, files map[string]string) (map[string]any, error) {
-	cmd := exec.Command(e.Python, filepath.Join(e.PeersDir, "knn_sklearn.py"),
+	var out map[string]any
+	_, err := runPeer(e, &out, "knn_sklearn.py",
 		"--train-images", files["train-images-idx3-ubyte"], "--train-labels", files["train-labels-idx1-ubyte"],
 		"--test-images", files["t10k-images-idx3-ubyte"], "--test-labels", files["t10k-labels-idx1-ubyte"],
 		"--k", "10", "--nlist", "245", "--nprobe", "8")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if _, err := harness.RunMeasured(cmd); err != nil {
-		return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var out map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
-		return nil, fmt.Errorf("peer output %q: %w", lines[len(lines)-1], err)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -418,16 +416,9 @@ func llPeerOnce(e *env, task string, args ...string) (*Side, error) {
 		Params     map[string]any     `json:"params"`
 		NIter      any                `json:"n_iter"`
 	}
-	cmd := exec.Command(e.Python, append([]string{filepath.Join(e.PeersDir, "linear_sklearn.py"), "--task", task}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	rss, err := harness.RunMeasured(cmd)
+	rss, err := runPeer(e, &out, "linear_sklearn.py", append([]string{"--task", task}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
-		return nil, fmt.Errorf("peer output %q: %w", lines[len(lines)-1], err)
+		return nil, err
 	}
 	return &Side{
 		Name: "sklearn", Quality: out.Quality, TimeS: out.FitSeconds,

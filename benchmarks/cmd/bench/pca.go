@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
@@ -270,17 +270,6 @@ func servedReconstruction(s *harness.Server, d *harness.Dataset, mean []float32,
 // sklearnPCA runs peers/pca_sklearn.py on the same IDX files and returns
 // its full and randomized results.
 func sklearnPCA(e *env, files map[string]string) (map[string]*Side, error) {
-	cmd := exec.Command(e.Python, filepath.Join(e.PeersDir, "pca_sklearn.py"),
-		"--train-images", files["train-images-idx3-ubyte"],
-		"--test-images", files["t10k-images-idx3-ubyte"],
-		"--k", strconv.Itoa(pcaComponents), "--seed", "0")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	rssKB, err := harness.RunMeasured(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var out struct {
 		Version string `json:"version"`
 		Numpy   string `json:"numpy"`
@@ -292,8 +281,12 @@ func sklearnPCA(e *env, files map[string]string) (map[string]*Side, error) {
 			Params     map[string]any `json:"params"`
 		} `json:"results"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil {
-		return nil, fmt.Errorf("peer output %q: %w", lines[len(lines)-1], err)
+	rssKB, err := runPeer(e, &out, "pca_sklearn.py",
+		"--train-images", files["train-images-idx3-ubyte"],
+		"--test-images", files["t10k-images-idx3-ubyte"],
+		"--k", strconv.Itoa(pcaComponents), "--seed", "0")
+	if err != nil {
+		return nil, err
 	}
 	sides := map[string]*Side{}
 	for solver, r := range out.Results {
@@ -307,7 +300,7 @@ func sklearnPCA(e *env, files map[string]string) (map[string]*Side, error) {
 		}
 	}
 	if sides["full"] == nil || sides["randomized"] == nil {
-		return nil, fmt.Errorf("peer output lacks the full or randomized result: %s", lines[len(lines)-1])
+		return nil, fmt.Errorf("pca_sklearn.py output lacks the full or randomized result: %v", slices.Sorted(maps.Keys(out.Results)))
 	}
 	return sides, nil
 }

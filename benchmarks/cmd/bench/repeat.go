@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -113,4 +116,23 @@ func mergeRuns(runs []*Side, timesKey string) *Side {
 	s.TimeS = median(times)
 	s.Extra[timesKey] = times
 	return &s
+}
+
+// runPeer runs peers/script with args under e.Python, decodes the JSON of
+// the last line it prints into out, and returns the peak RSS of the
+// process in KB.
+func runPeer(e *env, out any, script string, args ...string) (int64, error) {
+	cmd := exec.Command(e.Python, append([]string{filepath.Join(e.PeersDir, script)}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	rssKB, err := harness.RunMeasured(cmd)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	out0 := strings.TrimSpace(stdout.String())
+	last := out0[strings.LastIndexByte(out0, '\n')+1:]
+	if err := json.Unmarshal([]byte(last), out); err != nil {
+		return 0, fmt.Errorf("%s output %q: %w", script, last, err)
+	}
+	return rssKB, nil
 }
