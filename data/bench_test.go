@@ -66,28 +66,54 @@ func BenchmarkDecodeCSV(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeJSON decodes {"instances": [{"features": [...]}, ...]}
+// with the numbers written two ways: %g with six digits and no spaces, and
+// as the SageMaker Python SDK's JSONSerializer sends a float32 array
+// (json.dumps of tolist(): repr of each value as a float64, ", " between).
 func BenchmarkDecodeJSON(b *testing.B) {
-	rows, _ := fashionLike(100)
-	var body []byte
-	body = append(body, `{"instances": [`...)
-	for i, row := range rows {
-		if i > 0 {
-			body = append(body, ", "...)
-		}
-		body = append(body, `{"features": [`...)
-		body = append(body, bytes.TrimSpace(fashionCSV([][]float32{row}, nil))...)
-		body = append(body, "]}"...)
-	}
-	body = append(body, "]}"...)
-	b.Run("rows=100", func(b *testing.B) {
-		b.SetBytes(int64(len(body)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := DecodeRequest(MediaType{Type: JSON}, body, 784); err != nil {
-				b.Fatal(err)
+	formats := []struct {
+		name string
+		sep  string
+		num  func([]byte, float32) []byte
+	}{
+		{"g6", ",", func(d []byte, v float32) []byte { return strconv.AppendFloat(d, float64(v), 'g', 6, 32) }},
+		{"sdk", ", ", func(d []byte, v float32) []byte {
+			if v == float32(int(v)) {
+				return append(strconv.AppendInt(d, int64(v), 10), ".0"...)
 			}
+			return strconv.AppendFloat(d, float64(v), 'g', -1, 64)
+		}},
+	}
+	for _, n := range []int{1, 100} {
+		rows, _ := fashionLike(n)
+		for _, f := range formats {
+			var body []byte
+			body = append(body, `{"instances": [`...)
+			for i, row := range rows {
+				if i > 0 {
+					body = append(body, ", "...)
+				}
+				body = append(body, `{"features": [`...)
+				for j, v := range row {
+					if j > 0 {
+						body = append(body, f.sep...)
+					}
+					body = f.num(body, v)
+				}
+				body = append(body, "]}"...)
+			}
+			body = append(body, "]}"...)
+			b.Run(f.name+"/rows="+strconv.Itoa(n), func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := DecodeRequest(MediaType{Type: JSON}, body, 784); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
-	})
+	}
 }
 
 func BenchmarkEncodeJSON(b *testing.B) {

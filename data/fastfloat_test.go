@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// TestFastFloat32MatchesStrconv checks the CSV and number fast paths
+// TestFastFloat32MatchesStrconv checks the CSV, JSON and number fast paths
 // against strconv.ParseFloat(s, 32) on random decimals of up to 19
-// digits, on float32 values printed shortest and with 9 or 17 digits, and
+// digits, on float32 values printed shortest, with 9 digits and as float64
+// reprs (16-17 digits), on midpoints cut to 16-19 digits, and
 // on exact float32 midpoints (the double-rounding hazard). csvRow sees
 // each one inside a line, at the start, middle or end, after fields of
 // varying width (so at every offset of its 8-byte words), with a sign,
@@ -68,6 +69,10 @@ func TestFastFloat32MatchesStrconv(t *testing.T) {
 		if msg != "" || math.Float32bits(got) != math.Float32bits(float32(want)) {
 			t.Fatalf("parseFloat32(%q) = %v (%s), strconv %v", s, got, msg, float32(want))
 		}
+		// JSON's fast path, where s is a whole JSON number.
+		if v, end, ok := scanFloat32([]byte(s), 0); ok && end == len(s) && math.Float32bits(v) != math.Float32bits(float32(want)) {
+			t.Fatalf("scanFloat32(%q) = %v, strconv %v", s, v, float32(want))
+		}
 		v, next, msg := csvField([]byte(s+",1"), 0)
 		if msg != "" || next != len(s)+1 || math.Float32bits(v) != math.Float32bits(float32(want)) {
 			t.Fatalf("csvField(%q) = %v, %d (%s), strconv %v", s, v, next, msg, float32(want))
@@ -97,6 +102,10 @@ func TestFastFloat32MatchesStrconv(t *testing.T) {
 		f := math.Float32frombits(rng.Uint32() & 0x7f7fffff) // finite
 		check(strconv.FormatFloat(float64(f), 'f', -1, 32))
 		check(strconv.FormatFloat(float64(f), 'g', 9, 32))
+		// As Python's repr writes f widened to float64 (the SDK's JSON
+		// and CSV serializers): 16 to 17 digits, a mantissa of 2^53 or
+		// more for many.
+		check(strconv.FormatFloat(float64(f), 'g', -1, 64))
 		// The midpoint between f and the next float32 up, exactly, and
 		// with its last digits nudged.
 		if f > 1e-20 && f < 1e15 {
@@ -118,6 +127,12 @@ func TestFastFloat32MatchesStrconv(t *testing.T) {
 			}
 			for k := 6; k <= 9; k++ {
 				check(strconv.FormatFloat(mid, 'f', k, 64))
+			}
+			// 16 to 19 significant digits: mantissas in [2^53, 2^63),
+			// within a few ulps of the midpoint once converted.
+			for k := 16; k <= 19; k++ {
+				check(strconv.FormatFloat(mid, 'e', k-1, 64))
+				check(strconv.FormatFloat(mid, 'f', k-1-int(math.Floor(math.Log10(mid))), 64))
 			}
 		}
 		check(strconv.FormatFloat(rng.Float64(), 'f', rng.IntN(22), 64))

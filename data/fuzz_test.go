@@ -3,7 +3,9 @@ package data
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"testing"
 )
 
@@ -155,6 +157,37 @@ func FuzzTrainingRecordIO(f *testing.F) {
 			checkBatch(t, b)
 			if b.Rows < 1 || b.Rows > size {
 				t.Fatalf("batch of %d rows for Read(%d)", b.Rows, size)
+			}
+		}
+	})
+}
+
+// FuzzJSONFloats checks that scanFloat32's fast path reads any array the
+// way the general path does: the same values (bits), position and error.
+func FuzzJSONFloats(f *testing.F) {
+	for _, seed := range []string{
+		`[0.0, 0.34117648005485535, 1, -0.5, 0.08627451]`,
+		`[0,0,0,0.011764706,0.003921569,0,0.105882354,1]`,
+		`[ -0 , 0.000000000000000000001, 12345678901234567890, 9007199254740993, 1e3, 1.]`,
+		`[0123, 00, -, .5, 1.5.2, 0.1e, 3]`, `[]`, `[1,]`, `[1 2]`, `[0.4999999701976776]`,
+		`[0.49999998509883886, 16777217, 3.4028235e38, 3.4028236e38, 1e-46]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) > maxFuzzInput {
+			return
+		}
+		fast := &jsonScanner{buf: body}
+		slow := &jsonScanner{buf: body, slowFloats: true}
+		errF, errS := fast.floats("features"), slow.floats("features")
+		if fmt.Sprint(errF) != fmt.Sprint(errS) || fast.pos != slow.pos || len(fast.vals) != len(slow.vals) {
+			t.Fatalf("%q: fast %v at %d (%d values), general %v at %d (%d values)",
+				body, errF, fast.pos, len(fast.vals), errS, slow.pos, len(slow.vals))
+		}
+		for i, v := range fast.vals {
+			if math.Float32bits(v) != math.Float32bits(slow.vals[i]) {
+				t.Fatalf("%q: value %d: fast %v, general %v", body, i, v, slow.vals[i])
 			}
 		}
 	})

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -25,6 +26,8 @@ type jsonScanner struct {
 	vals  []float32
 	keys  []uint64
 	shape []uint64
+
+	slowFloats bool // general path only (tests compare the two)
 }
 
 // errAt is a *ParseError at the scanner's position.
@@ -51,12 +54,11 @@ func (s *jsonScanner) errInst(msg string) error {
 
 func (s *jsonScanner) ws() {
 	for s.pos < len(s.buf) {
-		switch s.buf[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
+		// Every JSON space is at most ' ': one compare for the rest.
+		if c := s.buf[s.pos]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		s.pos++
 	}
 }
 
@@ -322,29 +324,58 @@ func (s *jsonScanner) skip(depth int) error {
 	return s.errAt(s.describe() + ", expected a JSON value")
 }
 
-// floats reads an array of numbers into s.vals.
+// floats reads an array of numbers into s.vals. Each element is tried
+// first by scanFloat32 (the common shapes, in one pass); anything else, an
+// error included, by the general path from the element's start, so errors
+// read the same either way.
 func (s *jsonScanner) floats(name string) error {
 	s.vals = s.vals[:0]
 	if s.peek() != '[' {
 		return s.errAt(strconv.Quote(name) + " must be an array of numbers")
 	}
-	return s.arrayOf(func() error {
-		if c := s.peek(); c != '-' && (c < '0' || c > '9') {
-			return s.errAt(strconv.Quote(name) + " must be an array of numbers")
-		}
-		start := s.pos
-		t, err := s.number()
-		if err != nil {
+	s.pos++
+	if s.peek() == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		s.ws()
+		if v, end, ok := scanFloat32(s.buf, s.pos); ok && !s.slowFloats {
+			s.vals = append(s.vals, v)
+			s.pos = end
+		} else if err := s.float(name); err != nil {
 			return err
 		}
-		v, msg := parseFloat32(t)
-		if msg != "" {
-			s.pos = start
-			return s.errAt(msg)
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.errAt(s.describe() + ", expected ',' or ']'")
 		}
-		s.vals = append(s.vals, v)
-		return nil
-	})
+	}
+}
+
+// float reads one number of the array name into s.vals: JSON's grammar,
+// then parseFloat32.
+func (s *jsonScanner) float(name string) error {
+	if c := s.peek(); c != '-' && (c < '0' || c > '9') {
+		return s.errAt(strconv.Quote(name) + " must be an array of numbers")
+	}
+	start := s.pos
+	t, err := s.number()
+	if err != nil {
+		return err
+	}
+	v, msg := parseFloat32(t)
+	if msg != "" {
+		s.pos = start
+		return s.errAt(msg)
+	}
+	s.vals = append(s.vals, v)
+	return nil
 }
 
 // uints reads an array of non-negative integers.
@@ -500,7 +531,10 @@ func decodeJSON(body []byte, featureDim int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
 	bl.reset(b, featureDim)
-	s := &jsonScanner{buf: body}
+	bl.dense = pooledDense(denseHint(bytes.Count(body, featuresKey), len(body), featureDim))
+	s := getScanner()
+	defer putScanner(s)
+	s.buf = body
 	if s.peek() == 0 && s.pos == len(body) {
 		return bl.finish(0), nil
 	}
@@ -542,13 +576,40 @@ func decodeJSON(body []byte, featureDim int) (*Batch, error) {
 	return bl.finish(0), nil
 }
 
+var (
+	featuresKey = []byte(`"features"`)
+	newline     = []byte{'\n'}
+)
+
+// denseHint is how many values to reserve for rows dense rows of cols
+// values (counted by a cheap scan, so a hint), at most what a body of
+// size bytes can hold: a dense value takes at least two bytes ("0,").
+func denseHint(rows, size, cols int) int {
+	return min(rows, size/(2*max(cols, 1))+1) * cols
+}
+
+// scanners recycles jsonScanners, whose scratch slices (a row's values,
+// a tensor's keys) would otherwise grow from nothing on every request.
+var scanners = sync.Pool{New: func() any { return new(jsonScanner) }}
+
+func getScanner() *jsonScanner { return scanners.Get().(*jsonScanner) }
+
+// putScanner resets s, keeping its scratch, and pools it. Nothing a
+// decode returns aliases the scratch: the builder copies every row.
+func putScanner(s *jsonScanner) {
+	*s = jsonScanner{key: s.key[:0], vals: s.vals[:0], keys: s.keys[:0], shape: s.shape[:0]}
+	scanners.Put(s)
+}
+
 // decodeJSONLines decodes an application/jsonlines request: one instance
 // object per line.
 func decodeJSONLines(body []byte, featureDim int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
 	bl.reset(b, featureDim)
-	s := &jsonScanner{}
+	bl.dense = pooledDense(denseHint(bytes.Count(body, newline)+1, len(body), featureDim))
+	s := getScanner()
+	defer putScanner(s)
 	for lineNo := 0; len(body) > 0; lineNo++ {
 		var line []byte
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {

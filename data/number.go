@@ -32,13 +32,25 @@ const maxFastDigits = 19
 // rounding would be a closer float64), and those go to strconv. One path
 // for every mantissa: a branch between float32 and float64 arithmetic on
 // m < 2^24 was one the CPU mispredicted on pixel data. The quotient lies
-// in [1e-22, 2^53), inside float32's normal range.
+// in [1e-22, 2^63), inside float32's normal range.
+//
+// A mantissa in [2^53, 2^63) (16 to 19 digits: what Python's repr writes
+// for a float32 value widened to float64, as the SageMaker SDK's JSON and
+// CSV serializers send them) loses up to half an ulp converting to
+// float64, so the product is within 3 ulps (relative error 3·2^-53, at
+// most 3 ulps of d's binade; float32 midpoints are never near a power of
+// two, where the binades meet): with no midpoint within 4 ulps it rounds
+// like the exact value, and otherwise strconv decides.
 func fastFloat32(m uint64, frac int, neg bool) (float32, bool) {
-	if m >= 1<<53 || uint(frac) > 22 {
+	if m >= 1<<63 || uint(frac) > 22 {
 		return 0, false
 	}
 	d := float64(int64(m)) * float64pow10neg[frac]
-	if nearFloat32Midpoint(d) {
+	if m >= 1<<53 {
+		if nearFloat32MidpointWithin(d, 4) {
+			return 0, false
+		}
+	} else if nearFloat32Midpoint(d) {
 		d = float64(int64(m)) / float64pow10[frac]
 		if math.Float64bits(d)&(1<<29-1) == 1<<28 {
 			return 0, false
@@ -57,6 +69,12 @@ func fastFloat32(m uint64, frac int, neg bool) (float32, bool) {
 // zeros) lies within 2 ulps of d.
 func nearFloat32Midpoint(d float64) bool {
 	return (math.Float64bits(d)-(1<<28-2))&(1<<29-1) <= 4
+}
+
+// nearFloat32MidpointWithin is nearFloat32Midpoint for a d within ulps
+// ulps of the exact value.
+func nearFloat32MidpointWithin(d float64, ulps uint64) bool {
+	return (math.Float64bits(d)-(1<<28-ulps))&(1<<29-1) <= 2*ulps
 }
 
 // parseFloat32 parses a decimal number (surrounding spaces already removed)
@@ -98,6 +116,52 @@ func parseFloat32(b []byte) (float32, string) {
 		}
 	}
 	return parseFloat32Slow(b)
+}
+
+// scanFloat32 parses the JSON number at b[i:] when it has the common
+// shape -?(0|[1-9][0-9]*)(.[0-9]+)? with at most maxFastDigits digits and
+// fastFloat32 can round it, in one pass over the bytes: the value and the
+// position after it. ok false (an exponent, a long or malformed number, a
+// rare rounding case, not a number at all) leaves it to the general path.
+func scanFloat32(b []byte, i int) (v float32, end int, ok bool) {
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	if i >= len(b) || b[i] < '0' || b[i] > '9' {
+		return 0, 0, false
+	}
+	var m uint64
+	nd, frac := 0, 0
+	if b[i] == '0' {
+		i++
+		nd = 1
+	} else {
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			m = m*10 + uint64(b[i]-'0')
+			i++
+			nd++
+		}
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			m = m*10 + uint64(b[i]-'0')
+			i++
+		}
+		frac = i - start
+		nd += frac
+		if frac == 0 {
+			return 0, 0, false
+		}
+	}
+	if nd > maxFastDigits || (i < len(b) && (b[i] == 'e' || b[i] == 'E')) {
+		return 0, 0, false
+	}
+	f, ok := fastFloat32(m, frac, neg)
+	return f, i, ok
 }
 
 func parseFloat32Slow(b []byte) (float32, string) {
