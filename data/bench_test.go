@@ -180,3 +180,30 @@ func BenchmarkRecordIOReader(b *testing.B) {
 }
 
 var _ = aialgs.Record{}
+
+// BenchmarkDecodeRecordIO decodes application/x-recordio-protobuf request
+// bodies (Float32Tensor features, as the SDK's RecordSerializer writes
+// them), recycling each batch as the server does.
+func BenchmarkDecodeRecordIO(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		rows, _ := fashionLike(n)
+		var buf bytes.Buffer
+		w := recordio.NewWriter(&buf)
+		for _, row := range rows {
+			p, _ := proto.Marshal(rec(f32(row, nil, nil), nil))
+			w.Write(p)
+		}
+		body := buf.Bytes()
+		b.Run("rows="+strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				batch, err := DecodeRequest(MediaType{Type: RecordIOProtobuf}, body, 784)
+				if err != nil || batch.Rows != n {
+					b.Fatal(batch, err)
+				}
+				Recycle(batch)
+			}
+		})
+	}
+}

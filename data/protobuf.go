@@ -146,6 +146,10 @@ func decodeRecordIO(body []byte, featureDim int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
 	bl.reset(b, featureDim)
+	// A dense float32 value takes 4 bytes of the body: room for that many
+	// rows, from the request pool (float64 bodies get twice the room,
+	// Int32Tensor ones grow the slice).
+	bl.dense = pooledDense(min(len(body)/4, 1<<26/max(featureDim, 1)*featureDim))
 	var d protoDecoder
 	rr := recordio.NewReader(bytesReader(body))
 	rr.MaxRecordSize = len(body) + 8 // no record is longer than the body

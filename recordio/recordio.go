@@ -73,11 +73,17 @@ type Reader struct {
 	err    error
 }
 
-// NewReader returns a Reader reading from r.
+// NewReader returns a Reader reading from r. An in-memory r that tells
+// its length (Len, as *bytes.Reader does: a request body) gets a buffer no
+// larger than what it holds, not 64 KiB zeroed per request.
 func NewReader(r io.Reader) *Reader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 1<<16)
+		size := 1 << 16
+		if l, ok := r.(interface{ Len() int }); ok {
+			size = min(size, l.Len())
+		}
+		br = bufio.NewReaderSize(r, size) // at least 16 bytes
 	}
 	return &Reader{r: br}
 }
