@@ -240,6 +240,20 @@ func (s *jsonScanner) number() ([]byte, error) {
 	return b[start:i], nil
 }
 
+// sep reads the ',' between elements (more) or the closing bracket of the
+// array or object (done).
+func (s *jsonScanner) sep(close byte) (more bool, err error) {
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return true, nil
+	case close:
+		s.pos++
+		return false, nil
+	}
+	return false, s.errAt(s.describe() + ", expected ',' or " + strconv.QuoteRune(rune(close)))
+}
+
 // arrayOf calls elem for each element of an array.
 func (s *jsonScanner) arrayOf(elem func() error) error {
 	if err := s.expect('['); err != nil {
@@ -253,14 +267,8 @@ func (s *jsonScanner) arrayOf(elem func() error) error {
 		if err := elem(); err != nil {
 			return err
 		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.errAt(s.describe() + ", expected ',' or ']'")
+		if more, err := s.sep(']'); !more {
+			return err
 		}
 	}
 }
@@ -286,14 +294,8 @@ func (s *jsonScanner) objectOf(field func(key []byte) error) error {
 		if err := field(k); err != nil {
 			return err
 		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.errAt(s.describe() + ", expected ',' or '}'")
+		if more, err := s.sep('}'); !more {
+			return err
 		}
 	}
 }
@@ -346,14 +348,10 @@ func (s *jsonScanner) floats(name string) error {
 		} else if err := s.float(name); err != nil {
 			return err
 		}
-		switch s.peek() {
-		case ',':
+		if s.pos < len(s.buf) && s.buf[s.pos] == ',' { // sep, in line: most elements
 			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.errAt(s.describe() + ", expected ',' or ']'")
+		} else if more, err := s.sep(']'); !more {
+			return err
 		}
 	}
 }
