@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -260,16 +259,12 @@ func indexFile(ix Index) (*mxnet.File, error) {
 // Load reads the three files Save wrote: model_algo-1*, or else the first
 // model_<host> in dir.
 func (Algorithm) Load(dir string) (algorithms.Model, error) {
-	base := filepath.Join(dir, "model_algo-1")
-	if _, err := os.Stat(base + ".json"); err != nil {
-		matches, _ := filepath.Glob(filepath.Join(dir, "model_*.json"))
-		sort.Strings(matches)
-		if len(matches) == 0 {
-			return nil, errorf("no model_algo-1.json (or other model_*.json) in %s", dir)
-		}
-		base = strings.TrimSuffix(matches[0], ".json")
+	jsPath, err := algorithms.ModelFile(dir, ".json")
+	if err != nil {
+		return nil, errorf("%w", err)
 	}
-	js, err := os.ReadFile(base + ".json")
+	base := strings.TrimSuffix(jsPath, ".json")
+	js, err := os.ReadFile(jsPath)
 	if err != nil {
 		return nil, err
 	}

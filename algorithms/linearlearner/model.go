@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -251,14 +250,9 @@ func (m *Model) artifact() ([]byte, error) {
 // Load reads the model SageMaker's linear learner or ours wrote:
 // model_algo-1, or else the first model_* file in dir.
 func (Algorithm) Load(dir string) (algorithms.Model, error) {
-	path := filepath.Join(dir, "model_algo-1")
-	if _, err := os.Stat(path); err != nil {
-		matches, _ := filepath.Glob(filepath.Join(dir, "model_*"))
-		sort.Strings(matches)
-		if len(matches) == 0 {
-			return nil, fmt.Errorf("linear-learner: no model_algo-1 (or other model_*) file in %s", dir)
-		}
-		path = matches[0]
+	path, err := algorithms.ModelFile(dir, "")
+	if err != nil {
+		return nil, fmt.Errorf("linear-learner: %w", err)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

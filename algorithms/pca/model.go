@@ -3,9 +3,7 @@ package pca
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -92,14 +90,9 @@ func (m *Model) Save(dir string) error {
 // be missing (it does not enter the projection). Any dtype MXNet saves is
 // accepted and converted to float32.
 func (Algorithm) Load(dir string) (algorithms.Model, error) {
-	path := filepath.Join(dir, "model_algo-1")
-	if _, err := os.Stat(path); err != nil {
-		matches, _ := filepath.Glob(filepath.Join(dir, "model_*"))
-		sort.Strings(matches)
-		if len(matches) == 0 {
-			return nil, fmt.Errorf("pca: no model_algo-1 (or other model_*) file in %s", dir)
-		}
-		path = matches[0]
+	path, err := algorithms.ModelFile(dir, "")
+	if err != nil {
+		return nil, fmt.Errorf("pca: %w", err)
 	}
 	f, err := mxnet.ReadFile(path)
 	if err != nil {
