@@ -6,7 +6,11 @@
 // application/json, application/jsonlines and application/x-recordio-protobuf.
 package data
 
-import "io"
+import (
+	"context"
+	"fmt"
+	"io"
+)
 
 // Batch is a mini-batch of rows. It is dense (Dense holds Rows*Cols values,
 // row-major) or sparse in CSR form (Indptr, Indices, Values), never both.
@@ -98,6 +102,32 @@ type BatchReader interface {
 	// belong to the reader and are valid until the next call to Read; a
 	// caller that keeps rows copies them.
 	Read(n int) (*Batch, error)
+}
+
+// Each calls fn on every batch of at most n rows that r returns, until
+// io.EOF (then it returns nil). Between batches it returns ctx.Err() once
+// ctx is cancelled; fn's error is returned as it is, and a read error too,
+// or as "what: err" when what (a channel's name, say) is not empty. It
+// does not close r. fn must not keep the batch (see Read).
+func Each(ctx context.Context, r BatchReader, n int, what string, fn func(*Batch) error) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := r.Read(n)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if what != "" {
+				err = fmt.Errorf("%s: %w", what, err)
+			}
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
 }
 
 // BatchReadCloser is a BatchReader over a resource that must be released.

@@ -3,8 +3,6 @@ package kmeans
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 
@@ -91,30 +89,21 @@ func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
 		r := data.ReadAhead(rc, t.p.MiniBatchSize) // decode the next batch while this one computes
 		var ssd float64
 		var n int64
-		for {
-			if err := ctx.Err(); err != nil {
-				r.Close()
-				return err
-			}
-			b, err := r.Read(t.p.MiniBatchSize)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return err
-			}
+		err = data.Each(ctx, r, t.p.MiniBatchSize, "", func(b *data.Batch) error {
 			if t.centers.Rows == 0 {
 				if err := t.init(b); err != nil {
-					r.Close()
 					return err
 				}
 			}
 			ssd += t.step(b)
 			n += int64(b.Rows)
 			t.metrics.Batch(b.Rows)
+			return nil
+		})
+		if cerr := r.Close(); err == nil {
+			err = cerr
 		}
-		if err := r.Close(); err != nil {
+		if err != nil {
 			return err
 		}
 		t.seen += n
@@ -290,17 +279,7 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 	var idx []int32
 	var dist []float64
 	var scratch []float32
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := r.Read(p.MiniBatchSize)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("test channel: %w", err)
-		}
+	err = data.Each(ctx, r, p.MiniBatchSize, "test channel", func(b *data.Batch) error {
 		idx = grow(idx, b.Rows)
 		dist = grow(dist, b.Rows)
 		scratch = m.assign(idx, dist, b, scratch)
@@ -308,6 +287,10 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 			ssd += v
 		}
 		n += int64(b.Rows)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if n == 0 {
 		metrics.Logf("the test channel holds no records: no test metrics")

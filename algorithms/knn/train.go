@@ -3,12 +3,12 @@ package knn
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // seed fixes the random stream (k-NN has no seed hyperparameter): the same
@@ -71,25 +71,19 @@ func sample(ctx context.Context, job *algorithms.Job, p Params, size int, rng *r
 	}
 	defer r.Close()
 	res := NewReservoir(size, p.FeatureDim, rng)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		b, err := r.Read(p.MiniBatchSize)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	err = data.Each(ctx, r, p.MiniBatchSize, "", func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
-			return nil, algorithms.Errorf("train rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
+			return algorithms.Errorf("train rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
 		if b.LabelSize < 1 {
-			return nil, algorithms.Errorf("train records after the %d-th have no label: k-NN needs a label per training row (label[\"values\"] in RecordIO-protobuf, the first column of text/csv;label_size=1)", res.Seen)
+			return algorithms.Errorf("train records after the %d-th have no label: k-NN needs a label per training row (label[\"values\"] in RecordIO-protobuf, the first column of text/csv;label_size=1)", res.Seen)
 		}
 		res.Offer(b)
 		job.Metrics.Batch(b.Rows)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := r.Close(); err != nil {
 		return nil, err
@@ -178,17 +172,8 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 	var n int64
 	var sum float64 // correct predictions, or squared errors
 	var searching time.Duration
-	for batch := 0; ; batch++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := r.Read(p.MiniBatchSize)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("test channel: %w", err)
-		}
+	batch := 0
+	err = data.Each(ctx, r, p.MiniBatchSize, "test channel", func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("test rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
@@ -219,6 +204,11 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 		metrics.Logf("test mini-batch %d: %d records, %s %.6g", batch, b.Rows, name, s/float64(b.Rows))
 		sum += s
 		n += int64(b.Rows)
+		batch++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if n == 0 {
 		metrics.Logf("the test channel holds no records: no test metrics")

@@ -3,7 +3,6 @@ package linearlearner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -703,27 +702,21 @@ func (t *trainer) setOffsets(acc []float64) {
 func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, int64, error) {
 	lossSum := make([]float64, t.M)
 	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		b, err := src.Read(t.p.MiniBatchSize)
-		if err == io.EOF {
-			return lossSum, n, nil
-		}
-		if err != nil {
-			return nil, 0, err
-		}
+	err := data.Each(ctx, src, t.p.MiniBatchSize, "", func(b *data.Batch) error {
 		if err := t.checkBatch(b, "train", n); err != nil {
-			return nil, 0, err
+			return err
 		}
-		if b.Rows == 0 {
-			continue
+		if b.Rows > 0 {
+			t.step(b, lossSum)
+			n += int64(b.Rows)
+			t.metrics.Batch(b.Rows)
 		}
-		t.step(b, lossSum)
-		n += int64(b.Rows)
-		t.metrics.Batch(b.Rows)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
+	return lossSum, n, nil
 }
 
 // step is one mini-batch update of every model: forward, the loss gradient
@@ -1064,19 +1057,9 @@ func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel st
 	}
 	var n int64
 	out := make([]float32, t.K)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		b, err := src.Read(p.MiniBatchSize)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s channel: %w", channel, err)
-		}
+	err := data.Each(ctx, src, p.MiniBatchSize, channel+" channel", func(b *data.Batch) error {
 		if err := t.checkBatch(b, channel, n); err != nil {
-			return nil, err
+			return err
 		}
 		x := t.prepare(b)
 		z := t.forward(x)
@@ -1098,6 +1081,10 @@ func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel st
 			}
 		}
 		n += int64(b.Rows)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if n == 0 {
 		return nil, algorithms.Errorf("the %s channel holds no records", channel)
@@ -1211,17 +1198,7 @@ func score(ctx context.Context, m *Model, r data.BatchReadCloser, name string, p
 	var z []float32
 	var scratch []float32
 	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := r.Read(p.MiniBatchSize)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s channel: %w", name, err)
-		}
+	err := data.Each(ctx, r, p.MiniBatchSize, name+" channel", func(b *data.Batch) error {
 		if err := t.checkBatch(b, name, n); err != nil {
 			return err
 		}
@@ -1230,6 +1207,10 @@ func score(ctx context.Context, m *Model, r data.BatchReadCloser, name string, p
 			e.add(z[i*m.k:(i+1)*m.k], float64(b.Label(i)))
 		}
 		n += int64(b.Rows)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if n == 0 {
 		metrics.Logf("the %s channel holds no records: no %s metrics", name, name)

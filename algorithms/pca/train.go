@@ -3,7 +3,6 @@ package pca
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -103,21 +102,8 @@ func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, m
 	}
 	r := data.ReadAhead(rc, p.MiniBatchSize) // decode the next batch while this one computes
 	var x []float32
-	for {
-		if err := ctx.Err(); err != nil {
-			r.Close()
-			return err
-		}
-		b, err := r.Read(p.MiniBatchSize)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			r.Close()
-			return err
-		}
+	err = data.Each(ctx, r, p.MiniBatchSize, "", func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
-			r.Close()
 			return algorithms.Errorf("train records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
 		if !(b.Sparse() && sum.addSparse(b)) {
@@ -125,8 +111,12 @@ func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, m
 			sum.add(x, b.Rows)
 		}
 		metrics.Batch(b.Rows)
+		return nil
+	})
+	if cerr := r.Close(); err == nil {
+		err = cerr
 	}
-	return r.Close()
+	return err
 }
 
 // ---- regular mode ----
@@ -614,17 +604,7 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 	var sse float64
 	var n int64
 	var scratch []float32
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := r.Read(p.MiniBatchSize)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("test channel: %w", err)
-		}
+	err = data.Each(ctx, r, p.MiniBatchSize, "test channel", func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("test records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
@@ -642,6 +622,10 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 			sse += max(xx-pp, 0)
 		}
 		n += int64(b.Rows)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if n == 0 {
 		metrics.Logf("the test channel holds no records: nothing to score")
