@@ -14,6 +14,7 @@ import (
 // protoDecoder turns aialgs.Record payloads into batch rows, reusing its
 // scratch between records.
 type protoDecoder struct {
+	general  bool // no dense-row fast path (tests compare the two)
 	fast     wireRecord
 	rec      aialgs.Record
 	scratch  []float32
@@ -63,6 +64,20 @@ func (d *protoDecoder) decode(payload []byte, idx int, bl *builder) (label float
 			lvals, _, _ = d.fast.convert(l, &d.lscratch, nil, nil)
 		}
 		if hasFeatures {
+			// The common record, a dense float32 row of the right width
+			// with a good label or none, goes straight into the batch:
+			// one pass, no scratch copy. Anything else, a NaN or Inf
+			// included, takes the general path, which names the problem.
+			if f.kind == valueFloat32 && len(f.keys) == 0 && !bl.sparse && bl.cols > 0 && len(f.values) == 4*bl.cols &&
+				(!hasLabelField || len(lvals) > 0 && finite(lvals[0])) && !d.general {
+				if float32sFrom(bl.denseRow(), f.values) {
+					if hasLabelField {
+						return lvals[0], true, nil
+					}
+					return 0, false, nil
+				}
+				bl.unDenseRow()
+			}
 			vals, keys, shape = d.fast.convert(f, &d.scratch, &d.keys, &d.shape)
 		}
 	} else {

@@ -247,6 +247,29 @@ func (wireRecord) convert(t wireTensor, vals *[]float32, keys, shape *[]uint64) 
 	return out, k, s
 }
 
+// float32sFrom decodes len(dst) little-endian float32s from b (at least
+// 4·len(dst) bytes) into dst, two per 8-byte load, and reports whether all
+// are finite: an exponent of all ones plus one sets the sign bit of its
+// half, and nothing carries between the halves.
+func float32sFrom(dst []float32, b []byte) bool {
+	const expMask, expOne, signs = 0x7f8000007f800000, 0x0080000000800000, 0x8000000080000000
+	b = b[:4*len(dst)]
+	var acc uint64
+	i := 0
+	for ; i+2 <= len(dst); i += 2 {
+		x := binary.LittleEndian.Uint64(b[4*i:])
+		acc |= x&expMask + expOne
+		dst[i] = math.Float32frombits(uint32(x))
+		dst[i+1] = math.Float32frombits(uint32(x >> 32))
+	}
+	if i < len(dst) {
+		x := uint64(binary.LittleEndian.Uint32(b[4*i:]))
+		acc |= x&expMask + expOne
+		dst[i] = math.Float32frombits(uint32(x))
+	}
+	return acc&signs == 0
+}
+
 func varints(dst []uint64, b []byte) []uint64 {
 	for len(b) > 0 {
 		v, n := protowire.ConsumeVarint(b)

@@ -2,6 +2,8 @@ package data
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -75,5 +77,61 @@ func FuzzWireRecord(f *testing.F) {
 		}
 		check("features", feat, rec.Features["values"])
 		check("label", label, rec.Label["values"])
+	})
+}
+
+// FuzzDenseRowFastPath checks decode's dense float32 fast path (straight
+// into the batch) against the general path on any payload and width: the
+// same label, error and row bits.
+func FuzzDenseRowFastPath(f *testing.F) {
+	for _, name := range []string{"dense_f32_labeled.rec", "dense_f64_unlabeled.rec", "sparse_f32_labeled.rec"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "sdk", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		recs, err := recordio.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, r := range recs {
+			f.Add(r, uint8(0))
+		}
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, r := range []*aialgs.Record{
+		rec(f32([]float32{1, 2, 3}, nil, nil), f32([]float32{1}, nil, nil)),
+		rec(f32([]float32{1, nan, 3}, nil, nil), f32([]float32{0}, nil, nil)),
+		rec(f32([]float32{1, 2, inf}, nil, nil), nil),
+		rec(f32([]float32{1, 2, 3}, nil, nil), f32([]float32{nan}, nil, nil)),
+		rec(f32([]float32{1, 2, 3}, nil, nil), f32(nil, nil, nil)),
+		rec(f32([]float32{1, 2, 3}, nil, []uint64{3}), nil),
+		rec(f32([]float32{-0.0, 3.4e38, 1e-45}, nil, nil), nil),
+	} {
+		p, _ := proto.Marshal(r)
+		f.Add(p, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, cols uint8) {
+		width := int(cols%8) + 1
+		if cols == 0 {
+			width = 3
+		}
+		decode := func(general bool) (string, []float32, int) {
+			var bl builder
+			var b Batch
+			bl.reset(&b, width)
+			d := protoDecoder{general: general}
+			label, has, err := d.decode(payload, 0, &bl)
+			return fmt.Sprint(label, has, err), bl.dense, b.Rows
+		}
+		gotRes, gotRow, gotRows := decode(false)
+		wantRes, wantRow, wantRows := decode(true)
+		if gotRes != wantRes || gotRows != wantRows || len(gotRow) != len(wantRow) {
+			t.Fatalf("fast %s (%d rows, %v), general %s (%d rows, %v)", gotRes, gotRows, gotRow, wantRes, wantRows, wantRow)
+		}
+		for i := range gotRow {
+			if math.Float32bits(gotRow[i]) != math.Float32bits(wantRow[i]) {
+				t.Fatalf("value %d: fast %v, general %v", i, gotRow[i], wantRow[i])
+			}
+		}
 	})
 }

@@ -166,7 +166,11 @@ func (r *Reader) fill(n int) error {
 	for n > 0 {
 		c := min(n, chunk)
 		at := len(r.buf)
-		r.buf = append(r.buf, make([]byte, c)...)
+		if cap(r.buf)-at >= c {
+			r.buf = r.buf[:at+c] // ReadFull overwrites it all: no zeroing
+		} else {
+			r.buf = append(r.buf, make([]byte, c)...)
+		}
 		got, err := io.ReadFull(r.r, r.buf[at:])
 		r.off += int64(got)
 		if err != nil {
