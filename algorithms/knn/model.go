@@ -230,14 +230,22 @@ func indexFile(ix Index) (*mxnet.File, error) {
 		put("centroids", mxnet.NewFloat32(x.quant.x, x.nlist, x.d))
 		offsets := make([]int64, x.nlist+1)
 		ids := make([]int64, 0, x.n)
-		var vecs []float32
+		vecs := x.vecs // the lists back to back already, when built in one Add or loaded
+		if x.pq == nil && len(vecs) != x.n*x.d {
+			vecs = make([]float32, 0, x.n*x.d)
+			for _, L := range x.lists {
+				vecs = append(vecs, L.x...)
+			}
+		}
 		var codes []int64
+		if x.pq != nil {
+			codes = make([]int64, 0, x.n*x.pq.M)
+		}
 		for l, L := range x.lists {
 			offsets[l+1] = offsets[l] + int64(len(L.ids))
 			for _, id := range L.ids {
 				ids = append(ids, int64(id))
 			}
-			vecs = append(vecs, L.x...)
 			for _, c := range L.codes {
 				codes = append(codes, int64(c))
 			}
@@ -431,11 +439,14 @@ func loadIndex(f *mxnet.File, meta Metadata) (Index, error) {
 				}
 				continue
 			}
-			L.x = vecs[lo*d : hi*d]
+			L.x = vecs[lo*d : hi*d : hi*d] // no list may grow into the next
 			if !ip {
 				L.norms = make([]float32, hi-lo)
 				compute.Current().RowSquaredNorms(L.norms, compute.MatrixOf(hi-lo, d, L.x))
 			}
+		}
+		if v.pq == nil && off.Int64[0] == 0 && off.Int64[nlist] == int64(v.n) {
+			v.vecs = vecs // the lists tile it in order
 		}
 		return v, nil
 	}

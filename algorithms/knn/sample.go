@@ -20,6 +20,9 @@ type Reservoir struct {
 	row []float32
 }
 
+// maxReserveBytes bounds the room Offer reserves for the sample up front.
+const maxReserveBytes = 1 << 30
+
 // NewReservoir returns an empty reservoir drawing from rng.
 func NewReservoir(size, dim int, rng *rand.Rand) *Reservoir {
 	return &Reservoir{Size: size, Dim: dim, rng: rng, row: make([]float32, dim)}
@@ -31,6 +34,15 @@ func (r *Reservoir) Len() int { return len(r.Labels) }
 // Offer considers every row of b (its first label per row; 0 when b has no
 // labels).
 func (r *Reservoir) Offer(b *data.Batch) {
+	if r.X == nil && r.Size > 0 {
+		// Room for the whole sample up front (at most 1 GiB of it): grown
+		// by append, 60,000 rows of 784 left as much garbage as they hold,
+		// and the heap peaked at 2.5 times the sample. Pages of the room
+		// that the stream never fills are never touched.
+		n := min(r.Size, maxReserveBytes/(4*max(r.Dim, 1)))
+		r.X = make([]float32, 0, n*r.Dim)
+		r.Labels = make([]float32, 0, n)
+	}
 	for i := 0; i < b.Rows; i++ {
 		label := float32(0)
 		if b.LabelSize > 0 {
