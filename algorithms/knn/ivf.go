@@ -202,6 +202,7 @@ func (v *IVF) Add(be compute.Backend, x compute.Matrix) {
 func (v *IVF) Reset() {
 	v.lists = make([]ivfList, v.nlist)
 	v.n = 0
+	v.vecs = nil
 }
 
 // Search finds the NProbe nearest lists of every query, then scans each
