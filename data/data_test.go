@@ -768,6 +768,56 @@ func TestRecycleReusesWithoutStaleValues(t *testing.T) {
 	Recycle(nil) // no-op
 }
 
+// TestRecycleAcrossContentTypes: JSON, JSON Lines and RecordIO requests
+// reserve their rows from the same pool (sized from a scan of the body),
+// so each must see only its own values after another type's batch was
+// recycled, sparse rows included.
+func TestRecycleAcrossContentTypes(t *testing.T) {
+	var rio bytes.Buffer
+	w := recordio.NewWriter(&rio)
+	for _, r := range []*aialgs.Record{
+		rec(f32([]float32{0, 0.5, 0}, nil, nil), f32([]float32{1}, nil, nil)),
+		rec(f32([]float32{-1, 0, 2000}, nil, nil), nil),
+	} {
+		p, err := proto.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(p)
+	}
+	want := []float32{0, 0.5, 0, -1, 0, 2000}
+	for _, tc := range []struct {
+		ct   string
+		body []byte
+	}{
+		{JSON, []byte(`{"instances": [{"features": [0, 0.5, 0]}, {"features": [-1, 0, 2e3]}]}`)},
+		{JSONLines, []byte("{\"features\": [0, 0.5, 0]}\n{\"features\": [-1, 0, 2000.0]}\n")},
+		{RecordIOProtobuf, rio.Bytes()},
+	} {
+		prev, err := DecodeRequest(MediaType{Type: CSV}, []byte("7,8,9\n7,8,9\n7,8,9\n"), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Recycle(prev)
+		b, err := DecodeRequest(MediaType{Type: tc.ct}, tc.body, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.ct, err)
+		}
+		if b.Rows != 2 || !slices.Equal(b.Dense, want) {
+			t.Errorf("%s after Recycle: %d rows %v, want 2 rows %v", tc.ct, b.Rows, b.Dense, want)
+		}
+		Recycle(b)
+	}
+	// A sparse JSON request on a recycled dense buffer.
+	b, err := DecodeRequest(MediaType{Type: JSON}, []byte(`{"instances": [{"data": {"features": {"keys": [2], "shape": [3], "values": [5]}}}]}`), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Sparse() || b.Rows != 1 || !slices.Equal(b.Indices, []int32{2}) || !slices.Equal(b.Values, []float32{5}) {
+		t.Errorf("sparse JSON after Recycle: %+v", b)
+	}
+}
+
 // TestBatchClone: a clone shares no storage, and nil slices stay nil (a
 // dense clone is not mistaken for CSR).
 func TestBatchClone(t *testing.T) {

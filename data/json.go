@@ -529,7 +529,7 @@ func decodeJSON(body []byte, featureDim int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
 	bl.reset(b, featureDim)
-	bl.dense = pooledDense(denseHint(bytes.Count(body, featuresKey), len(body), featureDim))
+	bl.dense = pooledRows(bytes.Count(body, featuresKey), featureDim, len(body), len("0,"))
 	s := getScanner()
 	defer putScanner(s)
 	s.buf = body
@@ -579,13 +579,6 @@ var (
 	newline     = []byte{'\n'}
 )
 
-// denseHint is how many values to reserve for rows dense rows of cols
-// values (counted by a cheap scan, so a hint), at most what a body of
-// size bytes can hold: a dense value takes at least two bytes ("0,").
-func denseHint(rows, size, cols int) int {
-	return min(rows, size/(2*max(cols, 1))+1) * cols
-}
-
 // scanners recycles jsonScanners, whose scratch slices (a row's values,
 // a tensor's keys) would otherwise grow from nothing on every request.
 var scanners = sync.Pool{New: func() any { return new(jsonScanner) }}
@@ -605,7 +598,7 @@ func decodeJSONLines(body []byte, featureDim int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
 	bl.reset(b, featureDim)
-	bl.dense = pooledDense(denseHint(bytes.Count(body, newline)+1, len(body), featureDim))
+	bl.dense = pooledRows(bytes.Count(body, newline)+1, featureDim, len(body), len("0,"))
 	s := getScanner()
 	defer putScanner(s)
 	for lineNo := 0; len(body) > 0; lineNo++ {

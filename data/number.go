@@ -81,41 +81,37 @@ func nearFloat32MidpointWithin(d float64, ulps uint64) bool {
 // as strconv.ParseFloat(s, 32) does, rejecting NaN, Inf, hexadecimal and
 // underscores. It allocates nothing. The message says what is wrong.
 func parseFloat32(b []byte) (float32, string) {
-	// Fast path: [+-]digits[.digits] with a mantissa below 2^24 and at most
-	// 10 fraction digits is exact as float32(m)/10^k, one correctly rounded
-	// division (strconv's atof32exact).
+	// Fast path: [+-]digits[.digits] (either side may be empty, not both)
+	// of at most maxFastDigits digits, rounded by fastFloat32.
 	i, neg := 0, false
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		neg = b[0] == '-'
 		i++
 	}
-	var m uint64
-	nd, frac, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c >= '0' && c <= '9' {
-			m = m*10 + uint64(c-'0')
-			nd++
-			if dot {
-				frac++
-			}
-			if nd > maxFastDigits {
-				break
-			}
-			continue
-		}
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		break
+	i, m, nd := decimalDigits(b, i, 0)
+	frac := 0
+	if i < len(b) && b[i] == '.' {
+		i, m, frac = decimalDigits(b, i+1, m)
+		nd += frac
 	}
-	if i == len(b) && nd > 0 {
+	if i == len(b) && nd > 0 && nd <= maxFastDigits {
 		if f, ok := fastFloat32(m, frac, neg); ok {
 			return f, ""
 		}
 	}
 	return parseFloat32Slow(b)
+}
+
+// decimalDigits reads the digits at b[i:] into m (m·10 + digit each; it
+// wraps past maxFastDigits, which callers reject) and returns the position
+// after them and how many there were.
+func decimalDigits(b []byte, i int, m uint64) (int, uint64, int) {
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		m = m*10 + uint64(b[i]-'0')
+		i++
+	}
+	return i, m, i - start
 }
 
 // scanFloat32 parses the JSON number at b[i:] when it has the common
@@ -133,29 +129,17 @@ func scanFloat32(b []byte, i int) (v float32, end int, ok bool) {
 		return 0, 0, false
 	}
 	var m uint64
-	nd, frac := 0, 0
-	if b[i] == '0' {
+	nd, frac := 1, 0
+	if b[i] == '0' { // JSON: no digit may follow a leading zero
 		i++
-		nd = 1
 	} else {
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			m = m*10 + uint64(b[i]-'0')
-			i++
-			nd++
-		}
+		i, m, nd = decimalDigits(b, i, 0)
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			m = m*10 + uint64(b[i]-'0')
-			i++
-		}
-		frac = i - start
-		nd += frac
-		if frac == 0 {
+		if i, m, frac = decimalDigits(b, i+1, m); frac == 0 {
 			return 0, 0, false
 		}
+		nd += frac
 	}
 	if nd > maxFastDigits || (i < len(b) && (b[i] == 'e' || b[i] == 'E')) {
 		return 0, 0, false

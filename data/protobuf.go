@@ -68,8 +68,8 @@ func (d *protoDecoder) decode(payload []byte, idx int, bl *builder) (label float
 			// with a good label or none, goes straight into the batch:
 			// one pass, no scratch copy. Anything else, a NaN or Inf
 			// included, takes the general path, which names the problem.
-			if f.kind == valueFloat32 && len(f.keys) == 0 && !bl.sparse && bl.cols > 0 && len(f.values) == 4*bl.cols &&
-				(!hasLabelField || len(lvals) > 0 && finite(lvals[0])) && !d.general {
+			if !d.general && f.kind == valueFloat32 && len(f.keys) == 0 && !bl.sparse && bl.cols > 0 && len(f.values) == 4*bl.cols &&
+				(!hasLabelField || len(lvals) > 0 && finite(lvals[0])) {
 				if float32sFrom(bl.denseRow(), f.values) {
 					if hasLabelField {
 						return lvals[0], true, nil
@@ -161,10 +161,10 @@ func decodeRecordIO(body []byte, featureDim int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
 	bl.reset(b, featureDim)
-	// A dense float32 value takes 4 bytes of the body: room for that many
-	// rows, from the request pool (float64 bodies get twice the room,
-	// Int32Tensor ones grow the slice).
-	bl.dense = pooledDense(min(len(body)/4, 1<<26/max(featureDim, 1)*featureDim))
+	// Room for as many rows as the body holds at 4 bytes a value (a
+	// Float32Tensor; float64 bodies get twice the room, Int32Tensor ones
+	// grow the slice).
+	bl.dense = pooledRows(len(body), featureDim, len(body), 4)
 	var d protoDecoder
 	rr := recordio.NewReader(bytesReader(body))
 	rr.MaxRecordSize = len(body) + 8 // no record is longer than the body

@@ -21,7 +21,7 @@ func (c *closeCounter) Close() error { c.closed++; return nil }
 // reader it wraps, batch by batch, and each batch stays intact while the next
 // one is being read.
 func TestReadAhead(t *testing.T) {
-	path := filepath.Join("..", "testdata", "sdk", "fashion_head50.rec")
+	path := filepath.Join(sdkDir, "fashion_head50.rec")
 	open := func() BatchReader {
 		f, err := os.Open(path)
 		if err != nil {

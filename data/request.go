@@ -125,6 +125,15 @@ func pooledDense(n int) []float32 {
 	return make([]float32, 0, n)
 }
 
+// pooledRows is pooledDense with room for rows dense rows of cols values,
+// at most as many as a body of size bytes can hold at minBytes bytes a
+// value: the row count is a hint from a quick scan, and this bound keeps a
+// body that lies about it from reserving more than its own size allows.
+func pooledRows(rows, cols, size, minBytes int) []float32 {
+	cols = max(cols, 1)
+	return pooledDense(min(rows, size/(minBytes*cols)+1) * cols)
+}
+
 // Recycle hands the buffers of a batch that DecodeRequest returned back
 // for a later request to reuse. Neither b nor anything read from it (its
 // slices, predictions that alias them) may be used afterwards.

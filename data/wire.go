@@ -3,6 +3,7 @@ package data
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -217,9 +218,8 @@ func (wireRecord) convert(t wireTensor, vals *[]float32, keys, shape *[]uint64) 
 	out := (*vals)[:0]
 	switch t.kind {
 	case valueFloat32:
-		for b := t.values; len(b) >= 4; b = b[4:] {
-			out = append(out, math.Float32frombits(binary.LittleEndian.Uint32(b)))
-		}
+		out = slices.Grow(out, len(t.values)/4)[:len(t.values)/4]
+		float32sFrom(out, t.values) // decode checks finiteness, naming the value
 	case valueFloat64:
 		for b := t.values; len(b) >= 8; b = b[8:] {
 			out = append(out, float32(math.Float64frombits(binary.LittleEndian.Uint64(b))))

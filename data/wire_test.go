@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -14,22 +12,26 @@ import (
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
 )
 
+// sdkRecords returns the record payloads of the SDK-written files.
+func sdkRecords(t testing.TB, names ...string) [][]byte {
+	t.Helper()
+	var recs [][]byte
+	for _, name := range names {
+		rs, err := recordio.NewReader(bytes.NewReader(readFile(t, name))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rs...)
+	}
+	return recs
+}
+
 // FuzzWireRecord checks the hand-written Record decoder against
 // proto.Unmarshal: whenever the fast path accepts a payload, it must find
 // exactly the tensors the generated code finds.
 func FuzzWireRecord(f *testing.F) {
-	for _, name := range []string{"dense_f32_labeled.rec", "dense_f64_unlabeled.rec", "dense_int_labeled.rec", "sparse_f32_labeled.rec"} {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "sdk", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		recs, err := recordio.NewReader(bytes.NewReader(b)).ReadAll()
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, r := range recs {
-			f.Add(r)
-		}
+	for _, r := range sdkRecords(f, "dense_f32_labeled.rec", "dense_f64_unlabeled.rec", "dense_int_labeled.rec", "sparse_f32_labeled.rec") {
+		f.Add(r)
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var w wireRecord
@@ -84,18 +86,8 @@ func FuzzWireRecord(f *testing.F) {
 // into the batch) against the general path on any payload and width: the
 // same label, error and row bits.
 func FuzzDenseRowFastPath(f *testing.F) {
-	for _, name := range []string{"dense_f32_labeled.rec", "dense_f64_unlabeled.rec", "sparse_f32_labeled.rec"} {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "sdk", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		recs, err := recordio.NewReader(bytes.NewReader(b)).ReadAll()
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, r := range recs {
-			f.Add(r, uint8(0))
-		}
+	for _, r := range sdkRecords(f, "dense_f32_labeled.rec", "dense_f64_unlabeled.rec", "sparse_f32_labeled.rec") {
+		f.Add(r, uint8(0))
 	}
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
 	for _, r := range []*aialgs.Record{
