@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"image/color"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -227,6 +229,11 @@ func writeCharts(r *Report, dir string) ([]string, error) {
 			}
 			panels = append(panels, p)
 		}
+		if lp, err := latencyPanel(s); err != nil {
+			return paths, err
+		} else if lp != nil {
+			panels = append(panels, lp)
+		}
 		if len(panels) > 0 {
 			path := filepath.Join(dir, r.Date+"-serving.png")
 			if err := savePanels(path, vg.Length(len(panels))*4*vg.Inch, 3.5*vg.Inch, panels...); err != nil {
@@ -236,6 +243,67 @@ func writeCharts(r *Report, dir string) ([]string, error) {
 		}
 	}
 	return paths, nil
+}
+
+// latencyPanel plots p99 against requests/s of each server's 1-row loads,
+// one point per connection count (labelled), with the 2 ms target: the load a server
+// carries within the latency objective. Log scales: the servers are 10×
+// apart.
+func latencyPanel(s *ServingReport) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "/invocations, 1 row: p99 vs req/s"
+	p.X.Label.Text = "requests/s (log)"
+	p.Y.Label.Text = "p99 ms (log), lower is better"
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	lo, hi := math.Inf(1), 0.0
+	for _, srv := range []struct {
+		name, label string
+		c           color.Color
+	}{{srvOurs, "sagebrush", colOurs}, {srvPeer, "sklearn+gunicorn", colPeer}} {
+		var loads []*ServingLoad
+		for i := range s.Loads {
+			if l := &s.Loads[i]; l.Server == srv.name && s.oneRow(l) && l.Result.RPS > 0 && l.Result.P99Ms > 0 {
+				loads = append(loads, l)
+			}
+		}
+		if len(loads) == 0 {
+			continue
+		}
+		// In order of connections, each point labelled with its count.
+		sort.Slice(loads, func(i, j int) bool { return loads[i].Conns < loads[j].Conns })
+		xys := make(plotter.XYs, len(loads))
+		labels := make([]string, len(loads))
+		for i, l := range loads {
+			xys[i] = plotter.XY{X: l.Result.RPS, Y: l.Result.P99Ms}
+			labels[i] = strconv.Itoa(l.Conns)
+			lo, hi = min(lo, l.Result.RPS), max(hi, l.Result.RPS)
+		}
+		line, pts, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		line.Color, pts.Color = srv.c, srv.c
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+		if err != nil {
+			return nil, err
+		}
+		p.Add(line, pts, lab)
+		p.Legend.Add(srv.label, line, pts)
+	}
+	if hi == 0 {
+		return nil, nil
+	}
+	target, err := plotter.NewLine(plotter.XYs{{X: lo, Y: 2}, {X: hi, Y: 2}})
+	if err != nil {
+		return nil, err
+	}
+	target.Color = colOther
+	target.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(target, plotter.NewGrid())
+	p.Legend.Add("p99 target 2 ms", target)
+	p.Legend.Top, p.Legend.Left = true, true
+	return p, nil
 }
 
 func slug(s string) string {

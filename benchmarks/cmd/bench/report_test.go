@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/benchmarks/loadgen"
 )
 
 func TestMarkdown(t *testing.T) {
@@ -87,5 +89,74 @@ func TestRepeatedAndInterleaved(t *testing.T) {
 	s, err := repeated(e, func() (*Side, error) { return side("peer")(&env{Repeat: 1}) }, "fit_seconds_each")
 	if err != nil || len(order) != 3 || len(s.Extra["fit_seconds_each"].([]float64)) != 3 || s.Extra["interleaved"] != nil {
 		t.Errorf("repeated: %v %v %v", err, order, s.Extra)
+	}
+}
+
+// TestServingTargets: the 1-row targets compare with the peer's best load,
+// and the p99 target takes ours' busiest load whose p99 is under 2 ms.
+func TestServingTargets(t *testing.T) {
+	load := func(server, body string, conns int, rps, p99 float64) ServingLoad {
+		return ServingLoad{Server: server, Body: body, Conns: conns, Result: &loadgen.Result{RPS: rps, P99Ms: p99}}
+	}
+	rep := &ServingReport{Concurrency: 32, Loads: []ServingLoad{
+		load(srvOurs, body1, 32, 18000, 9),
+		load(srvOurs, body100, 32, 1700, 50),
+		load(srvOurs, sweepName(1), 1, 5000, 0.6),
+		load(srvOurs, sweepName(4), 4, 15000, 1.9),
+		load(srvOurs, sweepName(8), 8, 16000, 4),
+		load(srvPeer, body1, 32, 1400, 30),
+		load(srvPeer, body100, 32, 120, 270),
+		load(srvPeer, sweepName(4), 4, 1450, 5),
+	}}
+	got := map[string]Target{}
+	for _, tg := range servingTargets(rep) {
+		got[tg.Name] = tg
+	}
+	slo := got["1 row: ≥ 10× peer req/s with p99 < 2 ms"]
+	if !slo.Met || !strings.Contains(slo.Detail, "15000 req/s at 4 connections") || !strings.Contains(slo.Detail, "best 1450") {
+		t.Errorf("p99 target: %+v", slo)
+	}
+	if tp := got["1 row: ≥ 10× peer req/s"]; !tp.Met || !strings.Contains(tp.Detail, "18000 req/s at 32 connections") {
+		t.Errorf("throughput target: %+v", tp)
+	}
+	if tp := got["100 rows: ≥ 10× peer req/s"]; !tp.Met {
+		t.Errorf("100-row target: %+v", tp)
+	}
+	if tp := got["1 row, 32 connections: p99 < 2 ms (informational: queueing at saturation)"]; tp.Met || tp.Name == "" {
+		t.Errorf("saturated p99: %+v", tp)
+	}
+
+	// Ours' only load under 2 ms is too slow: not met.
+	rep.Loads[3].Result.P99Ms = 2.5
+	for _, tg := range servingTargets(rep) {
+		if tg.Name == slo.Name && (tg.Met || !strings.Contains(tg.Detail, "5000 req/s at 1 connection,")) {
+			t.Errorf("p99 target with 1 connection under 2 ms: %+v", tg)
+		}
+	}
+	if _, err := parseSweep("1,x"); err == nil {
+		t.Error("parseSweep accepted x")
+	}
+}
+
+// TestServingChart: the serving chart, with the p99-against-load panel,
+// is drawn from the loads.
+func TestServingChart(t *testing.T) {
+	load := func(server, body string, conns int, rps, p99 float64) ServingLoad {
+		return ServingLoad{Server: server, Body: body, Conns: conns, Result: &loadgen.Result{RPS: rps, P99Ms: p99}}
+	}
+	r := &Report{Date: "2026-01-02", Serving: &ServingReport{Concurrency: 32, Loads: []ServingLoad{
+		load(srvOurs, body1, 32, 18000, 9), load(srvOurs, sweepName(1), 1, 5000, 0.6), load(srvOurs, sweepName(4), 4, 15000, 1.9),
+		load(srvPeer, body1, 32, 1400, 30), load(srvPeer, sweepName(4), 4, 1450, 5), load(srvOurs, body100, 32, 1700, 50),
+	}}}
+	dir := t.TempDir()
+	paths, err := writeCharts(r, dir)
+	if err != nil || len(paths) != 1 || !strings.HasSuffix(paths[0], "2026-01-02-serving.png") {
+		t.Fatalf("charts %v, %v", paths, err)
+	}
+	if fi, err := os.Stat(paths[0]); err != nil || fi.Size() < 1000 {
+		t.Errorf("serving chart: %v %v", fi, err)
+	}
+	if p, err := latencyPanel(r.Serving); err != nil || p == nil {
+		t.Errorf("latency panel: %v %v", p, err)
 	}
 }
