@@ -70,3 +70,20 @@ func selfCPUSeconds() float64 {
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
+
+// machineCPU is the machine's idle (idle + iowait) and stolen time so far,
+// in seconds, from /proc/stat's cpu line: what no process on the machine
+// used, and what the hypervisor gave to other guests.
+func machineCPU() (idle, steal float64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	v := func(i int) float64 { x, _ := strconv.ParseInt(f[i], 10, 64); return float64(x) / clkTck }
+	return v(4) + v(5), v(8)
+}

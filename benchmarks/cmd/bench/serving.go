@@ -58,6 +58,10 @@ type ServingLoad struct {
 	GenCPUUsPerReq    float64 `json:"generator_cpu_us_per_request,omitempty"`
 	ServerCores       float64 `json:"server_cores_busy,omitempty"` // server CPU s / wall s
 	GenCores          float64 `json:"generator_cores_busy,omitempty"`
+	// The machine's idle and stolen (hypervisor) time over the load, in
+	// cores: what neither process nor anything else on the machine used.
+	IdleCores  float64 `json:"machine_idle_cores"`
+	StealCores float64 `json:"machine_steal_cores"`
 }
 
 // ServingReport is the serving section.
@@ -106,6 +110,7 @@ type loadStats struct {
 	size                  int
 	serverUs, genUs       float64
 	serverCores, genCores float64
+	idleCores, stealCores float64
 }
 
 // runLoad drives conc connections of the bodies at addr; serverPids are
@@ -119,10 +124,13 @@ func runLoad(addr string, bodies [][]byte, conc int, serverPids func() []int) (*
 	}
 	st.size /= len(bodies)
 	pids := serverPids()
+	i0, st0 := machineCPU()
 	s0, g0, t0 := procCPUSeconds(pids), selfCPUSeconds(), time.Now()
 	res, err := loadgen.Run(loadgen.Config{Addr: addr, Requests: reqs, Concurrency: conc, Warmup: *serveWarmup, Duration: *serveDur})
 	wall := time.Since(t0).Seconds()
 	s1, g1 := procCPUSeconds(pids), selfCPUSeconds()
+	i1, st1 := machineCPU()
+	st.idleCores, st.stealCores = (i1-i0)/wall, (st1-st0)/wall
 	if err == nil && res.RPS > 0 {
 		// Requests over the whole run, warm-up included, estimated at the
 		// window's rate.
@@ -237,7 +245,8 @@ func runServing(e *env) (*ServingReport, error) {
 	rowsOf := map[string]int{body1: 1, body100: 100}
 	add := func(server string, spec loadSpec, res *loadgen.Result, st loadStats) {
 		l := ServingLoad{Server: server, Body: spec.name, Conns: spec.conc, BodyBytes: st.size, Result: res,
-			ServerCPUUsPerReq: st.serverUs, GenCPUUsPerReq: st.genUs, ServerCores: st.serverCores, GenCores: st.genCores}
+			ServerCPUUsPerReq: st.serverUs, GenCPUUsPerReq: st.genUs, ServerCores: st.serverCores, GenCores: st.genCores,
+			IdleCores: st.idleCores, StealCores: st.stealCores}
 		rep.Loads = append(rep.Loads, l)
 		printLoad(l)
 	}
@@ -420,13 +429,13 @@ func (s *ServingReport) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## Serving: POST /invocations under load\n\n")
 	fmt.Fprintf(b, "Closed loop: keep-alive connections from the Go load generator (benchmarks/loadgen) on loopback, %d for both bodies and, for the 1-row body, also %s (the latency below saturation), %.0f s warm-up then %.0f s measured per line; text/csv bodies cut from the Fashion-MNIST test set (no label), `Accept: application/json`. Generator and server share the machine's cores.\n\n",
 		s.Concurrency, joinInts(s.Sweep), s.WarmupS, s.DurationS)
-	fmt.Fprintf(b, "| server | load | connections | mean body bytes | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs/req | generator CPU µs/req | server cores busy | generator cores busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(b, "| server | load | connections | mean body bytes | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs/req | generator CPU µs/req | server cores busy | generator cores busy | machine idle cores | stolen cores |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range s.Loads {
 		r := l.Result
-		fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %.0f | %.0f | %.2f | %.2f |\n", l.Server, l.Body, l.Conns, l.BodyBytes, r.RPS, r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs, r.Errors,
-			l.ServerCPUUsPerReq, l.GenCPUUsPerReq, l.ServerCores, l.GenCores)
+		fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |\n", l.Server, l.Body, l.Conns, l.BodyBytes, r.RPS, r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs, r.Errors,
+			l.ServerCPUUsPerReq, l.GenCPUUsPerReq, l.ServerCores, l.GenCores, l.IdleCores, l.StealCores)
 	}
-	b.WriteString("\nCPU columns: user+system time from /proc of the server's processes and of the runner (the generator) over the whole load, warm-up included, per request; cores busy = CPU seconds / wall seconds.\n")
+	b.WriteString("\nCPU columns: user+system time from /proc of the server's processes and of the runner (the generator) over the whole load, warm-up included, per request; cores busy = CPU seconds / wall seconds. Machine idle and stolen cores: idle+iowait and steal time of /proc/stat over the load (steal: time the hypervisor ran other guests on this machine's vCPUs).\n")
 	b.WriteString("\n")
 	for _, t := range s.Targets {
 		fmt.Fprintf(b, "- %s: %s (%s)\n", t.Name, met(t.Met), t.Detail)
