@@ -359,11 +359,7 @@ func (s *jsonScanner) floats(name string) error {
 // float reads one number of the array name into s.vals: JSON's grammar,
 // then parseFloat32.
 func (s *jsonScanner) float(name string) error {
-	if c := s.peek(); c != '-' && (c < '0' || c > '9') {
-		return s.errAt(strconv.Quote(name) + " must be an array of numbers")
-	}
-	start := s.pos
-	t, err := s.number()
+	t, start, err := s.element(name, "numbers")
 	if err != nil {
 		return err
 	}
@@ -376,6 +372,18 @@ func (s *jsonScanner) float(name string) error {
 	return nil
 }
 
+// element reads the JSON number text of an element of the array name,
+// and where it starts; anything but a number is an error saying the array
+// must hold what.
+func (s *jsonScanner) element(name, what string) (t []byte, start int, err error) {
+	if c := s.peek(); c != '-' && (c < '0' || c > '9') {
+		return nil, 0, s.errAt(strconv.Quote(name) + " must be an array of " + what)
+	}
+	start = s.pos
+	t, err = s.number()
+	return t, start, err
+}
+
 // uints reads an array of non-negative integers.
 func (s *jsonScanner) uints(dst []uint64, name string) ([]uint64, error) {
 	dst = dst[:0]
@@ -383,11 +391,7 @@ func (s *jsonScanner) uints(dst []uint64, name string) ([]uint64, error) {
 		return dst, s.errAt(strconv.Quote(name) + " must be an array of non-negative integers")
 	}
 	err := s.arrayOf(func() error {
-		if c := s.peek(); c != '-' && (c < '0' || c > '9') {
-			return s.errAt(strconv.Quote(name) + " must be an array of non-negative integers")
-		}
-		start := s.pos
-		t, err := s.number()
+		t, start, err := s.element(name, "non-negative integers")
 		if err != nil {
 			return err
 		}
