@@ -780,22 +780,11 @@ func (t *trainer) backward(x, g compute.Matrix) (compute.Matrix, []float32) {
 // each model's loss to lossSum. float32 with exp32: this loop touches
 // rows × num_models × num_classes values per batch.
 func (t *trainer) softmaxGrad(z, g compute.Matrix, inv float64, lossSum []float64) {
-	const minRows = 256
-	count, chunk := chunking(z.Rows, minRows)
-	if count <= 1 {
-		t.softmaxRows(z, g, inv, lossSum, 0, z.Rows)
-		return
-	}
-	sums := make([][]float64, count)
-	parallel(z.Rows, minRows, func(lo, hi int) {
-		part := make([]float64, t.M)
+	loss := parallelSums(z.Rows, 256, t.M, func(part []float64, lo, hi int) {
 		t.softmaxRows(z, g, inv, part, lo, hi)
-		sums[lo/chunk] = part
 	})
-	for _, part := range sums { // in order: the same sums every run
-		for m, v := range part {
-			lossSum[m] += v
-		}
+	for m, v := range loss {
+		lossSum[m] += v
 	}
 }
 
@@ -860,17 +849,43 @@ func chunking(n, minChunk int) (count, chunk int) {
 // when there are several.
 func parallel(n, minChunk int, fn func(lo, hi int)) {
 	count, chunk := chunking(n, minChunk)
+	runChunks(n, count, chunk, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// parallelSums runs fn as parallel does, each chunk with its own zeroed
+// accumulator of width values, and returns their sum, added in chunk
+// order: the same sums every run.
+func parallelSums(n, minChunk, width int, fn func(acc []float64, lo, hi int)) []float64 {
+	count, chunk := chunking(n, minChunk)
+	accs := make([][]float64, max(count, 1))
+	runChunks(n, count, chunk, func(part, lo, hi int) {
+		acc := make([]float64, width) // one per goroutine: no shared cache lines
+		fn(acc, lo, hi)
+		accs[part] = acc
+	})
+	sum := accs[0]
+	for _, acc := range accs[1:] {
+		for c, v := range acc {
+			sum[c] += v
+		}
+	}
+	return sum
+}
+
+// runChunks calls fn(part, lo, hi) on the count chunks of chunk elements
+// of [0, n), each on its own goroutine when there are several.
+func runChunks(n, count, chunk int, fn func(part, lo, hi int)) {
 	if count <= 1 {
-		fn(0, n)
+		fn(0, 0, n)
 		return
 	}
 	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
+	for part := range count {
 		wg.Add(1)
-		go func(lo, hi int) {
+		go func() {
 			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+chunk, n))
+			fn(part, part*chunk, min((part+1)*chunk, n))
+		}()
 	}
 	wg.Wait()
 }
@@ -938,14 +953,11 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 	// With t.fold, each row's gradient is unfolded, stepped and folded
 	// again in one pass while it is in cache, on every core (three serial
 	// passes over W before).
-	count, chunk := chunking(dw.Rows, 64)
-	accs := make([][]float64, max(count, 1))
-	parallel(dw.Rows, 64, func(lo, hi int) {
-		var acc []float64
-		if t.fold {
-			acc = make([]float64, cols)
-			accs[lo/max(chunk, 1)] = acc
-		}
+	width := 0 // of the folded offsets' partial sums
+	if t.fold {
+		width = cols
+	}
+	offsets := parallelSums(dw.Rows, 64, width, func(acc []float64, lo, hi int) {
 		for j := lo; j < hi; j++ {
 			off := j * cols
 			gr := dw.Data[off : off+cols]
@@ -968,13 +980,7 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 		t.updateRow(t.b, gb, t.bm1, t.bm2, blr, bwd, nil, corr)
 	}
 	if t.fold {
-		acc := accs[0]
-		for _, part := range accs[1:] { // in order: the same sums every run
-			for c, v := range part {
-				acc[c] += v
-			}
-		}
-		t.setOffsets(acc)
+		t.setOffsets(offsets) // after the bias's step: b + the rows' parts
 	}
 }
 
