@@ -263,7 +263,7 @@ func latencyPanel(s *ServingReport) (*plot.Plot, error) {
 	}{{srvOurs, "sagebrush", colOurs}, {srvPeer, "sklearn+gunicorn", colPeer}} {
 		var loads []*ServingLoad
 		for i := range s.Loads {
-			if l := &s.Loads[i]; l.Server == srv.name && s.oneRow(l) && l.Result.RPS > 0 && l.Result.P99Ms > 0 {
+			if l := &s.Loads[i]; l.Server == srv.name && oneRow(l) && l.Result.RPS > 0 && l.Result.P99Ms > 0 {
 				loads = append(loads, l)
 			}
 		}

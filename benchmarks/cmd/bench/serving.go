@@ -204,7 +204,7 @@ func (s *ServingReport) underSLO(server string, p99Ms float64) *ServingLoad {
 	var best *ServingLoad
 	for i := range s.Loads {
 		l := &s.Loads[i]
-		if l.Server == server && s.oneRow(l) && l.Result.P99Ms < p99Ms && (best == nil || l.Result.RPS > best.Result.RPS) {
+		if l.Server == server && oneRow(l) && l.Result.P99Ms < p99Ms && (best == nil || l.Result.RPS > best.Result.RPS) {
 			best = l
 		}
 	}
@@ -217,7 +217,7 @@ func (s *ServingReport) bestRPS(server string) *ServingLoad {
 }
 
 // oneRow reports whether l is a load of 1-row bodies.
-func (s *ServingReport) oneRow(l *ServingLoad) bool {
+func oneRow(l *ServingLoad) bool {
 	return l.Body == body1 || strings.HasPrefix(l.Body, body1+",")
 }
 
