@@ -129,18 +129,14 @@ func decodeCSV(body []byte, featureDim, labelSize int) (*Batch, error) {
 	var bl builder
 	bl.reset(b, featureDim)
 	// One allocation for the rows: count lines first.
-	n := min(bytes.Count(body, []byte{'\n'})+1, len(body)/(2*featureDim-1)+1)
+	n := min(bytes.Count(body, newline)+1, len(body)/(2*featureDim-1)+1)
 	bl.dense = pooledDense(n * featureDim) // every value is written (csvRow)
 	if labelSize > 0 {
 		bl.labels = make([]float32, 0, n*labelSize)
 	}
 	for lineNo := 1; len(body) > 0; lineNo++ {
 		var line []byte
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			line, body = body, nil
-		}
+		line, body, _ = bytes.Cut(body, newline)
 		if blank(line) {
 			continue
 		}

@@ -607,11 +607,7 @@ func decodeJSONLines(body []byte, featureDim int) (*Batch, error) {
 	defer putScanner(s)
 	for lineNo := 0; len(body) > 0; lineNo++ {
 		var line []byte
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			line, body = body, nil
-		}
+		line, body, _ = bytes.Cut(body, newline)
 		if blank(line) {
 			continue
 		}
