@@ -144,9 +144,10 @@ type value struct {
 // Values are the parsed hyperparameters. The zero Values has no schema:
 // every method but Map panics on it.
 type Values struct {
-	params []Param
-	idx    map[string]int
-	set    map[string]value
+	params   []Param
+	idx      map[string]int
+	set      map[string]value
+	injected map[string]string // the ignored names given, as text
 }
 
 // Parse validates raw (the decoded hyperparameters.json: values are JSON
@@ -159,10 +160,18 @@ func (s *Schema) Parse(raw map[string]any) (Values, error) {
 	v := Values{params: s.Params, idx: s.index(), set: make(map[string]value)}
 
 	var unknown []string
-	for name := range raw {
-		if _, ok := v.idx[name]; !ok && !ignored(name) {
-			unknown = append(unknown, name)
+	for name, x := range raw {
+		if _, ok := v.idx[name]; ok {
+			continue
 		}
+		if ignored(name) {
+			if v.injected == nil {
+				v.injected = make(map[string]string)
+			}
+			v.injected[name], _, _ = toText(x)
+			continue
+		}
+		unknown = append(unknown, name)
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
@@ -718,6 +727,15 @@ func (v Values) List(name string) []string {
 func (v Values) Raw(name string) string {
 	v.param(name, -1)
 	return v.set[name].raw
+}
+
+// Injected returns the value, as text, of a name SageMaker or the SDK
+// injects, which Parse accepts and otherwise ignores (a name starting with
+// "_", or force_dense): a training job launched by automatic model tuning
+// carries _tuning_objective_metric, for instance.
+func (v Values) Injected(name string) (string, bool) {
+	text, ok := v.injected[name]
+	return text, ok
 }
 
 // Map returns every set value as text, by name (for logging the arguments

@@ -213,6 +213,20 @@ func TestParseValues(t *testing.T) {
 			if _, ok := v.Map()["force_dense"]; ok {
 				t.Errorf("force_dense in Map")
 			}
+			if got, ok := v.Injected("_tuning_objective_metric"); !ok || got != "test:msd" {
+				t.Errorf("Injected(_tuning_objective_metric) = %q, %v; want test:msd, true", got, ok)
+			}
+			if got, ok := v.Injected("force_dense"); !ok || got != "True" {
+				t.Errorf("Injected(force_dense) = %q, %v; want True, true", got, ok)
+			}
+			if got, ok := v.Injected("_missing"); ok {
+				t.Errorf("Injected(_missing) = %q, true; want false", got)
+			}
+		}},
+		{"injected JSON number", base("_num_gpus", 1), func(t *testing.T, v Values) {
+			if got, _ := v.Injected("_num_gpus"); got != "1" {
+				t.Errorf("Injected(_num_gpus) = %q, want 1", got)
+			}
 		}},
 		{"value of exactly 256 characters", base("tag", strings.Repeat("x", 256)), func(t *testing.T, v Values) {
 			if len(v.String("tag")) != 256 {

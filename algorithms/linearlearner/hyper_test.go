@@ -34,6 +34,29 @@ func TestSchemaNames(t *testing.T) {
 	}
 }
 
+func TestAutomaticModelTuning(t *testing.T) {
+	// A job launched by automatic model tuning trains one model, whatever
+	// num_models says; without the injected name num_models holds.
+	for _, tc := range []struct {
+		raw    map[string]any
+		models int
+		obj    string
+	}{
+		{map[string]any{"num_models": "8"}, 8, ""},
+		{map[string]any{"num_models": "8", "_tuning_objective_metric": "validation:objective_loss"}, 1, "validation:objective_loss"},
+		{map[string]any{"_tuning_objective_metric": "test:binary_f_beta"}, 1, "test:binary_f_beta"},
+	} {
+		tc.raw["feature_dim"], tc.raw["predictor_type"] = "10", "binary_classifier"
+		v, err := schema.Parse(tc.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := ParamsFrom(v); p.NumModels != tc.models || p.TuningObjective != tc.obj {
+			t.Errorf("%v: num_models %d, tuning objective %q; want %d, %q", tc.raw, p.NumModels, p.TuningObjective, tc.models, tc.obj)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	v, err := schema.Parse(map[string]any{"feature_dim": "10", "predictor_type": "binary_classifier"})
 	if err != nil {

@@ -269,6 +269,11 @@ type Params struct {
 	UnbiasData        string // "auto", "true", "false"
 	UnbiasLabel       string
 	NumPointForScaler int
+
+	// TuningObjective is the objective metric of the automatic model
+	// tuning job that launched this one (_tuning_objective_metric), "" when
+	// none did.
+	TuningObjective string
 }
 
 func boolOrAuto(v hyper.Values, name string) string {
@@ -384,6 +389,11 @@ func ParamsFrom(v hyper.Values) Params {
 		if p.PredictorType == Multiclass {
 			p.NumModels = max(1, min(autoNumModels, autoMulticlassOutputs/p.NumClasses))
 		}
+	}
+	// Under automatic model tuning the internal tuning is turned off, as
+	// the guide says: one model, whatever num_models says.
+	if obj, ok := v.Injected("_tuning_objective_metric"); ok {
+		p.TuningObjective, p.NumModels = obj, 1
 	}
 	if v.IsAuto("num_calibration_samples") {
 		p.NumCalibration = autoCalibrationSamples

@@ -46,7 +46,10 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	t.fitScaler()
 	t.initModels()
-	job.Metrics.Logf("linear learner: %s, loss %s, optimizer %s, %d models in parallel, %d features, normalization: data=%v (shift=%v) label=%v, from %d sample rows",
+	if p.TuningObjective != "" {
+		job.Metrics.Logf("automatic model tuning (objective %s): the internal tuning is off, one model whatever num_models says", p.TuningObjective)
+	}
+	job.Metrics.Logf("linear learner: %s, loss %s, optimizer %s, models in parallel: %d, %d features, normalization: data=%v (shift=%v) label=%v, from %d sample rows",
 		p.PredictorType, p.Loss, p.Optimizer, t.M, p.FeatureDim, p.NormalizeData, t.shiftData, p.NormalizeLabel, t.sampleRows)
 
 	valCh, hasVal := job.Channels["validation"]

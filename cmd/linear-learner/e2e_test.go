@@ -83,6 +83,33 @@ func TestTrainAndLoad(t *testing.T) {
 	}
 }
 
+// TestAutomaticModelTuning: a training job launched by a tuning job
+// carries _tuning_objective_metric; the internal tuning is then off (one
+// model, whatever num_models says) and the objective is in the log.
+func TestAutomaticModelTuning(t *testing.T) {
+	ch := func(b []byte) trainertest.Channel {
+		return trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": b}}
+	}
+	hp := map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "3",
+		"num_models": "8", "_tuning_objective_metric": "validation:binary_f_beta"}
+	root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": ch(csvData(1000, 1)), "validation": ch(csvData(300, 2))})
+	r := clitest.Train(t, binary, root)
+	if r.Code != 0 {
+		f, _ := trainertest.Failure(t, root)
+		t.Fatalf("exit %d, failure %q\n%s", r.Code, f, r.Log())
+	}
+	for _, want := range []string{
+		"automatic model tuning (objective validation:binary_f_beta): the internal tuning is off",
+		", models in parallel: 1,",
+		"selected model 0 of 1 ",
+		"#quality_metric: host=algo-1, validation binary_f_beta <score>=",
+	} {
+		if !strings.Contains(r.Log(), want) {
+			t.Errorf("the log lacks %q\n%s", want, r.Log())
+		}
+	}
+}
+
 func TestClientErrors(t *testing.T) {
 	good := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"d.csv": csvData(100, 4)}}
 	for _, tc := range []struct {
