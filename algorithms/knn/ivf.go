@@ -253,6 +253,7 @@ func (v *IVF) Search(be compute.Backend, q compute.Matrix, k int, dist []float32
 		v.searchFlat(be, q, k, count, bySlot, cd, ci)
 	}
 	var h compute.KHeap
+	var short []int // queries whose probed lists held fewer than k rows
 	for i := range n {
 		h.Reset(dist[i*k:(i+1)*k], ids[i*k:(i+1)*k])
 		for s := i * nprobe * k; s < (i+1)*nprobe*k; s++ {
@@ -261,6 +262,31 @@ func (v *IVF) Search(be compute.Backend, q compute.Matrix, k int, dist []float32
 			}
 		}
 		h.Sort()
+		if ids[(i+1)*k-1] < 0 {
+			short = append(short, i)
+		}
+	}
+	if len(short) > 0 && nprobe < v.nlist {
+		v.searchWider(be, q, k, dist, ids, p, nprobe, short)
+	}
+}
+
+// searchWider searches the short queries again, probing twice as many
+// lists (up to all of them, where k rows are found whenever the index holds
+// k), so that a response holds k real neighbours instead of empty slots.
+// faiss would return id -1 there; a small list (few rows, or rows
+// clustered in few lists) with a large k makes it common.
+func (v *IVF) searchWider(be compute.Backend, q compute.Matrix, k int, dist []float32, ids []int32, p SearchParams, nprobe int, short []int) {
+	sq := compute.NewMatrix(len(short), q.Cols)
+	for r, i := range short {
+		copy(sq.Row(r), q.Row(i))
+	}
+	sd, si := make([]float32, len(short)*k), make([]int32, len(short)*k)
+	p.NProbe = min(2*nprobe, v.nlist)
+	v.Search(be, sq, k, sd, si, p)
+	for r, i := range short {
+		copy(dist[i*k:(i+1)*k], sd[r*k:(r+1)*k])
+		copy(ids[i*k:(i+1)*k], si[r*k:(r+1)*k])
 	}
 }
 

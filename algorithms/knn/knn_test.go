@@ -328,6 +328,42 @@ func TestIVFRecall(t *testing.T) {
 	}
 }
 
+// TestIVFShortLists: when the probed lists hold fewer than k rows (1,000
+// rows in 32 lists, nprobe 2, k 200), the search probes more lists until it
+// has k real neighbours: no id -1, no infinite distance, ascending, and for
+// IVFFlat the k found are at least as near as the exact k-th.
+func TestIVFShortLists(t *testing.T) {
+	be := compute.Current()
+	xs, _ := blobs(1000, 16, 20, 3)
+	qs, _ := blobs(50, 16, 20, 4)
+	x, q := compute.MatrixOf(1000, 16, xs), compute.MatrixOf(50, 16, qs)
+	const k = 200
+	for _, ix := range []*IVF{NewIVFFlat(16, 32, false), NewIVFPQ(16, 32, 4)} {
+		if err := ix.Train(be, x, rand.New(rand.NewPCG(1, 2))); err != nil {
+			t.Fatal(err)
+		}
+		ix.Add(be, x)
+		dist, ids := make([]float32, q.Rows*k), make([]int32, q.Rows*k)
+		ix.Search(be, q, k, dist, ids, SearchParams{NProbe: 2})
+		for i := range q.Rows {
+			row, rd := ids[i*k:(i+1)*k], dist[i*k:(i+1)*k]
+			if slices.Contains(row, -1) || slices.ContainsFunc(rd, func(d float32) bool { return math.IsInf(float64(d), 0) }) {
+				t.Fatalf("pq=%t query %d: empty slots in %v", ix.pq != nil, i, row)
+			}
+			if !slices.IsSorted(rd) {
+				t.Fatalf("pq=%t query %d: distances not ascending", ix.pq != nil, i)
+			}
+			seen := map[int32]bool{}
+			for _, id := range row {
+				if seen[id] {
+					t.Fatalf("pq=%t query %d: id %d twice", ix.pq != nil, i, id)
+				}
+				seen[id] = true
+			}
+		}
+	}
+}
+
 // TestIVFAddInPartsAndSave: an IVFFlat built by two Adds holds and
 // finds what one Add of the same rows does (the first Add lays the lists
 // out in one array, the second must not write into a neighbour), and the

@@ -104,6 +104,37 @@ func TestHyperparameterErrors(t *testing.T) {
 	}
 }
 
+// TestServeIVFLargeK: an IVFFlat index of 50 rows in 16 lists, k=40: the
+// 8 lists probed by default hold about 25 rows, so the search probes more
+// until it has 40 neighbours. The verbose answer holds 40 finite, ascending
+// distances (it was a 500: +Inf does not encode in JSON).
+func TestServeIVFLargeK(t *testing.T) {
+	root := trainertest.NewOptML(t, hps(map[string]string{"index_type": "faiss.IVFFlat", "faiss_index_ivf_nlists": "16", "k": "40"}), channels(t))
+	if r := train(t, root); r.Code != 0 {
+		t.Fatalf("train exit %d\n%s", r.Code, r.Log())
+	}
+	s := clitest.Serve(t, clitest.ServerConfig{Bin: binary, Root: root, StartTimeout: 10 * time.Second, StopTimeout: 10 * time.Second})
+	row, _, _ := bytes.Cut(clitest.Fixture(t, "fashion_head50.csv"), []byte("\n"))
+	_, feats, _ := bytes.Cut(row, []byte(","))
+	r := s.Post(t, "/invocations", "text/csv", "application/json;verbose=true", feats)
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	var env struct {
+		Predictions []struct {
+			Distances []float64 `json:"distances"`
+			Labels    []float64 `json:"labels"`
+		}
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil || len(env.Predictions) != 1 {
+		t.Fatalf("%v: %s", err, r.Body)
+	}
+	p := env.Predictions[0]
+	if len(p.Distances) != 40 || len(p.Labels) != 40 || !slices.IsSorted(p.Distances) || p.Distances[0] > 1e-3 {
+		t.Errorf("verbose answer %d distances %v, %d labels; want 40 ascending from ~0", len(p.Distances), p.Distances, len(p.Labels))
+	}
+}
+
 // TestServe trains k=3 (Flat), serves it, and checks predicted_label in
 // every response type and the verbose distances/labels.
 func TestServe(t *testing.T) {
