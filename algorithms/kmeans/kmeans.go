@@ -7,6 +7,9 @@
 package kmeans
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
 )
@@ -85,6 +88,14 @@ func ParamsFrom(v hyper.Values) Params {
 	}
 	if v.IsAuto("local_lloyd_num_trials") {
 		p.LloydNumTrials = autoLloydTrials
+	}
+	// A tuning job's objective is reported even where eval_metrics leaves
+	// it out: test:ssd with the default ["msd"] would leave every trial
+	// without an objective value.
+	if obj, ok := v.Injected("_tuning_objective_metric"); ok {
+		if name, ok := strings.CutPrefix(obj, "test:"); ok && (name == "msd" || name == "ssd") && !slices.Contains(p.EvalMetrics, name) {
+			p.EvalMetrics = append(slices.Clip(p.EvalMetrics), name)
+		}
 	}
 	return p
 }

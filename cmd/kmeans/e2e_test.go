@@ -248,6 +248,20 @@ func TestTrainDefaultEvalMetrics(t *testing.T) {
 	}
 }
 
+// TestTrainTuningObjective: a job launched by automatic model tuning for
+// test:ssd reports ssd although eval_metrics (default msd) leaves it out.
+func TestTrainTuningObjective(t *testing.T) {
+	t.Parallel()
+	ch := recordIOChannel(t)
+	root := trainertest.NewOptML(t, hps(map[string]string{"_tuning_objective_metric": "test:ssd"}), map[string]trainertest.Channel{"train": ch, "test": ch})
+	r := clitest.Train(t, binary, root)
+	wantSuccess(t, root, r, 3)
+	m := testMetrics(t, r.Log())
+	if _, ok := m["ssd"]; !ok || len(m) != 2 {
+		t.Errorf("test metrics %v, want msd and ssd\nlog:\n%s", m, r.Log())
+	}
+}
+
 // TestTrainDeterministic: no seed hyperparameter exists, so the same data
 // give the same model bytes, and CSV and RecordIO carrying the same float32
 // values give the same model.
