@@ -472,6 +472,9 @@ func TestDecodeRequest(t *testing.T) {
 		{"json sparse", "application/json", specSparse, 2000, [][]float32{
 			sparseRow(2000, 26, 1, 182, 1, 232, 1, 243, 4, 431, 1),
 			sparseRow(2000, 0, 13, 182, 1, 232, 1, 243, 4, 431, 1)}, true, nil},
+		// The guide's dataElement example: empty keys are dense.
+		{"json empty keys dense", "application/json", `{"instances":[{"data":{"features":{"keys":[],"values":[1.5,16,14,23],"shape":[4]}}}]}`, 4, [][]float32{row}, false, nil},
+		{"json empty keys and values", "application/json", `{"instances":[{"data":{"features":{"keys":[],"values":[],"shape":[4]}}}]}`, 4, [][]float32{{0, 0, 0, 0}}, true, nil},
 		{"json data.features array", "application/json", `{"instances":[{"data":{"features":[1.5,16,14,23]}}]}`, 4, [][]float32{row}, false, nil},
 		{"json escaped key", "application/json", `{"inst\u0061nces":[{"f\u0065atures":[1.5,16,14,23]}], "other": "x\"y"}`, 4, [][]float32{row}, false, nil},
 		{"json empty instances", "application/json", `{"instances": []}`, 4, nil, false, nil},

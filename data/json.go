@@ -414,14 +414,13 @@ func (s *jsonScanner) uints(dst []uint64, name string) ([]uint64, error) {
 // tensorObj reads {"keys": [...], "shape": [...], "values": [...]}.
 func (s *jsonScanner) tensorObj() (sparse bool, err error) {
 	s.vals, s.keys, s.shape = s.vals[:0], s.keys[:0], s.shape[:0]
-	hasKeys, hasValues := false, false
+	hasValues := false
 	err = s.objectOf(func(k []byte) error {
 		switch string(k) {
 		case "values":
 			hasValues = true
 			return s.floats("values")
 		case "keys":
-			hasKeys = true
 			var err error
 			s.keys, err = s.uints(s.keys, "keys")
 			return err
@@ -438,7 +437,10 @@ func (s *jsonScanner) tensorObj() (sparse bool, err error) {
 	if !hasValues {
 		return false, s.errInst(`"features" has no "values"`)
 	}
-	return hasKeys || (len(s.vals) == 0 && len(s.shape) > 0), nil
+	// Empty keys mean dense (the guide's dataElement example is
+	// {"keys": [], "values": [...], "shape": [...]}); empty values with a
+	// shape are an all-zero sparse row.
+	return len(s.keys) > 0 || (len(s.vals) == 0 && len(s.shape) > 0), nil
 }
 
 // features reads a feature value: an array of numbers or a tensor object.
