@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 type hyperValues = hyper.Values
@@ -83,8 +84,40 @@ func TestDefaults(t *testing.T) {
 	}
 	v, _ = schema.Parse(map[string]any{"feature_dim": "1", "predictor_type": "binary_classifier",
 		"binary_classifier_model_selection_criteria": "f1", "f_beta": "2", "positive_example_weight": "balanced"})
-	if p := ParamsFrom(v); p.Criterion != "f_beta" || p.FBeta != 1 || p.PosWeightKind != "balanced" || !p.CriterionGiven {
+	// f1 selects by F1; the reported binary_f_beta keeps f_beta = 2.
+	if p := ParamsFrom(v); p.Criterion != "f_beta" || p.CriterionBeta != 1 || p.FBeta != 2 || p.PosWeightKind != "balanced" || !p.CriterionGiven {
 		t.Errorf("f1 / balanced: %+v", p)
+	}
+}
+
+// TestIgnoredHyperparameters: what the guide calls ignored in a
+// configuration is accepted there, not a ClientError.
+func TestIgnoredHyperparameters(t *testing.T) {
+	for _, hp := range []map[string]any{
+		{"predictor_type": "binary_classifier", "num_classes": "2"},                            // num_classes: "Ignored otherwise"
+		{"predictor_type": "regressor", "num_classes": "1"},                                    //
+		{"use_lr_scheduler": "false", "lr_scheduler_minimum_lr": "1"},                          // "Only when use_lr_scheduler = true"
+		{"predictor_type": "regressor", "unbias_label": "true", "use_bias": "false"},           // "only ... if use_bias is true"
+		{"predictor_type": "multiclass_classifier", "num_classes": "3", "accuracy_top_k": "5"}, // any positive integer
+	} {
+		hp["feature_dim"] = "4"
+		if hp["predictor_type"] == nil {
+			hp["predictor_type"] = "binary_classifier"
+		}
+		if _, err := schema.Parse(hp); err != nil {
+			t.Errorf("%v: %v", hp, err)
+		}
+	}
+	v, err := schema.Parse(map[string]any{"feature_dim": "4", "predictor_type": "regressor", "unbias_label": "true", "use_bias": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &trainer{p: ParamsFrom(v)}
+	tr.sample = []*data.Batch{{Rows: 2, Cols: 4, Dense: make([]float32, 8), Labels: []float32{10, 20}}}
+	tr.sampleRows = 2
+	tr.fitScaler()
+	if tr.yShift != 0 {
+		t.Errorf("label shifted by %v without a bias term", tr.yShift)
 	}
 }
 
@@ -112,7 +145,8 @@ func TestHyperparameterErrors(t *testing.T) {
 		{"bad predictor", base(map[string]any{"predictor_type": "ranker"}), `"ranker"`},
 		{"multiclass without num_classes", base(map[string]any{"predictor_type": "multiclass_classifier"}), `"num_classes" is required`},
 		{"num_classes 2", base(map[string]any{"predictor_type": "multiclass_classifier", "num_classes": "2"}), "out of range"},
-		{"num_classes huge", base(map[string]any{"num_classes": "1000001"}), "out of range"},
+		{"num_classes huge", base(map[string]any{"predictor_type": "multiclass_classifier", "num_classes": "1000001"}), "out of range"},
+		{"num_classes not an integer", base(map[string]any{"num_classes": "two"}), `"num_classes" = "two"`},
 		{"loss for type", base(map[string]any{"loss": "squared_loss"}), "invalid for predictor_type"},
 		{"softmax for regressor", base(map[string]any{"predictor_type": "regressor", "loss": "softmax_loss"}), "invalid for predictor_type"},
 		{"unknown loss", base(map[string]any{"loss": "cosh"}), `"loss" = "cosh"`},
@@ -157,7 +191,6 @@ func TestHyperparameterErrors(t *testing.T) {
 		{"use_lr_scheduler", base(map[string]any{"use_lr_scheduler": "0"}), "use_lr_scheduler"},
 		{"wd", base(map[string]any{"wd": "-0.1"}), "out of range"},
 		{"accuracy_top_k", base(map[string]any{"accuracy_top_k": "0"}), "out of range"},
-		{"top_k above classes", base(map[string]any{"predictor_type": "multiclass_classifier", "num_classes": "3", "accuracy_top_k": "5"}), "exceeds num_classes"},
 		{"balance_multiclass_weights", base(map[string]any{"balance_multiclass_weights": "auto"}), "balance_multiclass_weights"},
 		{"unknown", base(map[string]any{"mini_batch_siz": "10"}), `did you mean "mini_batch_size"`},
 	} {

@@ -77,7 +77,9 @@ func autoBool(name string) hyper.Param {
 var schema = &hyper.Schema{Params: []hyper.Param{
 	{Name: "feature_dim", Kind: hyper.Int, Required: true, Min: one, Doc: "a positive integer"},
 	{Name: "predictor_type", Kind: hyper.String, Required: true, Enum: []string{Binary, Multiclass, Regressor}},
-	{Name: "num_classes", Kind: hyper.Int, Min: hyper.Bound(3), Max: hyper.Bound(1_000_000), Doc: "an integer from 3 to 1000000"},
+	// num_classes is ignored unless multiclass (as the guide says); check
+	// holds its range there.
+	{Name: "num_classes", Kind: hyper.Int, Doc: "an integer from 3 to 1000000"},
 	posInt("accuracy_top_k", "3"),
 	{Name: "balance_multiclass_weights", Kind: hyper.Bool, Default: "false"},
 	{Name: "beta_1", Kind: hyper.Float, Default: "auto", Auto: true, Min: zero, Max: one, MaxOpen: true, Doc: `a float in [0, 1) or "auto"`},
@@ -152,8 +154,14 @@ func parseWeightMult(s string) (kind string, f float64, ok bool) {
 // check holds the rules across hyperparameters.
 func check(v hyper.Values) error {
 	pt := v.String("predictor_type")
-	if pt == Multiclass && !v.Has("num_classes") {
-		return hyper.Errorf("num_classes", "", "hyperparameter \"num_classes\" is required when predictor_type is %q: expected an integer from 3 to 1000000", Multiclass)
+	if pt == Multiclass {
+		if !v.Has("num_classes") {
+			return hyper.Errorf("num_classes", "", "hyperparameter \"num_classes\" is required when predictor_type is %q: expected an integer from 3 to 1000000", Multiclass)
+		}
+		if n := v.Int("num_classes"); n < 3 || n > 1_000_000 {
+			return hyper.Errorf("num_classes", v.Raw("num_classes"),
+				"hyperparameter \"num_classes\" = %q is out of range: expected an integer from 3 to 1000000", v.Raw("num_classes"))
+		}
 	}
 	loss := v.String("loss")
 	allowed := map[string][]string{Binary: binaryLosses, Multiclass: multiclassLosses, Regressor: regressionLosses}[pt]
@@ -173,20 +181,15 @@ func check(v hyper.Values) error {
 			return hyper.Errorf(name, v.String(name), "hyperparameter %q = %q is invalid: expected \"balanced\", \"auto\" or a positive float", name, v.String(name))
 		}
 	}
-	if !v.Bool("use_bias") {
-		for _, name := range []string{"unbias_data", "unbias_label"} {
-			if !v.IsAuto(name) && v.Bool(name) {
-				return hyper.Errorf(name, "true", "hyperparameter %q = \"true\" needs use_bias = \"true\": a shift of the data is only undone by a bias term", name)
-			}
-		}
+	// unbias_label without a bias is ignored: the guide says the label is
+	// shifted "only for regression if use_bias is true".
+	if !v.Bool("use_bias") && !v.IsAuto("unbias_data") && v.Bool("unbias_data") {
+		return hyper.Errorf("unbias_data", "true", "hyperparameter \"unbias_data\" = \"true\" needs use_bias = \"true\": a shift of the data is only undone by a bias term")
 	}
-	if !v.IsAuto("lr_scheduler_minimum_lr") && !v.IsAuto("learning_rate") && v.Float("lr_scheduler_minimum_lr") > v.Float("learning_rate") {
+	// The minimum applies "only when use_lr_scheduler = true".
+	if v.Bool("use_lr_scheduler") && !v.IsAuto("lr_scheduler_minimum_lr") && !v.IsAuto("learning_rate") && v.Float("lr_scheduler_minimum_lr") > v.Float("learning_rate") {
 		return hyper.Errorf("lr_scheduler_minimum_lr", v.Raw("lr_scheduler_minimum_lr"),
 			"hyperparameter \"lr_scheduler_minimum_lr\" = %q is larger than learning_rate = %q", v.Raw("lr_scheduler_minimum_lr"), v.Raw("learning_rate"))
-	}
-	if v.Int("accuracy_top_k") > 0 && pt == Multiclass && v.Int("accuracy_top_k") > v.Int("num_classes") {
-		return hyper.Errorf("accuracy_top_k", v.Raw("accuracy_top_k"),
-			"hyperparameter \"accuracy_top_k\" = %q exceeds num_classes = %d", v.Raw("accuracy_top_k"), v.Int("num_classes"))
 	}
 	return nil
 }
@@ -251,7 +254,8 @@ type Params struct {
 	TargetRecall      float64
 	TargetPrecision   float64
 	FBeta             float64
-	PosWeightKind     string // "", "balanced" or "auto"
+	CriterionBeta     float64 // the beta that criterion f_beta selects by: 1 for "f1", else f_beta
+	PosWeightKind     string  // "", "balanced" or "auto"
 	PosWeight         float64
 	NumModels         int
 	NumCalibration    int
@@ -314,6 +318,7 @@ func ParamsFrom(v hyper.Values) Params {
 		TargetRecall:      v.Float("target_recall"),
 		TargetPrecision:   v.Float("target_precision"),
 		FBeta:             v.Float("f_beta"),
+		CriterionBeta:     v.Float("f_beta"),
 		NumModels:         v.Int("num_models"),
 		NumCalibration:    v.Int("num_calibration_samples"),
 		Epochs:            v.Int("epochs"),
@@ -380,7 +385,9 @@ func ParamsFrom(v hyper.Values) Params {
 	}
 	switch p.Criterion {
 	case "f1":
-		p.Criterion, p.FBeta = "f_beta", 1
+		// F1 for selection and calibration; the reported binary_f_beta
+		// keeps the user's f_beta.
+		p.Criterion, p.CriterionBeta = "f_beta", 1
 	case "cross_entropy_loss":
 		p.Criterion = "loss_function"
 	}

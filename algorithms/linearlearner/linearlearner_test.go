@@ -300,7 +300,7 @@ func TestCalibrate(t *testing.T) {
 		// Top 2 positive: 6/8 correct; top 4: also 6/8; the first cut wins.
 		{Params{Criterion: "accuracy"}, 0.75, 0.75},
 		// Top 4: p=3/4, r=3/4, F1=0.75; top 6: p=4/6, r=1, F1=0.8.
-		{Params{Criterion: "f_beta", FBeta: 1}, 0.35, 0.8},
+		{Params{Criterion: "f_beta", CriterionBeta: 1}, 0.35, 0.8},
 		// recall >= 0.75 first reached at top 4 (precision 0.75).
 		{Params{Criterion: "precision_at_target_recall", TargetRecall: 0.75}, 0.55, 0.75},
 		// precision >= 0.7: top 4 (0.75) gives recall 0.75.

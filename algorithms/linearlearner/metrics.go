@@ -117,7 +117,7 @@ func calibrate(scores, labels []float32, p Params, def float64) (threshold, valu
 		case "accuracy":
 			v = c.accuracy()
 		case "f_beta":
-			v = c.fbeta(p.FBeta)
+			v = c.fbeta(p.CriterionBeta)
 		case "precision_at_target_recall":
 			v = c.precision()
 			ok = pos > 0 && c.recall() >= p.TargetRecall
@@ -237,7 +237,12 @@ func (e *evaluator) metrics() []metric {
 	switch e.p.PredictorType {
 	case Binary:
 		out = append(out,
+			// The guide's metric table names it binary_classifier_accuracy;
+			// the algorithm's log has binary_classification_accuracy (as
+			// factorization machines'). Both, so a metric definition or
+			// tuning objective of either name finds it.
 			metric{"binary_classification_accuracy", e.c.accuracy()},
+			metric{"binary_classifier_accuracy", e.c.accuracy()},
 			metric{"binary_f_beta", e.c.fbeta(e.p.FBeta)},
 			metric{"precision", e.c.precision()},
 			metric{"recall", e.c.recall()})

@@ -413,7 +413,7 @@ func (t *trainer) fitScaler() {
 	if p.PredictorType == Regressor {
 		mean := ys / n
 		sd := math.Sqrt(math.Max(0, yq/n-mean*mean))
-		unbias := p.UnbiasLabel == "true" || (p.UnbiasLabel == "auto" && p.NormalizeLabel && p.UseBias)
+		unbias := p.UseBias && (p.UnbiasLabel == "true" || (p.UnbiasLabel == "auto" && p.NormalizeLabel))
 		if unbias {
 			t.yShift = mean
 		}

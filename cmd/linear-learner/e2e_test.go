@@ -58,6 +58,7 @@ func TestTrainAndLoad(t *testing.T) {
 		"#quality_metric: host=algo-1, epoch=0, train objective_loss <loss>=",
 		"#quality_metric: host=algo-1, epoch=0, validation objective_loss <loss>=",
 		"#quality_metric: host=algo-1, validation binary_classification_accuracy <score>=",
+		"#quality_metric: host=algo-1, test binary_classifier_accuracy <score>=", // the guide's name
 		"#quality_metric: host=algo-1, test binary_f_beta <score>=",
 		"#test_score (algo-1) : ('objective_loss', ",
 	} {
