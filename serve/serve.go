@@ -87,6 +87,10 @@ type Server struct {
 	engine  *gin.Engine
 }
 
+// maxTransforms is MaxConcurrentTransforms for a host of cores: one
+// request per core, within the 1 to 100 that CreateTransformJob accepts.
+func maxTransforms(cores int) int { return min(max(cores, 1), 100) }
+
 // modelBox lets an interface value live behind an atomic.Pointer.
 type modelBox struct{ m algorithms.Model }
 
@@ -101,7 +105,7 @@ func NewServer(opts Options) *Server {
 	s.limitMB = maxPayloadMB()
 	s.limit = int64(s.limitMB) << 20
 	s.params = fmt.Appendf(nil, `{"MaxConcurrentTransforms":%d,"BatchStrategy":"MULTI_RECORD","MaxPayloadInMB":%d}`,
-		runtime.NumCPU(), s.limitMB)
+		maxTransforms(runtime.NumCPU()), s.limitMB)
 
 	e := gin.New()
 	e.RedirectTrailingSlash = false

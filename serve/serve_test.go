@@ -184,6 +184,16 @@ func errorOf(t *testing.T, w *httptest.ResponseRecorder) string {
 	return e["error"]
 }
 
+// TestMaxTransforms: one transform per core, within CreateTransformJob's
+// 1 to 100 on the largest hosts.
+func TestMaxTransforms(t *testing.T) {
+	for cores, want := range map[int]int{1: 1, 2: 2, 96: 96, 100: 100, 128: 100, 192: 100} {
+		if got := maxTransforms(cores); got != want {
+			t.Errorf("maxTransforms(%d) = %d, want %d", cores, got, want)
+		}
+	}
+}
+
 func TestPing(t *testing.T) {
 	s := NewServer(Options{Log: io.Discard})
 	w := do(s.Handler(), "GET", "/ping", nil)
@@ -233,7 +243,7 @@ func TestExecutionParameters(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 				t.Fatalf("body %q: %v", w.Body, err)
 			}
-			if got.MaxConcurrentTransforms != runtime.NumCPU() || got.BatchStrategy != "MULTI_RECORD" || got.MaxPayloadInMB != tc.wantMB {
+			if got.MaxConcurrentTransforms != min(runtime.NumCPU(), 100) || got.BatchStrategy != "MULTI_RECORD" || got.MaxPayloadInMB != tc.wantMB {
 				t.Errorf("got %+v, want {%d MULTI_RECORD %d}", got, runtime.NumCPU(), tc.wantMB)
 			}
 
