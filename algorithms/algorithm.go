@@ -23,7 +23,9 @@ type Algorithm interface {
 	// Channels lists the channels the algorithm reads.
 	Channels() []ChannelSpec
 	// Train trains a model. It returns ctx.Err() promptly when ctx is
-	// cancelled (SIGTERM).
+	// cancelled (SIGTERM), with the model learnt so far when there is a
+	// valid one (the trainer saves it): a stop while the test channel is
+	// scored loses nothing of a finished model.
 	Train(ctx context.Context, job *Job) (Model, error)
 	// Load reads a model that Save (ours or SageMaker's) wrote into dir.
 	Load(dir string) (Model, error)

@@ -52,7 +52,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	if test, ok := job.Channels["test"]; ok {
 		if err := score(ctx, m, test, p, job.Metrics); err != nil {
-			return nil, err
+			return m, err // saved only if the error is a stop
 		}
 	}
 	return m, nil

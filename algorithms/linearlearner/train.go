@@ -124,22 +124,24 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	m := t.final(hostOf(job))
 	job.Metrics.Logf("selected model %d of %d (learning_rate=%g, wd=%g, l1=%g); threshold %g",
 		t.chosen, t.M, t.lrM[t.chosen], t.wdM[t.chosen], t.l1M[t.chosen], m.threshold)
+	// The model is final: the passes below only report on it, so a stop
+	// during them returns it with the error (saved only if it is a stop).
 	if hasVal {
 		vr, err := t.open(ctx, val, epochs)
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		if err := score(ctx, m, vr, "validation", p, job.Metrics); err != nil {
-			return nil, err
+			return m, err
 		}
 	}
 	if test, ok := job.Channels["test"]; ok {
 		tr, err := test.Open(ctx, 0)
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		if err := score(ctx, m, data.ReadAhead(tr, p.MiniBatchSize), "test", p, job.Metrics); err != nil {
-			return nil, err
+			return m, err
 		}
 	}
 	return m, nil

@@ -20,12 +20,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
 )
 
 // BuildMain builds the main package in the current directory (the test's
@@ -221,6 +224,39 @@ func (p *Process) Wait(timeout time.Duration) (code int, ok bool) {
 		return exitCode(err), true
 	case <-time.After(timeout):
 		return 0, false
+	}
+}
+
+// StopInTestPass starts `bin train --ml-root root`, whose test channel is
+// in Pipe mode with no pipe ever written, waits for marker in the log
+// (training is done; the test pass waits for its pipe) and sends SIGTERM.
+// The process must exit 143 without a failure file, having saved the
+// finished model: model/ holds want, and load reads it.
+func StopInTestPass(t testing.TB, bin, root, marker string, want []string, load func(dir string) error) {
+	t.Helper()
+	p := Start(t, nil, bin, "train", "--ml-root", root)
+	for deadline := time.Now().Add(TrainTimeout); !strings.Contains(p.Output(), marker); {
+		if _, ok := p.Exited(); ok || time.Now().After(deadline) {
+			t.Fatalf("the log never showed %q before SIGTERM\nlog:\n%s", marker, p.Output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Signal(t, syscall.SIGTERM)
+	code, ok := p.Wait(5 * time.Second)
+	if !ok {
+		t.Fatalf("still running 5 s after SIGTERM\nlog:\n%s", p.Output())
+	}
+	if code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143\nlog:\n%s", code, p.Output())
+	}
+	if f, ok := trainertest.Failure(t, root); ok {
+		t.Errorf("output/failure after SIGTERM: %q, want none", f)
+	}
+	if got := trainertest.ModelFiles(t, root); !slices.Equal(got, want) {
+		t.Fatalf("model/ holds %q after SIGTERM in the test pass, want %q\nlog:\n%s", got, want, p.Output())
+	}
+	if err := load(filepath.Join(root, "model")); err != nil {
+		t.Errorf("the saved model does not load: %v", err)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sagebrush-ml/sagebrush/algorithms/kmeans"
 	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 	"github.com/sagebrush-ml/sagebrush/recordio"
@@ -815,4 +816,14 @@ func TestServeNoModel(t *testing.T) {
 	if r.Code == 0 {
 		t.Errorf("serve without a model: exit code 0, want a non-zero exit\nlog:\n%s", r.Log())
 	}
+}
+
+// TestStopInTestPass: SIGTERM while the test channel waits for its pipe,
+// after training is done, exits 143 and saves the finished model.
+func TestStopInTestPass(t *testing.T) {
+	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": recordIOChannel(t), "test": {Mode: "Pipe"}})
+	clitest.StopInTestPass(t, binary, root, "mini-batch phase done", []string{"model_algo-1"}, func(dir string) error {
+		_, err := kmeans.Algorithm{}.Load(dir)
+		return err
+	})
 }

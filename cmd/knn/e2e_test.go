@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sagebrush-ml/sagebrush/algorithms/knn"
 	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
@@ -248,4 +249,14 @@ func TestServe(t *testing.T) {
 		}
 		check("application/x-recordio-protobuf"+suffix, recs, verbose)
 	}
+}
+
+// TestStopInTestPass: SIGTERM while the test channel waits for its pipe,
+// after training is done, exits 143 and saves the finished model.
+func TestStopInTestPass(t *testing.T) {
+	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": channels(t)["train"], "test": {Mode: "Pipe"}})
+	clitest.StopInTestPass(t, binary, root, " index (", []string{"model_algo-1", "model_algo-1.json", "model_algo-1.labels"}, func(dir string) error {
+		_, err := knn.Algorithm{}.Load(dir)
+		return err
+	})
 }

@@ -142,3 +142,13 @@ func TestClientErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStopInTestPass: SIGTERM while the test channel waits for its pipe,
+// after training is done, exits 143 and saves the finished model.
+func TestStopInTestPass(t *testing.T) {
+	root := trainertest.NewOptML(t, map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "2"}, map[string]trainertest.Channel{"train": trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": csvData(500, 1)}}, "test": {Mode: "Pipe"}})
+	clitest.StopInTestPass(t, binary, root, "selected model", []string{"model_algo-1"}, func(dir string) error {
+		_, err := linearlearner.Algorithm{}.Load(dir)
+		return err
+	})
+}

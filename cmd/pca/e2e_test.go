@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sagebrush-ml/sagebrush/algorithms/pca"
 	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 	"github.com/sagebrush-ml/sagebrush/recordio"
@@ -323,5 +324,15 @@ func TestServe(t *testing.T) {
 		if r := s.Post(t, "/invocations", "text/csv", "text/html", bodies["text/csv"]); r.Status != 406 {
 			t.Errorf("Accept text/html: status %d, want 406", r.Status)
 		}
+	})
+}
+
+// TestStopInTestPass: SIGTERM while the test channel waits for its pipe,
+// after training is done, exits 143 and saves the finished model.
+func TestStopInTestPass(t *testing.T) {
+	root := trainertest.NewOptML(t, hps(nil), map[string]trainertest.Channel{"train": recordIOChannel(t), "test": {Mode: "Pipe"}})
+	clitest.StopInTestPass(t, binary, root, "pass over ", []string{"model_algo-1"}, func(dir string) error {
+		_, err := pca.Algorithm{}.Load(dir)
+		return err
 	})
 }
