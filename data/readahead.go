@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
 // ReadAhead wraps r so that the next mini-batch of n rows is read and decoded
@@ -22,8 +25,9 @@ func ReadAhead(r BatchReadCloser, n int) BatchReadCloser {
 }
 
 type result struct {
-	b   *Batch
-	err error
+	b     *Batch
+	err   error
+	panic *recovered.Panic // the reader's, raised again by Read on the caller's goroutine
 }
 
 type readAhead struct {
@@ -47,19 +51,34 @@ func (a *readAhead) loop() {
 		case <-a.done:
 			return
 		}
-		b, err := a.r.Read(a.n)
-		if err == nil {
-			copyBatch(buf, b)
-		}
+		res := a.read(buf)
 		select {
-		case a.ready <- result{buf, err}:
+		case a.ready <- res:
 		case <-a.done:
 			return
 		}
-		if err != nil {
+		if res.err != nil {
 			return
 		}
 	}
+}
+
+// read reads the next batch into buf. A panic of the reader (a decoder's
+// bug) is recovered here and raised again by Read: on this goroutine it
+// would end the process.
+func (a *readAhead) read(buf *Batch) (res result) {
+	var p atomic.Pointer[recovered.Panic]
+	defer func() {
+		if res.panic = p.Load(); res.panic != nil {
+			res.err = res.panic
+		}
+	}()
+	defer recovered.Catch(&p)
+	b, err := a.r.Read(a.n)
+	if err == nil {
+		copyBatch(buf, b)
+	}
+	return result{b: buf, err: err}
 }
 
 // Read returns the next batch of n rows (fewer at the end), or the reader's
@@ -78,6 +97,7 @@ func (a *readAhead) Read(n int) (*Batch, error) {
 	res := <-a.ready
 	if res.err != nil {
 		a.err = res.err
+		recovered.Repanic(res.panic)
 		return nil, res.err
 	}
 	a.held = res.b

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
 type closeCounter struct {
@@ -114,6 +116,27 @@ func TestReadAheadError(t *testing.T) {
 	if _, err := ra.Read(1); err == nil || err.Error() != "boom" {
 		t.Fatalf("not sticky: %v", err)
 	}
+}
+
+type panicking struct{}
+
+func (panicking) Read(int) (*Batch, error) { panic("decoder bug") }
+func (panicking) Close() error             { return nil }
+
+// TestReadAheadPanic: a reader's panic on the read-ahead goroutine is
+// raised again by Read on the caller's, where the trainer recovers it
+// (on its own goroutine it would end the process with exit code 2).
+func TestReadAheadPanic(t *testing.T) {
+	ra := ReadAhead(panicking{}, 1)
+	defer ra.Close()
+	defer func() {
+		p, ok := recover().(*recovered.Panic)
+		if !ok || p.Value != "decoder bug" {
+			t.Fatalf("recovered %#v, want *recovered.Panic decoder bug", p)
+		}
+	}()
+	ra.Read(1)
+	t.Fatal("Read did not panic")
 }
 
 // TestReadAheadCloseEarly: closing before the end stops the goroutine.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
 // This file is the one place where errors become HTTP statuses. Handlers
@@ -130,7 +131,11 @@ func (s *Server) errorMiddleware(c *gin.Context) {
 // stack and records it as an error, which errorMiddleware answers with a 500
 // (the stack never reaches the body).
 func (s *Server) recoverPanic(c *gin.Context, rec any) {
-	s.log.Printf("%s %s: panic: %v\n%s", c.Request.Method, c.Request.URL.Path, rec, debug.Stack())
+	stack := debug.Stack()
+	if p, ok := rec.(*recovered.Panic); ok { // a helper goroutine's, carried here
+		rec, stack = p.Value, p.Stack
+	}
+	s.log.Printf("%s %s: panic: %v\n%s", c.Request.Method, c.Request.URL.Path, rec, stack)
 	_ = c.Error(&panicError{Value: rec})
 	c.Abort()
 }

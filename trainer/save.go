@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -67,7 +66,7 @@ func saveModel(root string, m algorithms.Model, log *logger) error {
 func save(m algorithms.Model, dir string, log *logger) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			pe := &PanicError{Value: r, Stack: debug.Stack()}
+			pe := panicError(r)
 			log.errorf("%s in Save:\n%s", pe.Error(), pe.Stack)
 			err = pe
 		}

@@ -31,6 +31,7 @@ import (
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
 // Exit codes returned by Run.
@@ -223,12 +224,21 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
+// panicError makes a recovered value a *PanicError, with the stack of the
+// goroutine that panicked when a helper's panic was carried to this one.
+func panicError(r any) *PanicError {
+	if p, ok := r.(*recovered.Panic); ok {
+		return &PanicError{Value: p.Value, Stack: p.Stack}
+	}
+	return &PanicError{Value: r, Stack: debug.Stack()}
+}
+
 // train calls algo.Train, recovering a panic as a *PanicError whose stack
 // goes to the log.
 func train(ctx context.Context, algo algorithms.Algorithm, aj *algorithms.Job, log *logger) (m algorithms.Model, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			pe := &PanicError{Value: r, Stack: debug.Stack()}
+			pe := panicError(r)
 			log.errorf("%s in Train:\n%s", pe.Error(), pe.Stack)
 			m, err = nil, pe
 		}

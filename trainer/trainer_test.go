@@ -23,6 +23,7 @@ import (
 	"github.com/sagebrush-ml/sagebrush/compute"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
 )
@@ -436,6 +437,14 @@ func TestFailures(t *testing.T) {
 				return nil, nil
 			}},
 			code: 1, want: []string{"AlgorithmError: panic: runtime error: index out of range"}},
+		{name: "algorithm panics on a helper goroutine", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
+			algo: &fakeAlgo{train: func(context.Context, *algorithms.Job) (algorithms.Model, error) {
+				var g recovered.Group
+				g.Go(func() { panic("boom in a helper") })
+				g.Wait()
+				return nil, nil
+			}},
+			code: 1, want: []string{"AlgorithmError: panic: boom in a helper"}},
 		{name: "algorithm returns no model", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
 			algo: &fakeAlgo{train: func(context.Context, *algorithms.Job) (algorithms.Model, error) { return nil, nil }},
 			code: 1, want: []string{"AlgorithmError: fake returned no model"}},

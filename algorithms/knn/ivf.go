@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
 // Training sizes, as faiss bounds them (max_points_per_centroid, niter):
@@ -416,13 +417,11 @@ func parallelFor(n int, f func(w, i int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
+	var g recovered.Group
 	var mu sync.Mutex
 	next := 0
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() {
 			for {
 				mu.Lock()
 				i := next
@@ -435,9 +434,9 @@ func parallelFor(n int, f func(w, i int)) {
 					f(w, j)
 				}
 			}
-		}()
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 func growF(s []float32, n int) []float32 {

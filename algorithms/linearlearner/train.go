@@ -8,11 +8,11 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
-	"sync"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
 // seed fixes the random stream (initial weights, the nearby parameters of
@@ -884,15 +884,11 @@ func runChunks(n, count, chunk int, fn func(part, lo, hi int)) {
 		fn(0, 0, n)
 		return
 	}
-	var wg sync.WaitGroup
+	var g recovered.Group
 	for part := range count {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(part, part*chunk, min((part+1)*chunk, n))
-		}()
+		g.Go(func() { fn(part, part*chunk, min((part+1)*chunk, n)) })
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // exp32 is e^x in float32 for x ≤ 0 (softmax's shifted outputs), to about

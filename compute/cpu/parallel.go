@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
 // A job is a set of independent tasks, numbered from 0; do runs task t.
@@ -19,12 +21,13 @@ type job interface {
 // done; the last participant to leave (refs reaching zero) recycles the
 // batch, so a helper that picks the batch up late never sees it reused.
 type batch struct {
-	job  job
-	n    int64
-	next atomic.Int64
-	left atomic.Int64 // tasks not yet finished
-	refs atomic.Int32 // participants still holding the batch
-	done chan struct{}
+	job   job
+	n     int64
+	next  atomic.Int64
+	left  atomic.Int64 // tasks not yet finished
+	refs  atomic.Int32 // participants still holding the batch
+	done  chan struct{}
+	panic atomic.Pointer[recovered.Panic] // the first task's panic, raised again by run
 }
 
 // freeList recycles scratch structs. Not a sync.Pool: a struct is often
@@ -70,11 +73,18 @@ func (b *batch) work() {
 		if t >= b.n {
 			return
 		}
-		b.job.do(int(t))
+		b.do(int(t))
 		if b.left.Add(-1) == 0 {
 			b.done <- struct{}{}
 		}
 	}
+}
+
+// do runs task t, recovering a panic for run to raise on the caller's
+// goroutine: on a helper's it would end the process.
+func (b *batch) do(t int) {
+	defer recovered.Catch(&b.panic)
+	b.job.do(t)
 }
 
 // release drops one participant's hold and recycles the batch after the last.
@@ -164,5 +174,7 @@ func run(j job, n int, work int) {
 	}
 	b.work()
 	<-b.done
+	p := b.panic.Swap(nil)
 	b.release()
+	recovered.Repanic(p)
 }
