@@ -77,15 +77,18 @@ type Reader struct {
 // its length (Len, as *bytes.Reader does: a request body) gets a buffer no
 // larger than what it holds, not 64 KiB zeroed per request.
 func NewReader(r io.Reader) *Reader {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		size := 1 << 16
-		if l, ok := r.(interface{ Len() int }); ok {
-			size = min(size, l.Len())
-		}
-		br = bufio.NewReaderSize(r, size) // at least 16 bytes
+	return &Reader{r: bufferedReader(r)}
+}
+
+func bufferedReader(r io.Reader) *bufio.Reader {
+	if br, ok := r.(*bufio.Reader); ok {
+		return br
 	}
-	return &Reader{r: br}
+	size := 1 << 16
+	if l, ok := r.(interface{ Len() int }); ok {
+		size = min(size, l.Len())
+	}
+	return bufio.NewReaderSize(r, size) // at least 16 bytes
 }
 
 // Offset returns the number of bytes consumed so far.
@@ -131,16 +134,9 @@ func (r *Reader) read() ([]byte, error) {
 			}
 			return nil, r.errorf(start, err)
 		}
-		if m := binary.LittleEndian.Uint32(hdr[:4]); m != Magic {
-			return nil, r.errorf(start, fmt.Errorf("%w: found 0x%08x", ErrBadMagic, m))
-		}
-		word := binary.LittleEndian.Uint32(hdr[4:])
-		flag, length := word>>29, int(word&lengthMask)
-		switch {
-		case part == 0 && (flag == flagMiddle || flag == flagLast),
-			part > 0 && (flag == flagWhole || flag == flagFirst),
-			flag > flagLast:
-			return nil, r.errorf(start, fmt.Errorf("%w: flag %d in part %d", ErrContinuation, flag, part))
+		flag, length, err := partHeader(hdr, part)
+		if err != nil {
+			return nil, r.errorf(start, err)
 		}
 		if len(r.buf)+length > max {
 			return nil, r.errorf(start, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(r.buf)+length, max))
@@ -156,6 +152,24 @@ func (r *Reader) read() ([]byte, error) {
 		}
 		r.buf = binary.LittleEndian.AppendUint32(r.buf, Magic)
 	}
+}
+
+// partHeader decodes the header of a record's part number part: its
+// continuation flag and payload length, with the magic checked and the flag
+// checked against part.
+func partHeader(hdr []byte, part int) (flag uint32, length int, err error) {
+	if m := binary.LittleEndian.Uint32(hdr[:4]); m != Magic {
+		return 0, 0, fmt.Errorf("%w: found 0x%08x", ErrBadMagic, m)
+	}
+	word := binary.LittleEndian.Uint32(hdr[4:])
+	flag, length = word>>29, int(word&lengthMask)
+	switch {
+	case part == 0 && (flag == flagMiddle || flag == flagLast),
+		part > 0 && (flag == flagWhole || flag == flagFirst),
+		flag > flagLast:
+		return 0, 0, fmt.Errorf("%w: flag %d in part %d", ErrContinuation, flag, part)
+	}
+	return flag, length, nil
 }
 
 // fill appends n bytes of input to r.buf. It grows the buffer as bytes

@@ -143,7 +143,7 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 		src, stream = m, m
 	}
 	if c.unwrap {
-		stream = &unwrapper{rr: recordio.NewReader(stream), text: c.text()}
+		stream = recordio.NewPayloads(stream, c.text())
 	}
 	// Closing the source unblocks a read blocked on a FIFO.
 	stopClose := context.AfterFunc(ctx, func() { src.Close() })
@@ -326,7 +326,7 @@ func (m *multiFile) Read(p []byte) (int, error) {
 			m.mu.Unlock()
 			m.r = nil
 			m.i++
-			// Wrapped records carry their own separators (unwrapper).
+			// Wrapped records carry their own separators (recordio.Payloads).
 			m.pendingNL = m.c.text() && !m.c.unwrap && m.last != '\n'
 			if n > 0 {
 				return n, nil
@@ -396,31 +396,6 @@ func (r recordErr) Read(p []byte) (int, error) {
 		r.g.srcErr = err
 	}
 	return n, err
-}
-
-// unwrapper yields the payloads of a RecordIO stream (RecordWrapperType
-// RecordIO: SageMaker wrapped each S3 object in one record), adding a
-// newline after a text payload that lacks one.
-type unwrapper struct {
-	rr   *recordio.Reader
-	text bool
-	buf  []byte
-}
-
-func (u *unwrapper) Read(p []byte) (int, error) {
-	for len(u.buf) == 0 {
-		rec, err := u.rr.Read()
-		if err != nil {
-			return 0, err
-		}
-		u.buf = rec
-		if u.text && len(rec) > 0 && rec[len(rec)-1] != '\n' {
-			u.buf = append(slices.Clip(rec), '\n')
-		}
-	}
-	n := copy(p, u.buf)
-	u.buf = u.buf[n:]
-	return n, nil
 }
 
 // ctxReader fails with ctx.Err() once ctx is done.
