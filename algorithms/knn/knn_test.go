@@ -330,8 +330,8 @@ func TestIVFRecall(t *testing.T) {
 
 // TestIVFShortLists: when the probed lists hold fewer than k rows (1,000
 // rows in 32 lists, nprobe 2, k 200), the search probes more lists until it
-// has k real neighbours: no id -1, no infinite distance, ascending, and for
-// IVFFlat the k found are at least as near as the exact k-th.
+// has k real neighbours: no id -1, no infinite distance, ascending, each
+// row once.
 func TestIVFShortLists(t *testing.T) {
 	be := compute.Current()
 	xs, _ := blobs(1000, 16, 20, 3)

@@ -42,18 +42,27 @@ func csvData(n int, seed uint64) []byte {
 	return b.Bytes()
 }
 
-func TestTrainAndLoad(t *testing.T) {
-	ch := func(b []byte) trainertest.Channel {
-		return trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": b}}
-	}
-	hp := map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "5", "num_models": "4"}
-	root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
-		"train": ch(csvData(2000, 1)), "validation": ch(csvData(500, 2)), "test": ch(csvData(500, 3))})
+// csvChannel is a File-mode text/csv channel of one file.
+func csvChannel(b []byte) trainertest.Channel {
+	return trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": b}}
+}
+
+// trainOK trains on root and stops the test unless training succeeded.
+func trainOK(t *testing.T, root string) clitest.Result {
+	t.Helper()
 	r := clitest.Train(t, binary, root)
 	if r.Code != 0 {
 		f, _ := trainertest.Failure(t, root)
 		t.Fatalf("exit %d, failure %q\n%s", r.Code, f, r.Log())
 	}
+	return r
+}
+
+func TestTrainAndLoad(t *testing.T) {
+	hp := map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "5", "num_models": "4"}
+	root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
+		"train": csvChannel(csvData(2000, 1)), "validation": csvChannel(csvData(500, 2)), "test": csvChannel(csvData(500, 3))})
+	r := trainOK(t, root)
 	for _, want := range []string{
 		"#quality_metric: host=algo-1, epoch=0, train objective_loss <loss>=",
 		"#quality_metric: host=algo-1, epoch=0, validation objective_loss <loss>=",
@@ -88,17 +97,10 @@ func TestTrainAndLoad(t *testing.T) {
 // carries _tuning_objective_metric; the internal tuning is then off (one
 // model, whatever num_models says) and the objective is in the log.
 func TestAutomaticModelTuning(t *testing.T) {
-	ch := func(b []byte) trainertest.Channel {
-		return trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": b}}
-	}
 	hp := map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "3",
 		"num_models": "8", "_tuning_objective_metric": "validation:binary_f_beta"}
-	root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": ch(csvData(1000, 1)), "validation": ch(csvData(300, 2))})
-	r := clitest.Train(t, binary, root)
-	if r.Code != 0 {
-		f, _ := trainertest.Failure(t, root)
-		t.Fatalf("exit %d, failure %q\n%s", r.Code, f, r.Log())
-	}
+	root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": csvChannel(csvData(1000, 1)), "validation": csvChannel(csvData(300, 2))})
+	r := trainOK(t, root)
 	for _, want := range []string{
 		"automatic model tuning (objective validation:binary_f_beta): the internal tuning is off",
 		", models in parallel: 1,",
@@ -146,7 +148,7 @@ func TestClientErrors(t *testing.T) {
 // TestStopInTestPass: SIGTERM while the test channel waits for its pipe,
 // after training is done, exits 143 and saves the finished model.
 func TestStopInTestPass(t *testing.T) {
-	root := trainertest.NewOptML(t, map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "2"}, map[string]trainertest.Channel{"train": trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"part-0.csv": csvData(500, 1)}}, "test": {Mode: "Pipe"}})
+	root := trainertest.NewOptML(t, map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "epochs": "2"}, map[string]trainertest.Channel{"train": csvChannel(csvData(500, 1)), "test": {Mode: "Pipe"}})
 	clitest.StopInTestPass(t, binary, root, "selected model", []string{"model_algo-1"}, func(dir string) error {
 		_, err := linearlearner.Algorithm{}.Load(dir)
 		return err
