@@ -382,6 +382,9 @@ func TestRecordIOReader(t *testing.T) {
 			rec(f32([]float32{0, 0, 3}, nil, nil), nil),
 		}, [][]float32{{1, 0, 2}, {4, 0, 5}, {0, 0, 3}}, []bool{true}, ""},
 		{"empty sparse row", []*aialgs.Record{rec(f32(nil, nil, []uint64{3}), nil)}, [][]float32{{0, 0, 0}}, []bool{true}, ""},
+		// The SDK writes a scipy matrix's own width, which may leave out
+		// trailing columns no row uses.
+		{"sparse shape below feature_dim", []*aialgs.Record{rec(f32([]float32{7}, []uint64{1}, []uint64{2}), nil)}, [][]float32{{0, 7, 0}}, []bool{true}, ""},
 		{"float64 and int32", []*aialgs.Record{
 			rec(&aialgs.Value{Value: &aialgs.Value_Float64Tensor{Float64Tensor: &aialgs.Float64Tensor{Values: []float64{0.1, 2, 3}}}}, nil),
 			rec(&aialgs.Value{Value: &aialgs.Value_Int32Tensor{Int32Tensor: &aialgs.Int32Tensor{Values: []int32{-1, 2, 3}}}}, nil),
@@ -473,6 +476,7 @@ func TestDecodeRequest(t *testing.T) {
 			sparseRow(2000, 26, 1, 182, 1, 232, 1, 243, 4, 431, 1),
 			sparseRow(2000, 0, 13, 182, 1, 232, 1, 243, 4, 431, 1)}, true, nil},
 		// The guide's dataElement example: empty keys are dense.
+		{"json sparse shape below feature_dim", "application/json", `{"instances":[{"data":{"features":{"keys":[1],"values":[7],"shape":[2]}}}]}`, 4, [][]float32{{0, 7, 0, 0}}, true, nil},
 		{"json empty keys dense", "application/json", `{"instances":[{"data":{"features":{"keys":[],"values":[1.5,16,14,23],"shape":[4]}}}]}`, 4, [][]float32{row}, false, nil},
 		{"json empty keys and values", "application/json", `{"instances":[{"data":{"features":{"keys":[],"values":[],"shape":[4]}}}]}`, 4, [][]float32{{0, 0, 0, 0}}, true, nil},
 		{"json data.features array", "application/json", `{"instances":[{"data":{"features":[1.5,16,14,23]}}]}`, 4, [][]float32{row}, false, nil},
@@ -722,13 +726,28 @@ func checkRecordIOResponse(t *testing.T, body []byte, p *Predictions) {
 	}
 }
 
+// TestEncodeNonFinite: non-finite floats are written as Python's json.dumps
+// writes them, in JSON and JSON Lines alike.
+func TestEncodeNonFinite(t *testing.T) {
+	p := &Predictions{Rows: 3, Outputs: []Output{{Name: "s", Values: []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}}}}
+	for accept, want := range map[string]string{
+		"application/json":      `{"predictions":[{"s":Infinity},{"s":-Infinity},{"s":NaN}]}`,
+		"application/jsonlines": "{\"s\":Infinity}\n{\"s\":-Infinity}\n{\"s\":NaN}\n",
+	} {
+		mt, _ := NegotiateAccept(accept)
+		got, err := EncodeResponse(nil, mt, p)
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %q, %v; want %q", accept, got, err, want)
+		}
+	}
+}
+
 func TestEncodeResponseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, accept string
 		p            *Predictions
 	}{
-		{"nan", "application/json", &Predictions{Rows: 1, Outputs: []Output{{Name: "s", Values: []float32{float32(math.NaN())}}}}},
-		{"inf jsonlines", "application/jsonlines", &Predictions{Rows: 1, Outputs: []Output{{Name: "s", Values: []float32{float32(math.Inf(1))}}}}},
+		{"nan Int", "application/json", &Predictions{Rows: 1, Outputs: []Output{{Name: "s", Kind: Int, Values: []float32{float32(math.NaN())}}}}},
 		{"non-integer Int", "application/json", &Predictions{Rows: 1, Outputs: []Output{{Name: "s", Kind: Int, Values: []float32{1.5}}}}},
 		{"short values", "application/json", &Predictions{Rows: 2, Outputs: []Output{{Name: "s", Values: []float32{1}}}}},
 		{"short vector", "application/x-recordio-protobuf", &Predictions{Rows: 2, Outputs: []Output{{Name: "s", Width: 2, Values: []float32{1, 2, 3}}}}},

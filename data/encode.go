@@ -189,10 +189,22 @@ func checkPredictions(p *Predictions) error {
 	return nil
 }
 
-// appendNumber appends one output value as Kind k says.
+// appendNumber appends one output value as Kind k says. A non-finite
+// float is written as Python's json.dumps writes it (Infinity, -Infinity,
+// NaN), as SageMaker's own containers answer: finite float32 inputs can
+// overflow (a distance of 1e20-sized features), and that is no server error.
 func appendNumber(dst []byte, o *Output, v float32) ([]byte, error) {
 	if !finite(v) {
-		return dst, fmt.Errorf("data: output %q has the value %v, which JSON cannot carry", o.Name, v)
+		if o.Kind == Int {
+			return dst, fmt.Errorf("data: output %q of kind Int has the value %v", o.Name, v)
+		}
+		switch {
+		case v > 0:
+			return append(dst, "Infinity"...), nil
+		case v < 0:
+			return append(dst, "-Infinity"...), nil
+		}
+		return append(dst, "NaN"...), nil
 	}
 	if o.Kind == Int {
 		if v != float32(math.Trunc(float64(v))) || math.Abs(float64(v)) > 1<<53 {

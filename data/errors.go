@@ -55,8 +55,8 @@ func (e *ParseError) ClientError() bool { return true }
 
 // DimensionError is a row whose width does not match the feature dimension:
 // a dense vector of Got values where Want (feature_dim) are expected, a
-// sparse key Got >= Want (Key), or a sparse tensor whose shape holds Got
-// elements (Shape). Record is the 0-based record (or instance) index. For
+// sparse key Got >= Want (Key), or a sparse tensor whose shape holds Got >
+// Want elements (Shape). Record is the 0-based record (or instance) index. For
 // CSV, Line is the 1-based line, Got and Want count all columns and
 // LabelSize says how many of them are labels.
 type DimensionError struct {

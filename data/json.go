@@ -512,7 +512,7 @@ func (s *jsonScanner) commit(bl *builder, sparse bool) error {
 			}
 			size *= d
 		}
-		if size != uint64(cols) {
+		if size > uint64(cols) { // smaller is fine, as for RecordIO
 			return &DimensionError{Record: s.inst, Got: int(size), Want: cols, Shape: true}
 		}
 	}

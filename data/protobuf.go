@@ -130,7 +130,9 @@ func (d *protoDecoder) decode(payload []byte, idx int, bl *builder) (label float
 				}
 				size *= s
 			}
-			if size != uint64(cols) {
+			// Smaller is fine: the SDK writes a scipy matrix's own width,
+			// which leaves out trailing columns no row uses.
+			if size > uint64(cols) {
 				return 0, false, &DimensionError{Record: idx, Got: int(size), Want: cols, Shape: true}
 			}
 		}
