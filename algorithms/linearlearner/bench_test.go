@@ -47,3 +47,26 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 	}
 	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(len(z.Data)), "ns/value")
 }
+
+// BenchmarkAdamRow is Adam's step over the weights of the Fashion-MNIST
+// benchmark's step (784 rows × 60 columns), row by row as update runs it.
+func BenchmarkAdamRow(b *testing.B) {
+	const rows, cols = 784, 60
+	rng := rand.New(rand.NewPCG(1, 1))
+	vec := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = rng.Float32()
+		}
+		return s
+	}
+	w, gr, s1, s2 := vec(rows*cols), vec(rows*cols), vec(rows*cols), vec(rows*cols)
+	lr, wd := vec(cols), vec(cols)
+	for b.Loop() {
+		for j := range rows {
+			o := j * cols
+			adamRow(w[o:o+cols], gr[o:o+cols], s1[o:o+cols], s2[o:o+cols], lr, wd, 0.9, 0.999, 0.3)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/(rows*cols), "ns/weight")
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -238,6 +239,9 @@ type trainer struct {
 	posW          []float64 // per model (binary)
 	colLR, colWD  []float32 // per column
 	colL1         []float32
+	lrTiled       []float32 // the step's per-column learning rates, row after row (tile)
+	wdTiled       []float32 // colWD, row after row
+	l1Tiled       []float32 // colL1, row after row
 	updates       int
 	schedStep     int
 
@@ -801,10 +805,12 @@ func (t *trainer) softmaxRows(z, g compute.Matrix, inv float64, lossSum []float6
 	for m := range prod {
 		prod[m] = 1
 	}
+	// Each model's outputs less their max, for every row; then the
+	// exponentials of all of them in one call (expInPlace: eight at a time
+	// with AVX2, whose entry costs as much as a row's 60); then the sums.
+	mxs := make([]float32, (hi-lo)*t.M)
 	for i := lo; i < hi; i++ {
 		zr, gr := z.Row(i), g.Row(i)
-		c := int(t.y[i])
-		wc := float32(t.classWeights[c] * inv)
 		for m := range t.M {
 			zs, gs := zr[m*K:(m+1)*K], gr[m*K:(m+1)*K]
 			// Plain comparisons, not the max builtin: its NaN and signed
@@ -816,10 +822,22 @@ func (t *trainer) softmaxRows(z, g compute.Matrix, inv float64, lossSum []float6
 				}
 			}
 			gs = gs[:len(zs)]
-			var s float32
 			for k, v := range zs {
-				e := exp32(v - mx)
-				gs[k] = e
+				gs[k] = v - mx
+			}
+			mxs[(i-lo)*t.M+m] = mx
+		}
+	}
+	expInPlace(g.Data[lo*g.Stride : (hi-1)*g.Stride+t.M*K])
+	for i := lo; i < hi; i++ {
+		zr, gr := z.Row(i), g.Row(i)
+		c := int(t.y[i])
+		wc := float32(t.classWeights[c] * inv)
+		for m := range t.M {
+			zs, gs := zr[m*K:(m+1)*K], gr[m*K:(m+1)*K]
+			mx := mxs[(i-lo)*t.M+m]
+			var s float32
+			for _, e := range gs {
 				s += e
 			}
 			lossSum[m] += float64(mx) - float64(zs[c])
@@ -951,24 +969,26 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 		corr = float32(math.Sqrt(1-math.Pow(p.Beta2, tt)) / (1 - math.Pow(p.Beta1, tt)))
 	}
 	cols := t.cols
-	// With t.fold, each row's gradient is unfolded, stepped and folded
-	// again in one pass while it is in cache, on every core (three serial
-	// passes over W before).
+	if p.Optimizer == "adam" {
+		t.tile(lrs, dw.Rows)
+	}
+	// With t.fold, each core unfolds its rows' gradients, steps them and
+	// folds them again while they are in its cache (three serial passes
+	// over W before).
 	width := 0 // of the folded offsets' partial sums
 	if t.fold {
 		width = cols
 	}
 	offsets := parallelSums(dw.Rows, 64, width, func(acc []float64, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			off := j * cols
-			gr := dw.Data[off : off+cols]
-			if t.fold {
-				t.unfoldRow(j, gr, gb)
+		if t.fold {
+			for j := lo; j < hi; j++ {
+				t.unfoldRow(j, dw.Row(j), gb)
 			}
-			t.updateRow(t.w.Data[off:off+cols], gr, t.m1[off:off+cols], t.m2[off:off+cols], lrs, t.colWD, t.colL1, corr)
-			if t.fold {
-				t.foldRows(j, j+1, acc)
-			}
+		}
+		a, b := lo*cols, hi*cols
+		t.updateRows(t.w.Data[a:b], dw.Data[a:b], t.m1[a:b], t.m2[a:b], lrs, t.colWD, t.colL1, corr)
+		if t.fold {
+			t.foldRows(lo, hi, acc)
 		}
 	})
 	if p.UseBias {
@@ -1001,6 +1021,46 @@ func (t *trainer) unfoldRow(j int, row, gb []float32) {
 	}
 }
 
+// tile repeats the per-column learning rates lrs, wd and l1 over rows rows
+// (t.lrTiled, t.wdTiled, t.l1Tiled) for updateRows: the vectors of the
+// kernels run across row ends. lrs changes once an epoch at most, wd and l1
+// never.
+func (t *trainer) tile(lrs []float32, rows int) {
+	n := rows * t.cols
+	if len(t.wdTiled) != n {
+		t.wdTiled, t.l1Tiled, t.lrTiled = make([]float32, n), make([]float32, n), make([]float32, n)
+		for off := 0; off < n; off += t.cols {
+			copy(t.wdTiled[off:], t.colWD)
+			copy(t.l1Tiled[off:], t.colL1)
+		}
+	} else if slices.Equal(t.lrTiled[:t.cols], lrs) {
+		return
+	}
+	for off := 0; off < n; off += t.cols {
+		copy(t.lrTiled[off:], lrs)
+	}
+}
+
+// updateRows is the optimizer step for whole rows of parameters (w, gr, s1
+// and s2 hold rows of len(lr) columns), as updateRow. Adam steps them all
+// in one call of its kernel, against t.tile's repeated learning rates and
+// wd: entering the AVX2 kernel costs about as much as stepping a row of 60
+// weights.
+func (t *trainer) updateRows(w, gr, s1, s2, lr, wd, l1 []float32, corr float32) {
+	cols := len(lr)
+	if t.p.Optimizer != "adam" {
+		for a := 0; a < len(w); a += cols {
+			b := a + cols
+			t.updateRow(w[a:b], gr[a:b], s1[a:b], s2[a:b], lr, wd, l1, corr)
+		}
+		return
+	}
+	adamRow(w, gr, s1, s2, t.lrTiled[:len(w)], t.wdTiled[:len(w)], float32(t.p.Beta1), float32(t.p.Beta2), corr)
+	if l1 != nil {
+		l1Step(w, t.lrTiled[:len(w)], t.l1Tiled[:len(w)])
+	}
+}
+
 // updateRow is the optimizer step for one row of parameters w with
 // gradients gr, per-column learning rate, wd and l1 (nil: none).
 func (t *trainer) updateRow(w, gr, s1, s2, lr, wd, l1 []float32, corr float32) {
@@ -1008,13 +1068,7 @@ func (t *trainer) updateRow(w, gr, s1, s2, lr, wd, l1 []float32, corr float32) {
 	const eps = 1e-8
 	switch p.Optimizer {
 	case "adam":
-		b1, b2 := float32(p.Beta1), float32(p.Beta2)
-		for c := range w {
-			gv := gr[c] + wd[c]*w[c]
-			s1[c] = b1*s1[c] + (1-b1)*gv
-			s2[c] = b2*s2[c] + (1-b2)*gv*gv
-			w[c] -= lr[c] * corr * s1[c] / (float32(math.Sqrt(float64(s2[c]))) + eps)
-		}
+		adamRow(w, gr, s1, s2, lr, wd, float32(p.Beta1), float32(p.Beta2), corr)
 	case "rmsprop":
 		const rho = 0.9
 		for c := range w {
@@ -1031,20 +1085,7 @@ func (t *trainer) updateRow(w, gr, s1, s2, lr, wd, l1 []float32, corr float32) {
 		}
 	}
 	if l1 != nil {
-		for c := range w {
-			if l1[c] == 0 {
-				continue
-			}
-			thr := lr[c] * l1[c]
-			switch {
-			case w[c] > thr:
-				w[c] -= thr
-			case w[c] < -thr:
-				w[c] += thr
-			default:
-				w[c] = 0
-			}
-		}
+		l1Step(w, lr, l1)
 	}
 }
 
