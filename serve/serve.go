@@ -102,7 +102,11 @@ func NewServer(opts Options) *Server {
 		w = os.Stderr
 	}
 	s := &Server{log: log.New(w, "serve: ", log.LstdFlags|log.LUTC)}
-	s.limitMB = maxPayloadMB()
+	var warning string
+	s.limitMB, warning = maxPayloadMB()
+	if warning != "" {
+		s.log.Print(warning)
+	}
 	s.limit = int64(s.limitMB) << 20
 	s.params = fmt.Appendf(nil, `{"MaxConcurrentTransforms":%d,"BatchStrategy":"MULTI_RECORD","MaxPayloadInMB":%d}`,
 		maxTransforms(runtime.NumCPU()), s.limitMB)
@@ -123,11 +127,15 @@ func NewServer(opts Options) *Server {
 // maxPayloadMB is SAGEMAKER_MAX_PAYLOAD_IN_MB when it is a positive integer,
 // else DefaultMaxPayloadMB. (SageMaker's 0, "arbitrarily large, chunked",
 // is documented as unsupported by the built-in algorithms.)
-func maxPayloadMB() int {
-	if n, err := strconv.Atoi(os.Getenv(EnvMaxPayloadMB)); err == nil && n > 0 && n < 1<<20 {
-		return n
+func maxPayloadMB() (mb int, warning string) {
+	v, ok := os.LookupEnv(EnvMaxPayloadMB)
+	if !ok {
+		return DefaultMaxPayloadMB, ""
 	}
-	return DefaultMaxPayloadMB
+	if n, err := strconv.Atoi(v); err == nil && n > 0 && n < 1<<20 {
+		return n, ""
+	}
+	return DefaultMaxPayloadMB, fmt.Sprintf("%s=%q is not a whole number of MB from 1 to 1048575; using %d", EnvMaxPayloadMB, v, DefaultMaxPayloadMB)
 }
 
 // SetModel makes m the model that /invocations uses and /ping reports

@@ -230,7 +230,11 @@ func TestExecutionParameters(t *testing.T) {
 			if tc.env != "-" {
 				t.Setenv(EnvMaxPayloadMB, tc.env)
 			}
-			s, m, _ := newTestServer(t)
+			s, m, logs := newTestServer(t)
+			// A value that is not used is said so in the log.
+			if warned := strings.Contains(logs.String(), EnvMaxPayloadMB+"="); warned != (tc.env == "0" || tc.env == "lots") {
+				t.Errorf("log %q: warning %v for %q", logs, warned, tc.env)
+			}
 			w := do(s.Handler(), "GET", "/execution-parameters", nil)
 			if w.Code != http.StatusOK {
 				t.Fatalf("status %d, want 200", w.Code)
