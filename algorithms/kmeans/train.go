@@ -3,6 +3,7 @@ package kmeans
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -21,6 +22,12 @@ const seed = 0x5a6e5eed
 // far (if any batch was seen) together with the context's error.
 func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
 	p := ParamsFrom(job.Hyper)
+	// The K centers, their sums and the mini-batch, float32.
+	nc := int64(p.K) * int64(p.ExtraCenterFactor)
+	if err := algorithms.CheckMemory(4*int64(p.FeatureDim)*(3*nc+2*int64(p.MiniBatchSize)),
+		fmt.Sprintf("k × extra_center_factor = %d centers and mini_batch_size = %d rows of feature_dim = %d", nc, p.MiniBatchSize, p.FeatureDim)); err != nil {
+		return nil, err
+	}
 	host := 0
 	for i, h := range job.Cluster.Hosts {
 		if h == job.Cluster.CurrentHost {
@@ -46,6 +53,9 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	job.Metrics.Logf("mini-batch phase done: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
 		t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
 	centers := reduce(t.be, t.centers, t.counts, p, rng)
+	if centers.Rows == 0 || !algorithms.Finite(centers.Data) {
+		return nil, errOverflow
+	}
 	m := newModel(centers, p.FeatureDim, job.Cluster.CurrentHost)
 	if err != nil {
 		return m, err
@@ -265,6 +275,10 @@ func kmeansPlusPlus(be compute.Backend, x compute.Matrix, weights []float64, K i
 	}
 	return rows
 }
+
+// errOverflow is the error of centers that came out NaN or infinite:
+// finite float32 features beyond about ±1.8e19 square past float32's range.
+var errOverflow = algorithms.Errorf("training gave centers that are not finite numbers: feature values beyond about ±1e19 overflow float32 squared distances; scale the data down")
 
 // score computes test msd/ssd with the final model and reports them.
 func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metrics algorithms.Metrics) error {

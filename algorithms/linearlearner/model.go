@@ -34,6 +34,11 @@ type Model struct {
 
 var _ algorithms.Model = (*Model)(nil)
 
+// finite reports whether the weights, biases and threshold are finite.
+func (m *Model) finite() bool {
+	return algorithms.Finite(m.w.Data, m.b) && m.threshold-m.threshold == 0
+}
+
 func newModel(p Params, w compute.Matrix, b []float32, threshold float64, host string) *Model {
 	if host == "" {
 		host = "algo-1"

@@ -3,6 +3,7 @@ package linearlearner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -26,6 +27,16 @@ const seed = 0x11ea7
 // channels with it.
 func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
 	p := ParamsFrom(job.Hyper)
+	// W and what steps it (moments, gradient, folded copy, the repeated
+	// rates, snapshots), float32, and a dense mini-batch.
+	cols := int64(p.NumModels) * int64(max(p.NumClasses, 1))
+	if p.PredictorType != Multiclass {
+		cols = int64(p.NumModels)
+	}
+	if err := algorithms.CheckMemory(4*int64(p.FeatureDim)*(10*cols+3*int64(p.MiniBatchSize)),
+		fmt.Sprintf("feature_dim = %d with %d models of %d outputs and mini_batch_size = %d", p.FeatureDim, p.NumModels, cols/int64(p.NumModels), p.MiniBatchSize)); err != nil {
+		return nil, err
+	}
 	be := job.Compute
 	if be == nil {
 		be = compute.Current()
@@ -123,6 +134,9 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		}
 	}
 	m := t.final(hostOf(job))
+	if !m.finite() {
+		return nil, t.diverged()
+	}
 	job.Metrics.Logf("selected model %d of %d (learning_rate=%g, wd=%g, l1=%g); threshold %g",
 		t.chosen, t.M, t.lrM[t.chosen], t.wdM[t.chosen], t.l1M[t.chosen], m.threshold)
 	// The model is final: the passes below only report on it, so a stop
@@ -176,9 +190,20 @@ func (t *trainer) interrupted(err error) (algorithms.Model, error) {
 			// the current weights.
 			_ = t.selectOnSample(context.Background())
 		}
-		return t.final(""), err
+		if m := t.final(""); m.finite() {
+			return m, err
+		}
 	}
 	return nil, err
+}
+
+// diverged is the error of a model whose weights came out NaN or
+// infinite: a learning rate, wd or initial weights too large for the data,
+// or data too large for float32.
+func (t *trainer) diverged() error {
+	v := t.p
+	return algorithms.Errorf("training diverged: the selected model's weights are not finite numbers; lower learning_rate (%g), wd (%g), init_scale (%g), init_bias (%g) or bias_lr_mult (%g), or scale the data down",
+		v.LearningRate, v.WD, v.InitScale, v.InitBias, v.BiasLRMult)
 }
 
 // stopCheck records an epoch's early-stopping metric against the best so

@@ -28,6 +28,7 @@ const fullEigenBelow = 256
 // all d vectors dominates. Every pair is checked, ‖c·v − λv‖ ≤ 1e-9·‖c‖;
 // should one fail, the full EigenSym is used instead.
 func topEigen(c []float64, d, k int, rng *rand.Rand) ([]float64, *mat.Dense) {
+	mustBeFinite(c)
 	if d >= fullEigenBelow && k <= d/2 {
 		if vals, vecs, ok := topEigenTridiagonal(c, d, k, rng); ok {
 			return vals, vecs
@@ -39,7 +40,7 @@ func topEigen(c []float64, d, k int, rng *rand.Rand) ([]float64, *mat.Dense) {
 func topEigenFull(c []float64, d, k int) ([]float64, *mat.Dense) {
 	var e mat.EigenSym
 	if !e.Factorize(mat.NewSymDense(d, slices.Clone(c)), true) {
-		// EigenSym fails only on NaN or Inf input, which the readers reject.
+		// EigenSym fails only on NaN or Inf input, which topEigen rejects.
 		panic("pca: symmetric eigendecomposition did not converge")
 	}
 	vals := e.Values(nil) // ascending
@@ -251,6 +252,7 @@ func axpy(alpha float64, x, y []float64) {
 // zero singular values are still orthonormal, so the result always has l
 // orthonormal columns.
 func orthonormalize(y *mat.Dense) *mat.Dense {
+	mustBeFinite(y.RawMatrix().Data)
 	var svd mat.SVD
 	if !svd.Factorize(y, mat.SVDThin) {
 		panic("pca: SVD did not converge")

@@ -38,8 +38,28 @@ type summary interface {
 
 // Train streams the train channel once into the mode's summary, solves the
 // eigenproblem, and scores the test channel if present.
-func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
+func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.Model, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(overflowed); !ok {
+				panic(r)
+			}
+			err = errOverflow
+		}
+	}()
 	p := ParamsFrom(job.Hyper)
+	d := int64(p.FeatureDim)
+	if p.Mode == "randomized" {
+		err = algorithms.CheckMemory(8*d*(6*int64(p.SketchWidth())+int64(p.MiniBatchSize)),
+			fmt.Sprintf("feature_dim = %d with a sketch of %d columns", d, p.SketchWidth()))
+	} else {
+		// The float64 scatter matrix, its float32 partial and the
+		// eigensolver's copy.
+		err = algorithms.CheckMemory(20*d*d, fmt.Sprintf("feature_dim = %d in regular mode (a %d×%d scatter matrix; randomized mode needs far less)", d, d, d))
+	}
+	if err != nil {
+		return nil, err
+	}
 	host := 0
 	for i, h := range job.Cluster.Hosts {
 		if h == job.Cluster.CurrentHost {
@@ -70,7 +90,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		return nil, algorithms.Errorf("the train channel holds no records: PCA needs at least one row")
 	}
 	passed := time.Since(start)
-	v, s, mean, total, err := sum.solve(p.NumComponents)
+	v, s, mean, total, err := solve(sum, p.NumComponents)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +115,46 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 }
 
 // stream makes the one pass over ch.
+// errOverflow is the error of a decomposition that came out NaN or
+// infinite: finite float32 features beyond about ±1.8e19 square past
+// float32's range in the products of the pass.
+var errOverflow = algorithms.Errorf("the principal components are not finite numbers: feature values beyond about ±1e19 overflow float32 products; scale the data down")
+
+// overflowed is the panic of a decomposition handed NaNs or infinities
+// (mustBeFinite): gonum's SVD loops forever on NaN rather than fail. Train
+// turns it into errOverflow.
+type overflowed struct{}
+
+// mustBeFinite panics with overflowed{} unless every value is finite.
+func mustBeFinite(xs []float64) {
+	for _, x := range xs {
+		if x-x != 0 {
+			panic(overflowed{})
+		}
+	}
+}
+
+// solve is sum.solve with its outputs checked: a pass that overflowed
+// leaves NaNs or infinities.
+func solve(sum summary, k int) (v *mat.Dense, s, mean []float64, total float64, err error) {
+	v, s, mean, total, err = sum.solve(k)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	finite := func(xs []float64) bool {
+		for _, x := range xs {
+			if x-x != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if !finite(s) || !finite(mean) || !finite(v.RawMatrix().Data) || total-total != 0 {
+		return nil, nil, nil, 0, errOverflow
+	}
+	return v, s, mean, total, nil
+}
+
 func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, metrics algorithms.Metrics) error {
 	rc, err := ch.Open(ctx, 0)
 	if err != nil {
@@ -507,6 +567,7 @@ func (s *sketch) solve(k int) (*mat.Dense, []float64, []float64, float64, error)
 			sym.SetSym(i, j, (mm.At(i, j)+mm.At(j, i))/2)
 		}
 	}
+	mustBeFinite(sym.RawSymmetric().Data)
 	var eig mat.EigenSym
 	if !eig.Factorize(sym, true) {
 		return nil, nil, nil, 0, fmt.Errorf("pca: eigendecomposition of the %d×%d sketch core did not converge", l, l)
@@ -534,6 +595,7 @@ func (s *sketch) solve(k int) (*mat.Dense, []float64, []float64, float64, error)
 		}
 		var f mat.Dense
 		f.Mul(z, wk)
+		mustBeFinite(f.RawMatrix().Data)
 		var svd mat.SVD
 		if !svd.Factorize(&f, mat.SVDThin) {
 			return nil, nil, nil, 0, fmt.Errorf("pca: SVD of the %d×%d Nyström factor did not converge", d, len(keep))

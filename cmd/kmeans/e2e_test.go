@@ -346,6 +346,9 @@ func TestHyperparameterErrors(t *testing.T) {
 		{"mini_batch_size=0", map[string]string{"mini_batch_size": "0"}, []string{`"mini_batch_size"`, `"0"`}},
 		{"eval_metrics=[mse]", map[string]string{"eval_metrics": `["mse"]`}, []string{`"eval_metrics"`, `mse`, `did you mean "msd"?`}},
 		{"unknown mini_batch_siz", map[string]string{"mini_batch_siz": "10"}, []string{`"mini_batch_siz"`, `did you mean "mini_batch_size"?`}},
+		// More than any host holds: a ClientError, not Go's fatal "out of
+		// memory" (exit 2 with no failure file).
+		{"feature_dim=2000000000", map[string]string{"feature_dim": "2000000000"}, []string{"feature_dim = 2000000000", "needs at least", "GB of memory"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -405,6 +408,12 @@ func TestDataErrors(t *testing.T) {
 		{"not gzip", nil,
 			map[string]trainertest.Channel{"train": {Compression: "Gzip", Files: rec.Files}},
 			[]string{"gzip"}},
+		// Finite float32, but its square is not: the centers came out
+		// empty and the job succeeded.
+		{"values that overflow", map[string]string{"feature_dim": "3", "k": "2"},
+			map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{
+				"d.csv": []byte("0,1e20,0,0\n0,0,1,0\n0,0,0,1\n0,1,1,1\n")}}},
+			[]string{"not finite", "1e19", "scale the data down"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,6 +92,9 @@ func TestHyperparameterErrors(t *testing.T) {
 		{map[string]string{"dimension_reduction_type": "sign"}, "dimension_reduction_target"},
 		{map[string]string{"faiss_index_pq_m": "7"}, "faiss_index_pq_m"},
 		{map[string]string{"feature_dim": "10"}, "feature_dim"},
+		// More than any host holds: a ClientError, not Go's fatal "out of
+		// memory" (exit 2 with no failure file).
+		{map[string]string{"feature_dim": "2000000000", "sample_size": "1000000"}, "needs at least"},
 	} {
 		root := trainertest.NewOptML(t, hps(tc.hp), channels(t))
 		r := train(t, root)

@@ -123,6 +123,9 @@ func TestClientErrors(t *testing.T) {
 		{"no predictor_type", map[string]string{"feature_dim": "3"}, "predictor_type"},
 		{"bad loss", map[string]string{"feature_dim": "3", "predictor_type": "regressor", "loss": "logistic"}, "invalid for predictor_type"},
 		{"wrong feature_dim", map[string]string{"feature_dim": "5", "predictor_type": "regressor"}, "expected 6 (1 label + 5 features)"},
+		{"feature_dim beyond memory", map[string]string{"feature_dim": "2000000000", "predictor_type": "binary_classifier"}, "needs at least"},
+		{"diverged regressor", map[string]string{"feature_dim": "3", "predictor_type": "regressor", "learning_rate": "1e30"}, "training diverged"},
+		{"diverged binary", map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier", "wd": "1e40"}, "training diverged"},
 		{"multiclass labels", map[string]string{"feature_dim": "3", "predictor_type": "multiclass_classifier", "num_classes": strconv.Itoa(3), "accuracy_top_k": "1"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

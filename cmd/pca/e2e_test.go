@@ -159,10 +159,22 @@ func TestHyperparameterErrors(t *testing.T) {
 		{"bad subtract_mean", hps(map[string]string{"subtract_mean": "maybe"}), "subtract_mean"},
 		{"misspelled name", hps(map[string]string{"num_component": "3"}), "num_component"},
 		{"feature_dim differs from data", hps(map[string]string{"feature_dim": "700", "num_components": "3"}), ""},
+		// A scatter matrix larger than any host: a ClientError, not Go's
+		// fatal "out of memory" (exit 2 with no failure file).
+		{"feature_dim too large for memory", hps(map[string]string{"feature_dim": "2000000"}), "randomized mode needs far less"},
+		// Finite float32, but its square is not: the model was NaNs
+		// (regular) or the job panicked (randomized).
+		{"values that overflow, regular", map[string]string{"feature_dim": "3", "num_components": "2", "mini_batch_size": "10"}, "not finite"},
+		{"values that overflow, randomized", map[string]string{"feature_dim": "3", "num_components": "2", "mini_batch_size": "10", "algorithm_mode": "randomized"}, "not finite"},
 	}
+	overflow := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"d.csv": []byte("0,1e20,0,0\n0,0,1,0\n0,0,0,1\n0,1,1,1\n")}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			root := trainertest.NewOptML(t, tc.hp, map[string]trainertest.Channel{"train": recordIOChannel(t)})
+			ch := recordIOChannel(t)
+			if strings.HasPrefix(tc.name, "values that overflow") {
+				ch = overflow
+			}
+			root := trainertest.NewOptML(t, tc.hp, map[string]trainertest.Channel{"train": ch})
 			r := clitest.Train(t, binary, root)
 			if r.Code != 2 {
 				t.Errorf("exit code %d, want 2\n%s", r.Code, r.Log())
