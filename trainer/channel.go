@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -118,6 +119,7 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 	var (
 		src    io.ReadCloser
 		stream io.Reader
+		files  *multiFile // File-mode text: names the file of a bad line
 		err    error
 	)
 	switch c.mode {
@@ -141,6 +143,9 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 			return fail(err)
 		}
 		src, stream = m, m
+		if c.text() && !c.unwrap {
+			files = m
+		}
 	}
 	if c.unwrap {
 		stream = recordio.NewPayloads(stream, c.text())
@@ -154,14 +159,39 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 		if cerr := ctx.Err(); cerr != nil {
 			return fail(cerr)
 		}
-		return fail(c.wrap(err))
+		return fail(c.wrapIn(files, err))
 	}
-	return &channelReader{c: c, ctx: ctx, br: br, close: func() error {
+	return &channelReader{c: c, ctx: ctx, br: br, files: files, close: func() error {
 		stopClose()
 		stopRun()
 		cancel()
 		return src.Close()
 	}}, nil
+}
+
+// wrapIn is wrap, naming also the file of files (nil in Pipe mode) and the
+// line in it where err has a line of the channel's concatenated text.
+func (c *channel) wrapIn(files *multiFile, err error) error {
+	if files == nil {
+		return c.wrap(err)
+	}
+	var pe *data.ParseError
+	var de *data.DimensionError
+	switch {
+	case errors.As(err, &pe) && pe.Line > 0:
+		if file, line, ok := files.locate(pe.Line); ok {
+			e := *pe
+			e.Line = line
+			return fmt.Errorf("channel %q, file %q: %w", c.name, file, &e)
+		}
+	case errors.As(err, &de) && de.Line > 0:
+		if file, line, ok := files.locate(de.Line); ok {
+			e := *de
+			e.Line = line
+			return fmt.Errorf("channel %q, file %q: %w", c.name, file, &e)
+		}
+	}
+	return c.wrap(err)
 }
 
 // wrap names the channel in err unless it already does.
@@ -274,6 +304,11 @@ type multiFile struct {
 	rel []string
 	i   int // next file
 
+	// For text: newlines passed so far, and before each file opened, so
+	// that a line of the concatenation can be named by file (locate).
+	lines  int
+	starts []int
+
 	r         io.Reader // current file's reader; nil between files
 	last      byte
 	pendingNL bool
@@ -292,6 +327,7 @@ func (m *multiFile) Read(p []byte) (int, error) {
 			if m.pendingNL {
 				m.pendingNL = false
 				p[0] = '\n'
+				m.lines++
 				return 1, nil
 			}
 			if m.i == len(m.rel) {
@@ -308,6 +344,7 @@ func (m *multiFile) Read(p []byte) (int, error) {
 				return 0, os.ErrClosed
 			}
 			m.cur = f
+			m.starts = append(m.starts, m.lines)
 			m.mu.Unlock()
 			m.r = f
 			if m.c.gzip {
@@ -318,6 +355,7 @@ func (m *multiFile) Read(p []byte) (int, error) {
 		n, err := m.r.Read(p)
 		if n > 0 {
 			m.last = p[n-1]
+			m.lines += bytes.Count(p[:n], newline)
 		}
 		if err == io.EOF {
 			m.mu.Lock()
@@ -335,6 +373,19 @@ func (m *multiFile) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
+}
+
+var newline = []byte{'\n'}
+
+// locate names the file holding line (1-based) of the concatenation read
+// so far, and its line there.
+func (m *multiFile) locate(line int) (file string, fileLine int, ok bool) {
+	for i := len(m.starts) - 1; i >= 0; i-- {
+		if m.starts[i] < line {
+			return m.rel[i], line - m.starts[i], true
+		}
+	}
+	return "", 0, false
 }
 
 // Close closes the current file; later reads fail.
@@ -422,6 +473,7 @@ type channelReader struct {
 	c     *channel
 	ctx   context.Context
 	br    data.BatchReader
+	files *multiFile // File-mode text, to name the file of a bad line
 	once  sync.Once
 	close func() error
 	err   error
@@ -436,7 +488,7 @@ func (r *channelReader) Read(n int) (*data.Batch, error) {
 		if cerr := r.ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
-		return nil, r.c.wrap(err)
+		return nil, r.c.wrapIn(r.files, err)
 	}
 	return b, err
 }

@@ -415,6 +415,16 @@ func TestFailures(t *testing.T) {
 		{name: "malformed csv", hp: map[string]string{"feature_dim": "2"},
 			channels: map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{"a.csv": []byte("0,1,2\n1,x,4\n")}}},
 			code:     2, want: []string{`ClientError: channel "train"`}},
+		// Lines are counted per file: b.csv's third line, not the
+		// channel's fifth (a.csv has two, one without its newline).
+		{name: "malformed csv in the second file", hp: map[string]string{"feature_dim": "2"},
+			channels: map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{
+				"a.csv": []byte("0,1,2\n1,3,4"), "b.csv": []byte("0,1,2\n1,3,4\n1,x,4\n")}}},
+			code: 2, want: []string{`ClientError: channel "train", file "b.csv": line 3, column 2: "x" is not a number`}},
+		{name: "ragged csv in the second file", hp: map[string]string{"feature_dim": "2"},
+			channels: map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{
+				"a.csv": []byte("0,1,2\n"), "b.csv": []byte("0,1\n")}}},
+			code: 2, want: []string{`ClientError: channel "train", file "b.csv": line 1 has 2 columns`}},
 		{name: "wrong feature_dim", hp: map[string]string{"feature_dim": "5"}, channels: csvTrain,
 			code: 2, want: []string{`ClientError: channel "train"`}},
 		{name: "corrupt gzip", hp: map[string]string{"feature_dim": "2"},
