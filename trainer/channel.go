@@ -144,7 +144,7 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 		}
 		src, stream = m, m
 		if c.text() && !c.unwrap {
-			files = m
+			files, m.countLines = m, true
 		}
 	}
 	if c.unwrap {
@@ -306,8 +306,9 @@ type multiFile struct {
 
 	// For text: newlines passed so far, and before each file opened, so
 	// that a line of the concatenation can be named by file (locate).
-	lines  int
-	starts []int
+	countLines bool
+	lines      int
+	starts     []int
 
 	r         io.Reader // current file's reader; nil between files
 	last      byte
@@ -355,7 +356,9 @@ func (m *multiFile) Read(p []byte) (int, error) {
 		n, err := m.r.Read(p)
 		if n > 0 {
 			m.last = p[n-1]
-			m.lines += bytes.Count(p[:n], newline)
+			if m.countLines {
+				m.lines += bytes.Count(p[:n], newline)
+			}
 		}
 		if err == io.EOF {
 			m.mu.Lock()
