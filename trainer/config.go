@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -68,14 +69,37 @@ func decodeJSON(name string, b []byte, v any) error {
 			name, line, col, syn.Offset, syn.Error())}
 	case errors.As(err, &typ):
 		line, col := position(b, typ.Offset)
-		what := "the top level"
+		where := jsonKind(typ.Type) + " is expected"
 		if typ.Field != "" {
-			what = "field " + typ.Field
+			where = "field " + typ.Field + " expects " + jsonKind(typ.Type)
 		}
-		return &ConfigError{File: name, Msg: fmt.Sprintf("%s has a JSON %s where %s expects %s: line %d, column %d (byte offset %d)",
-			name, typ.Value, what, typ.Type, line, col, typ.Offset)}
+		return &ConfigError{File: name, Msg: fmt.Sprintf("%s has a JSON %s where %s: line %d, column %d (byte offset %d)",
+			name, typ.Value, where, line, col, typ.Offset)}
 	}
 	return &ConfigError{File: name, Msg: fmt.Sprintf("%s is not valid JSON: %v", name, err)}
+}
+
+// jsonKind names the JSON a Go type decodes from ("an object", "a list of
+// strings"), for messages a user reads: not "trainer.channelConfig".
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.String {
+			return "a list of strings"
+		}
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
 }
 
 // position converts a byte offset into a 1-based line and column.

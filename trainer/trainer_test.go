@@ -372,6 +372,15 @@ func TestFailures(t *testing.T) {
 				writeConfig(t, root, "hyperparameters.json", "{\n  \"feature_dim\": 2,\n  \"k\": }\n")
 			},
 			code: 2, want: []string{"ClientError: hyperparameters.json is not valid JSON: line 3, column 8"}},
+		// The Go types behind the files stay out of the message.
+		{name: "inputdataconfig.json channel not an object", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
+			setup: func(t *testing.T, root string) { writeConfig(t, root, "inputdataconfig.json", `{"train": "x"}`) },
+			code:  2, want: []string{"ClientError: inputdataconfig.json has a JSON string where an object is expected: line 1, column 13"}},
+		{name: "resourceconfig.json hosts not a list", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
+			setup: func(t *testing.T, root string) {
+				writeConfig(t, root, "resourceconfig.json", `{"current_host": "algo-1", "hosts": "algo-1"}`)
+			},
+			code: 2, want: []string{"ClientError: resourceconfig.json has a JSON string where field hosts expects a list of strings"}},
 		{name: "malformed inputdataconfig.json", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
 			setup: func(t *testing.T, root string) { writeConfig(t, root, "inputdataconfig.json", `{"train": [}`) },
 			code:  2, want: []string{"ClientError: inputdataconfig.json is not valid JSON: line 1, column"}},

@@ -81,7 +81,7 @@ func sample(ctx context.Context, job *algorithms.Job, p Params, size int, rng *r
 			return algorithms.Errorf("train rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
 		if b.LabelSize < 1 {
-			return algorithms.Errorf("train records after the %d-th have no label: k-NN needs a label per training row (label[\"values\"] in RecordIO-protobuf, the first column of text/csv;label_size=1)", res.Seen)
+			return algorithms.Errorf("train records from record %d on have no label: k-NN needs a label per training row (label[\"values\"] in RecordIO-protobuf, the first column of text/csv;label_size=1)", res.Seen)
 		}
 		res.Offer(b)
 		job.Metrics.Batch(b.Rows)
