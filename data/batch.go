@@ -8,7 +8,6 @@ package data
 
 import (
 	"context"
-	"fmt"
 	"io"
 )
 
@@ -106,10 +105,10 @@ type BatchReader interface {
 
 // Each calls fn on every batch of at most n rows that r returns, until
 // io.EOF (then it returns nil). Between batches it returns ctx.Err() once
-// ctx is cancelled; fn's error is returned as it is, and a read error too,
-// or as "what: err" when what (a channel's name, say) is not empty. It
-// does not close r. fn must not keep the batch (see Read).
-func Each(ctx context.Context, r BatchReader, n int, what string, fn func(*Batch) error) error {
+// ctx is cancelled; fn's error and a read error are returned as they are
+// (a channel's reader names the channel itself). It does not close r. fn
+// must not keep the batch (see Read).
+func Each(ctx context.Context, r BatchReader, n int, fn func(*Batch) error) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -119,9 +118,6 @@ func Each(ctx context.Context, r BatchReader, n int, what string, fn func(*Batch
 			return nil
 		}
 		if err != nil {
-			if what != "" {
-				err = fmt.Errorf("%s: %w", what, err)
-			}
 			return err
 		}
 		if err := fn(b); err != nil {

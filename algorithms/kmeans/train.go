@@ -99,7 +99,7 @@ func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
 		r := data.ReadAhead(rc, t.p.MiniBatchSize) // decode the next batch while this one computes
 		var ssd float64
 		var n int64
-		err = data.Each(ctx, r, t.p.MiniBatchSize, "", func(b *data.Batch) error {
+		err = data.Each(ctx, r, t.p.MiniBatchSize, func(b *data.Batch) error {
 			if t.centers.Rows == 0 {
 				if err := t.init(b); err != nil {
 					return err
@@ -293,7 +293,7 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 	var idx []int32
 	var dist []float64
 	var scratch []float32
-	err = data.Each(ctx, r, p.MiniBatchSize, "test channel", func(b *data.Batch) error {
+	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		idx = grow(idx, b.Rows)
 		dist = grow(dist, b.Rows)
 		scratch = m.assign(idx, dist, b, scratch)

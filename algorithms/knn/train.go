@@ -76,7 +76,7 @@ func sample(ctx context.Context, job *algorithms.Job, p Params, size int, rng *r
 	}
 	defer r.Close()
 	res := NewReservoir(size, p.FeatureDim, rng)
-	err = data.Each(ctx, r, p.MiniBatchSize, "", func(b *data.Batch) error {
+	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("train rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
@@ -178,7 +178,7 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 	var sum float64 // correct predictions, or squared errors
 	var searching time.Duration
 	batch := 0
-	err = data.Each(ctx, r, p.MiniBatchSize, "test channel", func(b *data.Batch) error {
+	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("test rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}

@@ -736,7 +736,7 @@ func (t *trainer) setOffsets(acc []float64) {
 func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, int64, error) {
 	lossSum := make([]float64, t.M)
 	var n int64
-	err := data.Each(ctx, src, t.p.MiniBatchSize, "", func(b *data.Batch) error {
+	err := data.Each(ctx, src, t.p.MiniBatchSize, func(b *data.Batch) error {
 		if err := t.checkBatch(b, "train", n); err != nil {
 			return err
 		}
@@ -1130,7 +1130,7 @@ func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel st
 	}
 	var n int64
 	out := make([]float32, t.K)
-	err := data.Each(ctx, src, p.MiniBatchSize, channel+" channel", func(b *data.Batch) error {
+	err := data.Each(ctx, src, p.MiniBatchSize, func(b *data.Batch) error {
 		if err := t.checkBatch(b, channel, n); err != nil {
 			return err
 		}
@@ -1271,7 +1271,7 @@ func score(ctx context.Context, m *Model, r data.BatchReadCloser, name string, p
 	var z []float32
 	var scratch []float32
 	var n int64
-	err := data.Each(ctx, r, p.MiniBatchSize, name+" channel", func(b *data.Batch) error {
+	err := data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if err := t.checkBatch(b, name, n); err != nil {
 			return err
 		}

@@ -162,7 +162,7 @@ func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, m
 	}
 	r := data.ReadAhead(rc, p.MiniBatchSize) // decode the next batch while this one computes
 	var x []float32
-	err = data.Each(ctx, r, p.MiniBatchSize, "", func(b *data.Batch) error {
+	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("train records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
@@ -666,7 +666,7 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 	var sse float64
 	var n int64
 	var scratch []float32
-	err = data.Each(ctx, r, p.MiniBatchSize, "test channel", func(b *data.Batch) error {
+	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("test records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
