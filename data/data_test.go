@@ -299,6 +299,7 @@ func TestCSVReaderErrors(t *testing.T) {
 		{"ok with spaces, blank lines, no final newline", " 1 , 2.5,3\n\n\r\n4,5,6", 2, 1, 2, ""},
 		{"column count", "1,2,3\n1,2,3\n1,2,3\n1,2\n", 2, 1, 0, "line 4 has 2 columns; expected 3 (1 label + 2 features)"},
 		{"column count no label", "1,2\n1,2,3\n", 2, 0, 0, "line 2 has 3 columns; expected 2"},
+		{"one column", "1,2\n7\n", 2, 0, 0, "line 2 has 1 column; expected 2"},
 		{"not a number", "1,2,3\n\n1,abc,3\n", 2, 1, 0, `line 3, column 2: "abc" is not a number`},
 		{"empty field", "1,,3\n", 2, 1, 0, `line 1, column 2: empty field is not a number`},
 		{"nan", "1,nan,3\n", 2, 1, 0, `line 1, column 2: "nan" is not a finite number`},

@@ -73,16 +73,24 @@ func (e *DimensionError) Error() string {
 	switch {
 	case e.Line > 0:
 		if e.LabelSize > 0 {
-			return fmt.Sprintf("line %d has %d columns; expected %d (%d label + %d features)",
-				e.Line, e.Got, e.Want, e.LabelSize, e.Want-e.LabelSize)
+			return fmt.Sprintf("line %d has %s; expected %d (%d label + %d features)",
+				e.Line, count(e.Got, "column"), e.Want, e.LabelSize, e.Want-e.LabelSize)
 		}
-		return fmt.Sprintf("line %d has %d columns; expected %d", e.Line, e.Got, e.Want)
+		return fmt.Sprintf("line %d has %s; expected %d", e.Line, count(e.Got, "column"), e.Want)
 	case e.Key:
 		return fmt.Sprintf("record %d: sparse key %d is out of range for feature_dim %d", e.Record, e.Got, e.Want)
 	case e.Shape:
 		return fmt.Sprintf("record %d: sparse tensor shape has %d elements; feature_dim is %d", e.Record, e.Got, e.Want)
 	}
-	return fmt.Sprintf("record %d has %d features; feature_dim is %d", e.Record, e.Got, e.Want)
+	return fmt.Sprintf("record %d has %s; feature_dim is %d", e.Record, count(e.Got, "feature"), e.Want)
+}
+
+// count is "1 column", "2 columns".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // ClientError marks a dimension mismatch as the caller's fault.
