@@ -470,6 +470,10 @@ func TestDecodeRequest(t *testing.T) {
 		{"csv label_size=1", "text/csv;label_size=1", "7,1.5,16.0,14,23.0\n8,1.5,16.0,14,23.0", 4, [][]float32{row, row}, false, []float32{7, 8}},
 		{"csv label_size spaced", "text/csv; label_size=1", "7,1.5,16.0,14,23.0", 4, [][]float32{row}, false, []float32{7}},
 		{"csv empty", "text/csv", "", 4, nil, false, nil},
+		// Excel's "CSV UTF-8" and Windows editors start with a byte order mark.
+		{"csv byte order mark", "text/csv", "\xef\xbb\xbf1.5,16.0,14,23.0", 4, [][]float32{row}, false, nil},
+		{"json byte order mark", "application/json", "\xef\xbb\xbf" + specDense, 4, [][]float32{row}, false, nil},
+		{"jsonlines byte order mark", "application/jsonlines", "\xef\xbb\xbf{\"features\":[1.5,16,14,23]}", 4, [][]float32{row}, false, nil},
 		{"json dense", "application/json", specDense, 4, [][]float32{row}, false, nil},
 		{"json data.features.values", "application/json", specDenseData, 4, [][]float32{row}, false, nil},
 		{"json multi with configuration", "application/json", specMulti, 4, [][]float32{row, {-2, 100.2, 15.2, 9.2}}, false, nil},

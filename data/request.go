@@ -59,6 +59,9 @@ func NewTrainingReader(r io.Reader, ct MediaType, featureDim int) (BatchReader, 
 	return nil, &UnsupportedMediaTypeError{Type: ct.String(), Supported: trainingTypes}
 }
 
+// BOM is the UTF-8 byte order mark, which text bodies and files may start with.
+var BOM = []byte{0xef, 0xbb, 0xbf}
+
 // DecodeRequest decodes an inference request body of content type ct into
 // a new Batch of featureDim-wide rows (the caller owns it):
 //
@@ -91,6 +94,9 @@ func DecodeRequest(ct MediaType, body []byte, featureDim int) (*Batch, error) {
 		if err := checkCharset(ct, requestTypes); err != nil {
 			return nil, err
 		}
+		// Excel's "CSV UTF-8" and Windows editors start text with a
+		// byte order mark; it is no part of the first value.
+		body = bytes.TrimPrefix(body, BOM)
 	}
 	switch ct.Type {
 	case CSV:

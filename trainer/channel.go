@@ -133,6 +133,9 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 		if c.gzip {
 			stream = &gunzip{src: f, channel: c.name}
 		}
+		if c.text() && !c.unwrap {
+			stream = &bomSkipper{r: stream}
+		}
 	default:
 		if err := c.checkDir(); err != nil {
 			return fail(err)
@@ -351,6 +354,9 @@ func (m *multiFile) Read(p []byte) (int, error) {
 			if m.c.gzip {
 				m.r = &gunzip{src: f, channel: m.c.name, file: m.rel[m.i]}
 			}
+			if m.countLines { // text: each file may start with a byte order mark
+				m.r = &bomSkipper{r: m.r}
+			}
 			m.last = '\n'
 		}
 		n, err := m.r.Read(p)
@@ -379,6 +385,34 @@ func (m *multiFile) Read(p []byte) (int, error) {
 }
 
 var newline = []byte{'\n'}
+
+// bomSkipper drops a UTF-8 byte order mark at the start of a text file or
+// pipe (Excel's "CSV UTF-8" writes one); it is no part of the first value.
+type bomSkipper struct {
+	r       io.Reader
+	started bool
+	head    []byte // the first bytes read, when they are not a mark
+	buf     [3]byte
+}
+
+func (b *bomSkipper) Read(p []byte) (int, error) {
+	if !b.started {
+		b.started = true
+		n, err := io.ReadFull(b.r, b.buf[:])
+		if n < len(data.BOM) || !bytes.Equal(b.buf[:], data.BOM) {
+			b.head = b.buf[:n]
+		}
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return 0, err
+		}
+	}
+	if len(b.head) > 0 {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		return n, nil
+	}
+	return b.r.Read(p)
+}
 
 // locate names the file holding line (1-based) of the concatenation read
 // so far, and its line there.

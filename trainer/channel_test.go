@@ -69,3 +69,32 @@ func TestWrappedObjectLargerThanRecordLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestByteOrderMark: a UTF-8 byte order mark at the start of each CSV file
+// (Excel's "CSV UTF-8") or of a pipe is skipped, not read as part of the
+// first value; a file too short to hold one is read whole.
+func TestByteOrderMark(t *testing.T) {
+	bom := "\xef\xbb\xbf"
+	hp := map[string]string{"feature_dim": "2"}
+	for _, mode := range []string{FileMode, PipeMode} {
+		t.Run(mode, func(t *testing.T) {
+			ch := trainertest.Channel{ContentType: "text/csv", Mode: mode}
+			if mode == FileMode {
+				ch.Files = map[string][]byte{"a.csv": []byte(bom + "0,1,2\n"), "b.csv": []byte(bom + "1,3,4\n"), "c.csv": []byte("\n"), "d.csv": nil}
+			}
+			root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": ch})
+			if mode == PipeMode {
+				trainertest.ServePipe(t, root, "train", 0, []byte(bom+"0,1,2\n1,3,4\n"))
+			}
+			code, _ := run(t, context.Background(), &fakeAlgo{}, root)
+			if code != 0 {
+				f, _ := trainertest.Failure(t, root)
+				t.Fatalf("exit code %d (%s), want 0", code, f)
+			}
+			rows, means := readModel(t, root)
+			if rows != 2 || len(means) != 2 || means[0] != 2 || means[1] != 3 {
+				t.Errorf("%d rows, means %v; want 2 rows, [2 3]", rows, means)
+			}
+		})
+	}
+}
