@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // ConfigError is a problem with one of the files under input/config: it
@@ -50,7 +52,7 @@ func readConfigFile(root, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	return b, nil
+	return bytes.TrimPrefix(b, data.BOM), nil // as a Windows editor saves it
 }
 
 // decodeJSON decodes b into v, turning syntax and type errors into a

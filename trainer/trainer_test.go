@@ -367,6 +367,11 @@ func TestFailures(t *testing.T) {
 			code: 2, want: []string{"ClientError: ", "mini_batch_siz", "mini_batch_size"}},
 		{name: "missing required hyperparameter", hp: map[string]string{}, channels: csvTrain,
 			code: 2, want: []string{"ClientError: ", "feature_dim"}},
+		{name: "hyperparameters.json with a byte order mark and a bad value", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
+			setup: func(t *testing.T, root string) {
+				writeConfig(t, root, "hyperparameters.json", "\xef\xbb\xbf{\"feature_dim\": \"x\"}")
+			},
+			code: 2, want: []string{`ClientError: hyperparameter "feature_dim" = "x"`}},
 		{name: "malformed hyperparameters.json", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
 			setup: func(t *testing.T, root string) {
 				writeConfig(t, root, "hyperparameters.json", "{\n  \"feature_dim\": 2,\n  \"k\": }\n")
