@@ -21,9 +21,10 @@ const seed = 0x6b6e6e
 // a uniform sample of the channel.
 func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
 	p := ParamsFrom(job.Hyper)
-	// The sample (float32 rows and labels) and the index built from it.
-	if err := algorithms.CheckMemory(8*int64(p.SampleSize)*int64(p.FeatureDim+1),
-		fmt.Sprintf("sample_size = %d rows of feature_dim = %d", p.SampleSize, p.FeatureDim)); err != nil {
+	// A mini-batch and the sample's row scratch, float32: the sample itself
+	// grows with the rows the channel holds, which sample_size only bounds.
+	if err := algorithms.CheckMemory(4*int64(p.FeatureDim)*(int64(p.MiniBatchSize)+2),
+		fmt.Sprintf("mini_batch_size = %d rows of feature_dim = %d", p.MiniBatchSize, p.FeatureDim)); err != nil {
 		return nil, err
 	}
 	be := job.Compute
