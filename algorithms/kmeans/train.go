@@ -22,10 +22,11 @@ const seed = 0x5a6e5eed
 // far (if any batch was seen) together with the context's error.
 func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
 	p := ParamsFrom(job.Hyper)
-	// The K centers, their sums and the mini-batch, float32.
+	// The K centers and their sums, float32 (a mini-batch holds only the
+	// rows there are: not counted).
 	nc := int64(p.K) * int64(p.ExtraCenterFactor)
-	if err := algorithms.CheckMemory(4*int64(p.FeatureDim)*(3*nc+2*int64(p.MiniBatchSize)),
-		fmt.Sprintf("k × extra_center_factor = %d centers and mini_batch_size = %d rows of feature_dim = %d", nc, p.MiniBatchSize, p.FeatureDim)); err != nil {
+	if err := algorithms.CheckMemory(12*int64(p.FeatureDim)*nc,
+		fmt.Sprintf("k × extra_center_factor = %d centers of feature_dim = %d", nc, p.FeatureDim)); err != nil {
 		return nil, err
 	}
 	host := 0

@@ -21,10 +21,10 @@ const seed = 0x6b6e6e
 // a uniform sample of the channel.
 func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
 	p := ParamsFrom(job.Hyper)
-	// A mini-batch and the sample's row scratch, float32: the sample itself
-	// grows with the rows the channel holds, which sample_size only bounds.
-	if err := algorithms.CheckMemory(4*int64(p.FeatureDim)*(int64(p.MiniBatchSize)+2),
-		fmt.Sprintf("mini_batch_size = %d rows of feature_dim = %d", p.MiniBatchSize, p.FeatureDim)); err != nil {
+	// A few rows of scratch, float32. The sample grows with the rows the
+	// channel holds (sample_size only bounds it), a mini-batch with the rows
+	// there are: neither is known before reading.
+	if err := algorithms.CheckMemory(16*int64(p.FeatureDim), fmt.Sprintf("feature_dim = %d", p.FeatureDim)); err != nil {
 		return nil, err
 	}
 	be := job.Compute

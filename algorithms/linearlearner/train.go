@@ -28,13 +28,14 @@ const seed = 0x11ea7
 func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
 	p := ParamsFrom(job.Hyper)
 	// W and what steps it (moments, gradient, folded copy, the repeated
-	// rates, snapshots), float32, and a dense mini-batch.
+	// rates, snapshots), float32 (a mini-batch holds only the rows there
+	// are: not counted).
 	cols := int64(p.NumModels) * int64(max(p.NumClasses, 1))
 	if p.PredictorType != Multiclass {
 		cols = int64(p.NumModels)
 	}
-	if err := algorithms.CheckMemory(4*int64(p.FeatureDim)*(10*cols+3*int64(p.MiniBatchSize)),
-		fmt.Sprintf("feature_dim = %d with %d models of %d outputs and mini_batch_size = %d", p.FeatureDim, p.NumModels, cols/int64(p.NumModels), p.MiniBatchSize)); err != nil {
+	if err := algorithms.CheckMemory(40*int64(p.FeatureDim)*cols,
+		fmt.Sprintf("feature_dim = %d with %d models of %d outputs", p.FeatureDim, p.NumModels, cols/int64(p.NumModels))); err != nil {
 		return nil, err
 	}
 	be := job.Compute

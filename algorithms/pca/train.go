@@ -50,7 +50,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	p := ParamsFrom(job.Hyper)
 	d := int64(p.FeatureDim)
 	if p.Mode == "randomized" {
-		err = algorithms.CheckMemory(8*d*(6*int64(p.SketchWidth())+int64(p.MiniBatchSize)),
+		err = algorithms.CheckMemory(48*d*int64(p.SketchWidth()),
 			fmt.Sprintf("feature_dim = %d with a sketch of %d columns", d, p.SketchWidth()))
 	} else {
 		// The float64 scatter matrix, its float32 partial and the
