@@ -100,17 +100,41 @@ func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
 		r := data.ReadAhead(rc, t.p.MiniBatchSize) // decode the next batch while this one computes
 		var ssd float64
 		var n int64
-		err = data.Each(ctx, r, t.p.MiniBatchSize, func(b *data.Batch) error {
-			if t.centers.Rows == 0 {
-				if err := t.init(b); err != nil {
-					return err
-				}
-			}
+		stepOn := func(b *data.Batch) {
 			ssd += t.step(b)
 			n += int64(b.Rows)
 			t.metrics.Batch(b.Rows)
+		}
+		// The K initial centers come from the first K rows' batches:
+		// one batch unless mini_batch_size < K.
+		var first []*data.Batch
+		start := func() error {
+			if err := t.init(first); err != nil {
+				return err
+			}
+			for _, b := range first {
+				stepOn(b)
+			}
+			first = nil
+			return nil
+		}
+		err = data.Each(ctx, r, t.p.MiniBatchSize, func(b *data.Batch) error {
+			if t.centers.Rows == 0 {
+				if len(first) > 0 || b.Rows < t.p.K*t.p.ExtraCenterFactor {
+					b = b.Clone() // kept past the next Read
+				}
+				first = append(first, b)
+				if rows(first) < t.p.K*t.p.ExtraCenterFactor {
+					return nil
+				}
+				return start()
+			}
+			stepOn(b)
 			return nil
 		})
+		if err == nil && len(first) > 0 { // the channel holds fewer than K rows
+			err = start()
+		}
 		if cerr := r.Close(); err == nil {
 			err = cerr
 		}
@@ -127,25 +151,39 @@ func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
 	return nil
 }
 
-// init picks the K = k × extra_center_factor initial centers from the first
-// mini-batch. With fewer rows than K, K shrinks to the rows available; fewer
-// than k rows is an error.
-func (t *trainer) init(b *data.Batch) error {
-	d := t.p.FeatureDim
-	if b.Rows < t.p.K {
-		return algorithms.Errorf("the first mini-batch has %d records but k is %d: k-means needs at least k records (mini_batch_size=%d)", b.Rows, t.p.K, t.p.MiniBatchSize)
+// rows counts the rows of bs.
+func rows(bs []*data.Batch) int {
+	n := 0
+	for _, b := range bs {
+		n += b.Rows
 	}
-	K := min(t.p.K*t.p.ExtraCenterFactor, b.Rows)
-	x := compute.MatrixOf(b.Rows, d, b.DenseTo(nil))
-	var rows []int
+	return n
+}
+
+// init picks the K = k × extra_center_factor initial centers from the rows
+// of the first batches (one batch unless mini_batch_size < K). With fewer
+// rows than K in the whole channel, K shrinks to the rows available; fewer
+// than k rows is an error.
+func (t *trainer) init(first []*data.Batch) error {
+	d, n := t.p.FeatureDim, rows(first)
+	if n < t.p.K {
+		return algorithms.Errorf("the train channel holds %d records but k is %d: k-means needs at least k records", n, t.p.K)
+	}
+	K := min(t.p.K*t.p.ExtraCenterFactor, n)
+	xs := make([]float32, 0, n*d)
+	for _, b := range first {
+		xs = append(xs, b.DenseTo(nil)...)
+	}
+	x := compute.MatrixOf(n, d, xs)
+	var picked []int
 	switch t.p.InitMethod {
 	case "kmeans++":
-		rows = kmeansPlusPlus(t.be, x, nil, K, t.rng)
+		picked = kmeansPlusPlus(t.be, x, nil, K, t.rng)
 	default:
-		rows = t.rng.Perm(b.Rows)[:K]
+		picked = t.rng.Perm(n)[:K]
 	}
 	t.centers = compute.NewMatrix(K, d)
-	for i, r := range rows {
+	for i, r := range picked {
 		copy(t.centers.Row(i), x.Row(r))
 	}
 	t.counts = make([]float64, K)
@@ -153,7 +191,7 @@ func (t *trainer) init(b *data.Batch) error {
 	t.newCnt = make([]float64, K)
 	t.norms = make([]float32, K)
 	t.metrics.Logf("initialized %d centers (k=%d x extra_center_factor=%d) with %s from %d records",
-		K, t.p.K, t.p.ExtraCenterFactor, t.p.InitMethod, b.Rows)
+		K, t.p.K, t.p.ExtraCenterFactor, t.p.InitMethod, n)
 	return nil
 }
 

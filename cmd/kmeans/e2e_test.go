@@ -249,6 +249,19 @@ func TestTrainDefaultEvalMetrics(t *testing.T) {
 	}
 }
 
+// TestTrainMiniBatchBelowK: mini_batch_size 2 with k=3 (K = 30 initial
+// centers) draws the initial centers from the first batches, as many as K
+// rows take; it was a ClientError however many rows the channel held.
+func TestTrainMiniBatchBelowK(t *testing.T) {
+	t.Parallel()
+	root := trainertest.NewOptML(t, hps(map[string]string{"mini_batch_size": "2"}), map[string]trainertest.Channel{"train": recordIOChannel(t)})
+	r := clitest.Train(t, binary, root)
+	wantSuccess(t, root, r, 3)
+	if !strings.Contains(r.Log(), "initialized 30 centers (k=3 x extra_center_factor=10) with random from 30 records") {
+		t.Errorf("log lacks the initialization from 30 records:\n%s", r.Log())
+	}
+}
+
 // TestTrainTuningObjective: a job launched by automatic model tuning for
 // test:ssd reports ssd although eval_metrics (default msd) leaves it out.
 func TestTrainTuningObjective(t *testing.T) {
