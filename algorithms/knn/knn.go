@@ -63,11 +63,9 @@ func check(v hyper.Values) error {
 			"hyperparameter \"dimension_reduction_target\" is required when dimension_reduction_type is %q: expected a positive integer less than feature_dim (%d)",
 			v.String("dimension_reduction_type"), fd)
 	}
-	if v.Has("dimension_reduction_target") {
-		if !v.Has("dimension_reduction_type") {
-			return hyper.Errorf("dimension_reduction_type", "",
-				"hyperparameter \"dimension_reduction_target\" is set but dimension_reduction_type is not: expected dimension_reduction_type sign or fjlt")
-		}
+	// Without a type the target is ignored: the guide requires it only
+	// "when type is specified" (the SDK checks no more).
+	if v.Has("dimension_reduction_type") {
 		if t := v.Int("dimension_reduction_target"); t >= fd {
 			return hyper.Errorf("dimension_reduction_target", v.Raw("dimension_reduction_target"),
 				"hyperparameter \"dimension_reduction_target\" = %q is out of range: expected a positive integer less than feature_dim (%d)", v.Raw("dimension_reduction_target"), fd)

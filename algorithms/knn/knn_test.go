@@ -135,7 +135,7 @@ func TestSchema(t *testing.T) {
 		{"missing sample_size", base(map[string]any{"sample_size": nil}), `sample_size`},
 		{"bad predictor", base(map[string]any{"predictor_type": "binary"}), `predictor_type`},
 		{"k zero", base(map[string]any{"k": "0"}), `"k"`},
-		{"target without type", base(map[string]any{"dimension_reduction_target": "5"}), `dimension_reduction_type`},
+		{"target without type is ignored", base(map[string]any{"dimension_reduction_target": "5"}), ""},
 		{"type without target", base(map[string]any{"dimension_reduction_type": "sign"}), `dimension_reduction_target`},
 		{"target too big", base(map[string]any{"dimension_reduction_type": "fjlt", "dimension_reduction_target": "20"}), `less than feature_dim (20)`},
 		{"reduction ok", base(map[string]any{"dimension_reduction_type": "fjlt", "dimension_reduction_target": "19"}), ""},

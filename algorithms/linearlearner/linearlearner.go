@@ -186,11 +186,10 @@ func check(v hyper.Values) error {
 	if !v.Bool("use_bias") && !v.IsAuto("unbias_data") && v.Bool("unbias_data") {
 		return hyper.Errorf("unbias_data", "true", "hyperparameter \"unbias_data\" = \"true\" needs use_bias = \"true\": a shift of the data is only undone by a bias term")
 	}
-	// The minimum applies "only when use_lr_scheduler = true".
-	if v.Bool("use_lr_scheduler") && !v.IsAuto("lr_scheduler_minimum_lr") && !v.IsAuto("learning_rate") && v.Float("lr_scheduler_minimum_lr") > v.Float("learning_rate") {
-		return hyper.Errorf("lr_scheduler_minimum_lr", v.Raw("lr_scheduler_minimum_lr"),
-			"hyperparameter \"lr_scheduler_minimum_lr\" = %q is larger than learning_rate = %q", v.Raw("lr_scheduler_minimum_lr"), v.Raw("learning_rate"))
-	}
+	// lr_scheduler_minimum_lr above learning_rate is no error (the guide
+	// knows no such rule, and a tuning job over learning_rate with a fixed
+	// minimum would lose trials to it): the step keeps learning_rate, never
+	// raising it to the minimum (update).
 	return nil
 }
 
