@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 
@@ -53,19 +52,8 @@ func TestWrappedObjectLargerThanRecordLimit(t *testing.T) {
 				f, _ := trainertest.Failure(t, root)
 				t.Fatalf("exit code %d (%s), want 0", code, f)
 			}
-			gotRows, means := readModel(t, root)
-			if gotRows != rows {
-				t.Errorf("rows %d, want %d", gotRows, rows)
-			}
 			// Save prints the means with %g: 6 significant digits.
-			if len(means) != len(want) {
-				t.Fatalf("%d means, want %d", len(means), len(want))
-			}
-			for j := range want {
-				if math.Abs(means[j]-want[j]) > 1e-5 {
-					t.Errorf("mean[%d] = %g, want %g", j, means[j], want[j])
-				}
-			}
+			wantModel(t, root, rows, want, 1e-5)
 		})
 	}
 }
@@ -91,10 +79,7 @@ func TestByteOrderMark(t *testing.T) {
 				f, _ := trainertest.Failure(t, root)
 				t.Fatalf("exit code %d (%s), want 0", code, f)
 			}
-			rows, means := readModel(t, root)
-			if rows != 2 || len(means) != 2 || means[0] != 2 || means[1] != 3 {
-				t.Errorf("%d rows, means %v; want 2 rows, [2 3]", rows, means)
-			}
+			wantModel(t, root, 2, []float64{2, 3}, 0)
 		})
 	}
 }

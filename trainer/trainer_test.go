@@ -154,6 +154,24 @@ func readModel(t *testing.T, root string) (rows int, means []float64) {
 	return rows, means
 }
 
+// wantModel checks that model_algo-1 counts rows rows with column means
+// within tol of want.
+func wantModel(t *testing.T, root string, rows int, want []float64, tol float64) {
+	t.Helper()
+	got, means := readModel(t, root)
+	if got != rows {
+		t.Errorf("rows %d, want %d", got, rows)
+	}
+	if len(means) != len(want) {
+		t.Fatalf("%d means, want %d", len(means), len(want))
+	}
+	for j := range want {
+		if math.Abs(means[j]-want[j]) > tol {
+			t.Errorf("mean[%d] = %g, want %g", j, means[j], want[j])
+		}
+	}
+}
+
 func testdata(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "sdk", name))
@@ -282,19 +300,8 @@ func TestRunSuccess(t *testing.T) {
 			if got := trainertest.ModelFiles(t, root); len(got) != 1 || got[0] != "model_algo-1" {
 				t.Errorf("model files %v, want [model_algo-1]", got)
 			}
-			rows, means := readModel(t, root)
-			if rows != tc.rows {
-				t.Errorf("rows %d, want %d", rows, tc.rows)
-			}
-			if len(means) != len(want) {
-				t.Fatalf("%d means, want %d", len(means), len(want))
-			}
-			for j := range want {
-				// float32 data: the means agree to float32 precision.
-				if math.Abs(means[j]-want[j]) > 1e-6 {
-					t.Fatalf("mean[%d] = %g, want %g", j, means[j], want[j])
-				}
-			}
+			// float32 data: the means agree to float32 precision.
+			wantModel(t, root, tc.rows, want, 1e-6)
 		})
 	}
 }
