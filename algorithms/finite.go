@@ -5,7 +5,7 @@ package algorithms
 // finite as float32 can still overflow a product or a squared distance
 // (1e20² is past float32's 3.4e38), and a model of NaNs must fail the job,
 // not be saved.
-func Finite(xs ...[]float32) bool {
+func Finite[T float32 | float64](xs ...[]T) bool {
 	for _, s := range xs {
 		for _, v := range s {
 			if v-v != 0 { // NaN or ±Inf

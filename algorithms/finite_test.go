@@ -22,3 +22,10 @@ func TestFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestFiniteFloat64: the same for float64, as PCA's decompositions use it.
+func TestFiniteFloat64(t *testing.T) {
+	if !Finite([]float64{1e300, -1}, nil) || Finite([]float64{1}, []float64{math.Inf(-1)}) || Finite([]float64{math.NaN()}) {
+		t.Error("Finite on float64 slices")
+	}
+}

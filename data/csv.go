@@ -128,8 +128,9 @@ func decodeCSV(body []byte, featureDim, labelSize int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
 	bl.reset(b, featureDim)
-	// One allocation for the rows: count lines first.
-	n := min(bytes.Count(body, newline)+1, len(body)/(2*featureDim-1)+1)
+	// One allocation for the rows: count lines first. A value and its
+	// comma take 2 bytes, and the last value of a line has its newline.
+	n := rowsBound(bytes.Count(body, newline)+1, featureDim, len(body)+1, 2)
 	bl.dense = pooledDense(n * featureDim) // every value is written (csvRow)
 	if labelSize > 0 {
 		bl.labels = make([]float32, 0, n*labelSize)

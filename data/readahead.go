@@ -68,17 +68,18 @@ func (a *readAhead) loop() {
 // would end the process.
 func (a *readAhead) read(buf *Batch) (res result) {
 	var p atomic.Pointer[recovered.Panic]
-	defer func() {
-		if res.panic = p.Load(); res.panic != nil {
-			res.err = res.panic
+	func() {
+		defer recovered.Catch(&p)
+		b, err := a.r.Read(a.n)
+		if err == nil {
+			copyBatch(buf, b)
 		}
+		res = result{b: buf, err: err}
 	}()
-	defer recovered.Catch(&p)
-	b, err := a.r.Read(a.n)
-	if err == nil {
-		copyBatch(buf, b)
+	if res.panic = p.Load(); res.panic != nil {
+		res.err = res.panic
 	}
-	return result{b: buf, err: err}
+	return res
 }
 
 // Read returns the next batch of n rows (fewer at the end), or the reader's

@@ -136,8 +136,13 @@ func pooledDense(n int) []float32 {
 // value: the row count is a hint from a quick scan, and this bound keeps a
 // body that lies about it from reserving more than its own size allows.
 func pooledRows(rows, cols, size, minBytes int) []float32 {
-	cols = max(cols, 1)
-	return pooledDense(min(rows, size/(minBytes*cols)+1) * cols)
+	return pooledDense(rowsBound(rows, cols, size, minBytes) * max(cols, 1))
+}
+
+// rowsBound is rows, at most as many rows of cols values as size bytes
+// hold at minBytes bytes a value.
+func rowsBound(rows, cols, size, minBytes int) int {
+	return min(rows, size/(minBytes*max(cols, 1))+1)
 }
 
 // Recycle hands the buffers of a batch that DecodeRequest returned back

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -131,10 +130,7 @@ func (s *Server) errorMiddleware(c *gin.Context) {
 // stack and records it as an error, which errorMiddleware answers with a 500
 // (the stack never reaches the body).
 func (s *Server) recoverPanic(c *gin.Context, rec any) {
-	stack := debug.Stack()
-	if p, ok := rec.(*recovered.Panic); ok { // a helper goroutine's, carried here
-		rec, stack = p.Value, p.Stack
-	}
+	rec, stack := recovered.Unwrap(rec) // a helper goroutine's panic carried here: its own stack
 	s.log.Printf("%s %s: panic: %v\n%s", c.Request.Method, c.Request.URL.Path, rec, stack)
 	_ = c.Error(&panicError{Value: rec})
 	c.Abort()

@@ -84,6 +84,12 @@ func (c *channel) Name() string { return c.name }
 // joined with a newline.
 func (c *channel) text() bool { return !strings.Contains(c.mt.Type, "recordio") }
 
+// lines reports whether the bytes of the channel's files or pipe are its
+// text lines themselves, not RecordIO records wrapping them
+// (RecordWrapperType RecordIO): where lines are counted, a byte order mark
+// is skipped and a missing final newline added.
+func (c *channel) lines() bool { return c.text() && !c.unwrap }
+
 // dir is the File-mode directory of the channel.
 func (c *channel) dir() string { return filepath.Join(c.dataDir, c.name) }
 
@@ -133,7 +139,7 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 		if c.gzip {
 			stream = &gunzip{src: f, channel: c.name}
 		}
-		if c.text() && !c.unwrap {
+		if c.lines() {
 			stream = &bomSkipper{r: stream}
 		}
 	default:
@@ -146,8 +152,8 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 			return fail(err)
 		}
 		src, stream = m, m
-		if c.text() && !c.unwrap {
-			files, m.countLines = m, true
+		if c.lines() {
+			files = m
 		}
 	}
 	if c.unwrap {
@@ -307,11 +313,11 @@ type multiFile struct {
 	rel []string
 	i   int // next file
 
-	// For text: newlines passed so far, and before each file opened, so
-	// that a line of the concatenation can be named by file (locate).
-	countLines bool
-	lines      int
-	starts     []int
+	// For text lines (c.lines): newlines passed so far, and before each
+	// file opened, so that a line of the concatenation can be named by
+	// file (locate).
+	lines  int
+	starts []int
 
 	r         io.Reader // current file's reader; nil between files
 	last      byte
@@ -354,7 +360,7 @@ func (m *multiFile) Read(p []byte) (int, error) {
 			if m.c.gzip {
 				m.r = &gunzip{src: f, channel: m.c.name, file: m.rel[m.i]}
 			}
-			if m.countLines { // text: each file may start with a byte order mark
+			if m.c.lines() { // each file may start with a byte order mark
 				m.r = &bomSkipper{r: m.r}
 			}
 			m.last = '\n'
@@ -362,7 +368,7 @@ func (m *multiFile) Read(p []byte) (int, error) {
 		n, err := m.r.Read(p)
 		if n > 0 {
 			m.last = p[n-1]
-			if m.countLines {
+			if m.c.lines() {
 				m.lines += bytes.Count(p[:n], newline)
 			}
 		}
@@ -374,7 +380,7 @@ func (m *multiFile) Read(p []byte) (int, error) {
 			m.r = nil
 			m.i++
 			// Wrapped records carry their own separators (recordio.Payloads).
-			m.pendingNL = m.c.text() && !m.c.unwrap && m.last != '\n'
+			m.pendingNL = m.c.lines() && m.last != '\n'
 			if n > 0 {
 				return n, nil
 			}

@@ -22,7 +22,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -227,10 +226,8 @@ func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 // panicError makes a recovered value a *PanicError, with the stack of the
 // goroutine that panicked when a helper's panic was carried to this one.
 func panicError(r any) *PanicError {
-	if p, ok := r.(*recovered.Panic); ok {
-		return &PanicError{Value: p.Value, Stack: p.Stack}
-	}
-	return &PanicError{Value: r, Stack: debug.Stack()}
+	v, stack := recovered.Unwrap(r)
+	return &PanicError{Value: v, Stack: stack}
 }
 
 // train calls algo.Train, recovering a panic as a *PanicError whose stack

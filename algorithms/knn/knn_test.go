@@ -663,6 +663,10 @@ func TestNoLabels(t *testing.T) {
 	if err == nil || !algorithms.ClientError(err) || !strings.Contains(err.Error(), "label") {
 		t.Fatalf("got %v, want a client error about labels", err)
 	}
+	// The first record lacks one: not "after the 0-th".
+	if !strings.Contains(err.Error(), "from record 0 on have no label") {
+		t.Errorf("got %q, want it to say the records from record 0 on", err)
+	}
 }
 
 type noLabels struct{ done bool }

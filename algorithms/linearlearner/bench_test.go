@@ -49,7 +49,8 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 }
 
 // BenchmarkAdamRow is Adam's step over the weights of the Fashion-MNIST
-// benchmark's step (784 rows × 60 columns), row by row as update runs it.
+// benchmark's step (784 rows × 60 columns): a call a row, and one call for
+// all of them against repeated rates and wd, as update makes it.
 func BenchmarkAdamRow(b *testing.B) {
 	const rows, cols = 784, 60
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -62,11 +63,23 @@ func BenchmarkAdamRow(b *testing.B) {
 	}
 	w, gr, s1, s2 := vec(rows*cols), vec(rows*cols), vec(rows*cols), vec(rows*cols)
 	lr, wd := vec(cols), vec(cols)
-	for b.Loop() {
-		for j := range rows {
-			o := j * cols
-			adamRow(w[o:o+cols], gr[o:o+cols], s1[o:o+cols], s2[o:o+cols], lr, wd, 0.9, 0.999, 0.3)
+	b.Run("per-row", func(b *testing.B) {
+		for b.Loop() {
+			for j := range rows {
+				o := j * cols
+				adamRow(w[o:o+cols], gr[o:o+cols], s1[o:o+cols], s2[o:o+cols], lr, wd, 0.9, 0.999, 0.3)
+			}
 		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/(rows*cols), "ns/weight")
+	})
+	var lrT, wdT []float32
+	for range rows {
+		lrT, wdT = append(lrT, lr...), append(wdT, wd...)
 	}
-	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/(rows*cols), "ns/weight")
+	b.Run("one-call", func(b *testing.B) {
+		for b.Loop() {
+			adamRow(w, gr, s1, s2, lrT, wdT, 0.9, 0.999, 0.3)
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/(rows*cols), "ns/weight")
+	})
 }

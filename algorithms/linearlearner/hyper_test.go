@@ -1,6 +1,7 @@
 package linearlearner
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -217,5 +218,31 @@ func TestAcceptedSpellings(t *testing.T) {
 		if _, err := schema.Parse(hp); err != nil {
 			t.Errorf("%v: %v", hp, err)
 		}
+	}
+}
+
+// TestFBetaUnderCriterionF1: criterion f1 selects and calibrates by F1,
+// while the reported binary_f_beta is the user's F2 (it was F1).
+func TestFBetaUnderCriterionF1(t *testing.T) {
+	v, err := schema.Parse(map[string]any{"feature_dim": "1", "predictor_type": "binary_classifier",
+		"binary_classifier_model_selection_criteria": "f1", "f_beta": "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEvaluator(ParamsFrom(v), 0.5)
+	// Logits of 4 positives and 2 negatives: tp 2, fn 2, fp 0, so precision
+	// 1 and recall 1/2, where F1 (2/3) and F2 (5/9) differ.
+	for _, r := range []struct{ z, y float32 }{{2, 1}, {2, 1}, {-2, 1}, {-2, 1}, {-2, 0}, {-2, 0}} {
+		e.add([]float32{r.z}, float64(r.y))
+	}
+	got := map[string]float64{}
+	for _, m := range e.metrics() {
+		got[m.name] = m.value
+	}
+	if want := 5.0 / 9; math.Abs(got["binary_f_beta"]-want) > 1e-12 {
+		t.Errorf("binary_f_beta %v, want F2 %v", got["binary_f_beta"], want)
+	}
+	if got["binary_classifier_accuracy"] != got["binary_classification_accuracy"] || math.Abs(got["binary_classifier_accuracy"]-4.0/6) > 1e-12 {
+		t.Errorf("accuracy under the two names: %v, %v; want 4/6", got["binary_classifier_accuracy"], got["binary_classification_accuracy"])
 	}
 }

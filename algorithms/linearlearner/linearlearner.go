@@ -279,6 +279,15 @@ type Params struct {
 	TuningObjective string
 }
 
+// outputs is how many outputs a model has: num_classes for multiclass,
+// else 1.
+func (p Params) outputs() int {
+	if p.PredictorType == Multiclass {
+		return p.NumClasses
+	}
+	return 1
+}
+
 func boolOrAuto(v hyper.Values, name string) string {
 	if v.IsAuto(name) {
 		return "auto"

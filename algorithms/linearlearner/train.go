@@ -30,12 +30,8 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	// W and what steps it (moments, gradient, folded copy, the repeated
 	// rates, snapshots), float32 (a mini-batch holds only the rows there
 	// are: not counted).
-	cols := int64(p.NumModels) * int64(max(p.NumClasses, 1))
-	if p.PredictorType != Multiclass {
-		cols = int64(p.NumModels)
-	}
-	if err := algorithms.CheckMemory(40*int64(p.FeatureDim)*cols,
-		fmt.Sprintf("feature_dim = %d with %d models of %d outputs", p.FeatureDim, p.NumModels, cols/int64(p.NumModels))); err != nil {
+	if err := algorithms.CheckMemory(40*int64(p.FeatureDim)*int64(p.NumModels)*int64(p.outputs()),
+		fmt.Sprintf("feature_dim = %d with %d models of %d outputs", p.FeatureDim, p.NumModels, p.outputs())); err != nil {
 		return nil, err
 	}
 	be := job.Compute
@@ -476,11 +472,7 @@ func (t *trainer) fitScaler() {
 // values, the others nearby ones.
 func (t *trainer) initModels() {
 	p, d := t.p, t.p.FeatureDim
-	t.M = p.NumModels
-	t.K = 1
-	if p.PredictorType == Multiclass {
-		t.K = p.NumClasses
-	}
+	t.M, t.K = p.NumModels, p.outputs()
 	t.cols = t.M * t.K
 	t.w = compute.NewMatrix(d, t.cols)
 	for i := range t.w.Data {
@@ -833,7 +825,8 @@ func (t *trainer) softmaxRows(z, g compute.Matrix, inv float64, lossSum []float6
 	}
 	// Each model's outputs less their max, for every row; then the
 	// exponentials of all of them in one call (expInPlace: eight at a time
-	// with AVX2, whose entry costs as much as a row's 60); then the sums.
+	// with AVX2; a call a row would cost half again as much, as for
+	// BenchmarkAdamRow); then the sums.
 	mxs := make([]float32, (hi-lo)*t.M)
 	for i := lo; i < hi; i++ {
 		zr, gr := z.Row(i), g.Row(i)
@@ -1012,7 +1005,7 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 			}
 		}
 		a, b := lo*cols, hi*cols
-		t.updateRows(t.w.Data[a:b], dw.Data[a:b], t.m1[a:b], t.m2[a:b], lrs, t.colWD, t.colL1, corr)
+		t.updateRows(t.w.Data[a:b], dw.Data[a:b], t.m1[a:b], t.m2[a:b], lrs, corr)
 		if t.fold {
 			t.foldRows(lo, hi, acc)
 		}
@@ -1067,24 +1060,23 @@ func (t *trainer) tile(lrs []float32, rows int) {
 	}
 }
 
-// updateRows is the optimizer step for whole rows of parameters (w, gr, s1
-// and s2 hold rows of len(lr) columns), as updateRow. Adam steps them all
-// in one call of its kernel, against t.tile's repeated learning rates and
-// wd: entering the AVX2 kernel costs about as much as stepping a row of 60
-// weights.
-func (t *trainer) updateRows(w, gr, s1, s2, lr, wd, l1 []float32, corr float32) {
-	cols := len(lr)
+// updateRows is the optimizer step for whole rows of the weights (w, gr,
+// s1 and s2 hold rows of t.cols columns), with the per-column learning
+// rates lrs and the models' wd and l1. Adam steps them all in one call of
+// its kernel, against t.tile's repeated rates, wd and l1: a call a row of
+// 60 weights costs half again as much (BenchmarkAdamRow, per-row against
+// one-call).
+func (t *trainer) updateRows(w, gr, s1, s2, lrs []float32, corr float32) {
 	if t.p.Optimizer != "adam" {
-		for a := 0; a < len(w); a += cols {
-			b := a + cols
-			t.updateRow(w[a:b], gr[a:b], s1[a:b], s2[a:b], lr, wd, l1, corr)
+		for a := 0; a < len(w); a += t.cols {
+			b := a + t.cols
+			t.updateRow(w[a:b], gr[a:b], s1[a:b], s2[a:b], lrs, t.colWD, t.colL1, corr)
 		}
 		return
 	}
-	adamRow(w, gr, s1, s2, t.lrTiled[:len(w)], t.wdTiled[:len(w)], float32(t.p.Beta1), float32(t.p.Beta2), corr)
-	if l1 != nil {
-		l1Step(w, t.lrTiled[:len(w)], t.l1Tiled[:len(w)])
-	}
+	n := len(w)
+	adamRow(w, gr, s1, s2, t.lrTiled[:n], t.wdTiled[:n], float32(t.p.Beta1), float32(t.p.Beta2), corr)
+	l1Step(w, t.lrTiled[:n], t.l1Tiled[:n])
 }
 
 // updateRow is the optimizer step for one row of parameters w with

@@ -114,7 +114,6 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	return m, nil
 }
 
-// stream makes the one pass over ch.
 // errOverflow is the error of a decomposition that came out NaN or
 // infinite: finite float32 features beyond about ±1.8e19 square past
 // float32's range in the products of the pass.
@@ -127,10 +126,8 @@ type overflowed struct{}
 
 // mustBeFinite panics with overflowed{} unless every value is finite.
 func mustBeFinite(xs []float64) {
-	for _, x := range xs {
-		if x-x != 0 {
-			panic(overflowed{})
-		}
+	if !algorithms.Finite(xs) {
+		panic(overflowed{})
 	}
 }
 
@@ -141,20 +138,13 @@ func solve(sum summary, k int) (v *mat.Dense, s, mean []float64, total float64, 
 	if err != nil {
 		return nil, nil, nil, 0, err
 	}
-	finite := func(xs []float64) bool {
-		for _, x := range xs {
-			if x-x != 0 {
-				return false
-			}
-		}
-		return true
-	}
-	if !finite(s) || !finite(mean) || !finite(v.RawMatrix().Data) || total-total != 0 {
+	if !algorithms.Finite(s, mean, v.RawMatrix().Data, []float64{total}) {
 		return nil, nil, nil, 0, errOverflow
 	}
 	return v, s, mean, total, nil
 }
 
+// stream makes the one pass over ch.
 func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, metrics algorithms.Metrics) error {
 	rc, err := ch.Open(ctx, 0)
 	if err != nil {

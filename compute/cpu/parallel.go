@@ -126,8 +126,9 @@ func ensureWorkers(n int) {
 // yielding its P to any runnable goroutine, before it parks. A parked
 // helper's thread sleeps, and on a VM waking it (and its vCPU) again
 // takes long enough to idle a core at every fork-join of a training step:
-// the linear learner's multiclass benchmark row went from 3.60-4.20 s to
-// 3.26-3.35 s with it (docs/algorithms/linear-learner.md says how).
+// the linear learner's multiclass training went from 3.60-4.20 s to
+// 3.26-3.35 s with it (alternating /usr/bin/time runs by hand, not a
+// benchmark: docs/algorithms/linear-learner.md).
 var spinFor = 300 * time.Microsecond
 
 // nextBatch returns the next queued batch, polling for spinFor first.

@@ -30,6 +30,16 @@ func Catch(first *atomic.Pointer[Panic]) {
 	}
 }
 
+// Unwrap returns what a recover() on the waiting goroutine got: a carried
+// *Panic's value and the stack where it happened, else r and this
+// goroutine's stack. The trainer and the server log both the same way.
+func Unwrap(r any) (value any, stack []byte) {
+	if p, ok := r.(*Panic); ok {
+		return p.Value, p.Stack
+	}
+	return r, debug.Stack()
+}
+
 // Repanic panics with p on the calling goroutine if p is not nil.
 func Repanic(p *Panic) {
 	if p != nil {

@@ -38,3 +38,16 @@ func TestGroupNoPanic(t *testing.T) {
 		t.Errorf("%d of 3 ran", len(n))
 	}
 }
+
+// TestUnwrap: a carried panic gives its own value and stack; anything else
+// is itself, with the caller's stack.
+func TestUnwrap(t *testing.T) {
+	v, stack := Unwrap(&Panic{Value: "boom", Stack: []byte("helper stack")})
+	if v != "boom" || string(stack) != "helper stack" {
+		t.Errorf("Unwrap(*Panic) = %v, %q", v, stack)
+	}
+	v, stack = Unwrap("plain")
+	if v != "plain" || !strings.Contains(string(stack), "TestUnwrap") {
+		t.Errorf("Unwrap(plain) = %v, stack without TestUnwrap", v)
+	}
+}
