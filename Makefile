@@ -9,9 +9,10 @@ BIN     := bin
 ALGOS   := kmeans pca linear-learner knn
 
 # Go's vector intrinsics (simd/archsimd, an experiment of Go 1.26): the
-# linear learner's Adam, l1 and softmax kernels run eight lanes at a time
-# on AVX2 CPUs, with the same bits as their scalar fallback, which builds
-# without the experiment (algorithms/linearlearner/kernels*.go).
+# linear learner's Adam, l1 and softmax kernels and k-means' float64
+# distance run several lanes at a time on AVX2 CPUs, with the same bits as
+# their scalar fallbacks, which build without the experiment
+# (algorithms/linearlearner/kernels*.go, algorithms/kmeans/dist*.go).
 SIMD := GOEXPERIMENT=simd
 
 # The CPU engine: OpenBLAS (Debian's libopenblas-dev, linked statically, so
@@ -62,14 +63,14 @@ deps:
 # the compute conformance suite again on the OpenBLAS engine when it is there.
 test: fmt-check vet
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m ./...
-	$(SIMD) CGO_ENABLED=0 $(GO) test -count=1 ./algorithms/linearlearner/... ./cmd/linear-learner/...
+	$(SIMD) CGO_ENABLED=0 $(GO) test -count=1 ./algorithms/linearlearner/... ./cmd/linear-learner/... ./algorithms/kmeans/...
 ifeq ($(BLAS),openblas)
 	$(GOTEST_BLAS) -count=1 ./compute/... ./algorithms/...
 endif
 
 vet:
 	CGO_ENABLED=0 $(GO) vet ./...
-	$(SIMD) CGO_ENABLED=0 $(GO) vet ./algorithms/linearlearner/...
+	$(SIMD) CGO_ENABLED=0 $(GO) vet ./algorithms/linearlearner/... ./algorithms/kmeans/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

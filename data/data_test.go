@@ -8,6 +8,7 @@ import (
 	"flag"
 	"io"
 	"math"
+	"mime"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -862,5 +863,33 @@ func TestBatchClone(t *testing.T) {
 	csr.Values[0], csr.Indices[0] = 0, 0
 	if !s.Sparse() || s.Values[0] != 5 || s.Indices[0] != 2 || s.Labels != nil {
 		t.Errorf("sparse clone %+v", s)
+	}
+}
+
+// TestParseMediaTypeAsMime checks that ParseMediaType's shortcut for a bare
+// type answers what mime.ParseMediaType would.
+func TestParseMediaTypeAsMime(t *testing.T) {
+	for _, s := range []string{
+		"text/csv", "application/json", "application/x-recordio-protobuf", "application/vnd.a+json",
+		"x_y/z-1.0", "Text/CSV", "text/csv;label_size=1", "text/csv; charset=utf-8", " text/csv",
+		"text/csv ", "a/b/c", "/csv", "text/", "text", "text/csv;", "text/c\"sv",
+	} {
+		got, err := ParseMediaType(s)
+		typ, params, merr := mime.ParseMediaType(s)
+		if (err != nil) != (merr != nil) {
+			t.Errorf("%q: error %v, mime's %v", s, err, merr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if got.Type != typ || len(got.Params) != len(params) {
+			t.Errorf("%q: got %q %v, mime's %q %v", s, got.Type, got.Params, typ, params)
+		}
+		for k, v := range params {
+			if got.Params[k] != v {
+				t.Errorf("%q: param %s = %q, mime's %q", s, k, got.Params[k], v)
+			}
+		}
 	}
 }

@@ -26,6 +26,10 @@ func NegotiateAccept(accept string) (MediaType, error) {
 	if strings.TrimSpace(accept) == "" {
 		return MediaType{Type: JSON}, nil
 	}
+	switch accept { // one supported type as it is (the usual header)
+	case JSON, JSONLines, RecordIOProtobuf:
+		return MediaType{Type: accept}, nil
+	}
 	type cand struct {
 		mt       MediaType
 		q        float64

@@ -30,11 +30,32 @@ func ParseMediaType(s string) (MediaType, error) {
 	if strings.TrimSpace(s) == "" {
 		return MediaType{}, nil
 	}
+	if plainMediaType(s) {
+		return MediaType{Type: s}, nil
+	}
 	t, params, err := mime.ParseMediaType(s)
 	if err != nil {
 		return MediaType{}, &MediaTypeError{Value: s, Err: err}
 	}
 	return MediaType{Type: t, Params: params}, nil
+}
+
+// plainMediaType reports whether s is a bare lower-case type/subtype (no
+// parameters, no spaces), which mime.ParseMediaType would return as it is
+// with no parameters: the usual header, answered without its parse (a
+// map allocation and a lower-casing copy a request).
+func plainMediaType(s string) bool {
+	slash := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '+', c == '_':
+		case c == '/' && slash < 0:
+			slash = i
+		default:
+			return false
+		}
+	}
+	return slash > 0 && slash < len(s)-1
 }
 
 // String formats the media type as it would appear in a header.

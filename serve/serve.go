@@ -85,6 +85,7 @@ type Server struct {
 	params  []byte // the /execution-parameters body
 	log     *log.Logger
 	engine  *gin.Engine
+	date    httpDate
 }
 
 // maxTransforms is MaxConcurrentTransforms for a host of cores: one

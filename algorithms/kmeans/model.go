@@ -118,27 +118,3 @@ func (m *Model) assign(idx []int32, dist []float64, b *data.Batch, scratch []flo
 	}
 	return scratch
 }
-
-// sqDist64 is ‖x−c‖² summed in float64 over four accumulators: with one,
-// the loop is a single chain of dependent adds, which pprof put at 17% of
-// a 100-row request's CPU under load.
-func sqDist64(x, c []float32) float64 {
-	c = c[:len(x)]
-	var s0, s1, s2, s3 float64
-	f := 0
-	for ; f+4 <= len(x); f += 4 {
-		e0 := float64(x[f]) - float64(c[f])
-		e1 := float64(x[f+1]) - float64(c[f+1])
-		e2 := float64(x[f+2]) - float64(c[f+2])
-		e3 := float64(x[f+3]) - float64(c[f+3])
-		s0 += e0 * e0
-		s1 += e1 * e1
-		s2 += e2 * e2
-		s3 += e3 * e3
-	}
-	for ; f < len(x); f++ {
-		e := float64(x[f]) - float64(c[f])
-		s0 += e * e
-	}
-	return (s0 + s1) + (s2 + s3)
-}
