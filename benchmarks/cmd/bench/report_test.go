@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,5 +159,24 @@ func TestServingChart(t *testing.T) {
 	}
 	if p, err := latencyPanel(r.Serving); err != nil || p == nil {
 		t.Errorf("latency panel: %v %v", p, err)
+	}
+}
+
+func TestMedianLoad(t *testing.T) {
+	spec := loadSpec{name: body1, body: body1, conc: 4}
+	var rs []roundResult
+	for _, f := range [][2]float64{{900, 3}, {1200, 1}, {1000, 2}} {
+		rs = append(rs, roundResult{spec: spec, res: &loadgen.Result{RPS: f[0], P99Ms: f[1]}})
+	}
+	l := medianLoad(srvOurs, rs)
+	if l.Result.RPS != 1000 || l.Result.P99Ms != 2 || l.Conns != 4 || l.Body != body1 {
+		t.Errorf("median load %+v, want the 1000 req/s round", l)
+	}
+	if !slices.Equal(l.RoundsRPS, []float64{900, 1200, 1000}) || !slices.Equal(l.RoundsP99Ms, []float64{3, 1, 2}) {
+		t.Errorf("rounds %v %v, want them in the order run", l.RoundsRPS, l.RoundsP99Ms)
+	}
+	// An even count reports the lower of the middle two.
+	if l := medianLoad(srvOurs, rs[:2]); l.Result.RPS != 900 {
+		t.Errorf("median of two rounds %v, want the lower (900)", l.Result.RPS)
 	}
 }

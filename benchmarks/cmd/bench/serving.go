@@ -7,6 +7,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
 	"math"
@@ -15,8 +16,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,7 +30,8 @@ import (
 var (
 	serveConc   = flag.Int("serve-concurrency", 32, "serving benchmark: concurrent keep-alive connections")
 	serveSweep  = flag.String("serve-sweep", "1,2,4,8", "serving benchmark: further connection counts for the 1-row body (comma-separated), to read latency below saturation")
-	serveDur    = flag.Duration("serve-duration", 10*time.Second, "serving benchmark: measured window per load")
+	serveDur    = flag.Duration("serve-duration", 5*time.Second, "serving benchmark: measured window per load and round")
+	serveRounds = flag.Int("serve-rounds", 3, "serving benchmark: rounds of every load (ours and the peer back to back, load by load); each line reports the round with the median req/s")
 	serveWarmup = flag.Duration("serve-warmup", time.Second, "serving benchmark: warm-up before each window")
 	sections    = flag.String("sections", "serving,coldstart,kernels,charts", "extra sections to run after the algorithm benchmarks (comma-separated; \"none\" for none)")
 	gunicorn    = flag.String("gunicorn-workers", "", "serving benchmark: gunicorn worker processes (default: the number of cores)")
@@ -50,7 +54,10 @@ type ServingLoad struct {
 	Body      string          `json:"body"`   // "1 row", "100 rows", "1 row, 4 connections"
 	Conns     int             `json:"connections"`
 	BodyBytes int             `json:"body_bytes_mean"`
-	Result    *loadgen.Result `json:"result"`
+	Result    *loadgen.Result `json:"result"` // the round with the median req/s
+	// Every round's requests/s and p99, in the order run.
+	RoundsRPS   []float64 `json:"rounds_requests_per_s,omitempty"`
+	RoundsP99Ms []float64 `json:"rounds_p99_ms,omitempty"`
 	// CPU seconds used during the whole load (warm-up included) by the
 	// server's processes and by the load generator (the runner process),
 	// per request completed in that time, in microseconds.
@@ -71,6 +78,7 @@ type ServingReport struct {
 	WarmupS     float64       `json:"warmup_s"`
 	Workers     int           `json:"gunicorn_workers"`
 	Sweep       []int         `json:"sweep"`
+	Rounds      int           `json:"rounds"`
 	Loads       []ServingLoad `json:"loads"`
 	Targets     []Target      `json:"targets"`
 	Notes       []string      `json:"notes"`
@@ -221,18 +229,15 @@ func oneRow(l *ServingLoad) bool {
 	return l.Body == body1 || strings.HasPrefix(l.Body, body1+",")
 }
 
-func printLoad(l ServingLoad) {
-	r := l.Result
-	fmt.Printf("   %-38s %-8s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  max %7.2f ms  errors %d\n",
-		l.Server, l.Body, r.RPS, r.P50Ms, r.P99Ms, r.MaxMs, r.Errors)
-}
-
 func runServing(e *env) (*ServingReport, error) {
 	sweep, err := parseSweep(*serveSweep)
 	if err != nil {
 		return nil, err
 	}
-	rep := &ServingReport{Concurrency: *serveConc, DurationS: serveDur.Seconds(), WarmupS: serveWarmup.Seconds(), Sweep: sweep}
+	if *serveRounds < 1 {
+		return nil, fmt.Errorf("--serve-rounds: %d is not a count of rounds (a positive integer)", *serveRounds)
+	}
+	rep := &ServingReport{Concurrency: *serveConc, DurationS: serveDur.Seconds(), WarmupS: serveWarmup.Seconds(), Sweep: sweep, Rounds: *serveRounds}
 	rep.Workers = runtime.NumCPU()
 	if *gunicorn != "" {
 		rep.Workers, _ = strconv.Atoi(*gunicorn)
@@ -243,45 +248,154 @@ func runServing(e *env) (*ServingReport, error) {
 	}
 	bodies := map[string][][]byte{body1: csvBodies(test, 1, 256), body100: csvBodies(test, 100, 16)}
 	rowsOf := map[string]int{body1: 1, body100: 100}
-	add := func(server string, spec loadSpec, res *loadgen.Result, st loadStats) {
-		l := ServingLoad{Server: server, Body: spec.name, Conns: spec.conc, BodyBytes: st.size, Result: res,
-			ServerCPUUsPerReq: st.serverUs, GenCPUUsPerReq: st.genUs, ServerCores: st.serverCores, GenCores: st.genCores,
-			IdleCores: st.idleCores, StealCores: st.stealCores}
-		rep.Loads = append(rep.Loads, l)
-		printLoad(l)
+
+	// Every server is started first and stays up through all rounds, so
+	// that each round measures ours and the peer back to back, load by
+	// load: whatever else the machine does then falls on both.
+	var servers []*servingTarget
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	trivial, err := startTrivial()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: serving: trivial handler:", err)
+	} else {
+		servers = append(servers, trivial)
+	}
+	ours, err := startOurs(e)
+	if err != nil {
+		return rep, err
+	}
+	servers = append(servers, ours)
+	peer, err := startPeer(e, e.fashionFiles, rep)
+	if err != nil {
+		rep.Notes = append(rep.Notes, "peer failed: "+err.Error())
+		fmt.Fprintln(os.Stderr, "bench: serving peer:", err)
+	} else {
+		servers = append(servers, peer)
 	}
 
-	// 1. The generator's ceiling: a trivial handler in another process.
-	{
-		port, err := harness.FreePort()
+	// Rounds: the generator's ceiling, then each load against ours and
+	// the peer in turn.
+	type key struct{ server, load string }
+	rounds := map[key][]roundResult{}
+	var order []key
+	run := func(s *servingTarget, l loadSpec) error {
+		res, st, err := runLoad(s.addr, bodies[l.body], l.conc, s.pids)
+		if err == nil && s.name != srvTrivial {
+			err = checkSample(res, rowsOf[l.body])
+		}
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("%s, %s: %w", s.name, l.name, err)
 		}
-		self, err := os.Executable()
-		if err != nil {
-			return nil, err
+		k := key{s.name, l.name}
+		if _, ok := rounds[k]; !ok {
+			order = append(order, k)
 		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		cmd := exec.Command(self)
-		cmd.Env = append(os.Environ(), trivialEnv+"="+addr)
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		if err := harness.WaitPing("http://"+addr+"/ping", 10*time.Second, nil); err == nil {
-			pid := cmd.Process.Pid
-			res, st, err := runLoad(addr, bodies[body1], *serveConc, func() []int { return []int{pid} })
-			if err == nil {
-				add(srvTrivial, loadSpec{body1, body1, *serveConc}, res, st)
+		rounds[k] = append(rounds[k], roundResult{spec: l, res: res, st: st})
+		fmt.Printf("   round %d/%d  %-36s %-24s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  max %7.2f ms  errors %d\n",
+			len(rounds[k]), rep.Rounds, s.name, l.name, res.RPS, res.P50Ms, res.P99Ms, res.MaxMs, res.Errors)
+		return nil
+	}
+	for r := 0; r < rep.Rounds; r++ {
+		if trivial != nil {
+			if err := run(trivial, loadSpec{body1, body1, *serveConc}); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: serving:", err)
 			}
 		}
-		cmd.Process.Kill()
-		cmd.Wait()
+		for _, l := range loadsOf(sweep) {
+			if err := run(ours, l); err != nil {
+				return rep, err
+			}
+			if peer != nil {
+				if err := run(peer, l); err != nil {
+					rep.Notes = append(rep.Notes, "peer failed: "+err.Error())
+					fmt.Fprintln(os.Stderr, "bench: serving peer:", err)
+					peer.stop()
+					peer = nil
+				}
+			}
+		}
+	}
+	for _, k := range order {
+		rep.Loads = append(rep.Loads, medianLoad(k.server, rounds[k]))
 	}
 
-	// 2. Ours: the model of the k-means benchmark's headline configuration.
+	rep.Targets = append(rep.Targets, servingTargets(rep)...)
+	if c, o := rep.find(srvTrivial, body1), rep.find(srvOurs, body1); c != nil && o != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("The generator with a trivial handler (net/http, no work) reaches %.0f req/s at %d connections on this machine: no server measured here can exceed that; ours reaches %.0f%% of it with 1-row bodies.", c.RPS, rep.Concurrency, 100*o.RPS/c.RPS))
+	}
+	return rep, nil
+}
+
+// roundResult is one round of one load against one server.
+type roundResult struct {
+	spec loadSpec
+	res  *loadgen.Result
+	st   loadStats
+}
+
+// medianLoad reports the round with the median requests/s (the lower of
+// the middle two for an even count), with every round's req/s and p99
+// beside it.
+func medianLoad(server string, rs []roundResult) ServingLoad {
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b roundResult) int { return cmp.Compare(a.res.RPS, b.res.RPS) })
+	m := sorted[(len(sorted)-1)/2]
+	l := ServingLoad{Server: server, Body: m.spec.name, Conns: m.spec.conc, BodyBytes: m.st.size, Result: m.res,
+		ServerCPUUsPerReq: m.st.serverUs, GenCPUUsPerReq: m.st.genUs, ServerCores: m.st.serverCores, GenCores: m.st.genCores,
+		IdleCores: m.st.idleCores, StealCores: m.st.stealCores}
+	for _, r := range rs {
+		l.RoundsRPS = append(l.RoundsRPS, r.res.RPS)
+		l.RoundsP99Ms = append(l.RoundsP99Ms, r.res.P99Ms)
+	}
+	return l
+}
+
+// servingTarget is a server under load: its address, the processes whose
+// CPU time counts as its, and how to stop it.
+type servingTarget struct {
+	name string
+	addr string
+	pids func() []int
+	stop func()
+}
+
+// startTrivial runs the runner's own binary as the trivial handler (the
+// generator's ceiling) in a separate process.
+func startTrivial() (*servingTarget, error) {
+	port, err := harness.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), trivialEnv+"="+addr)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	if err := harness.WaitPing("http://"+addr+"/ping", 10*time.Second, nil); err != nil {
+		stop()
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	return &servingTarget{name: srvTrivial, addr: addr, pids: func() []int { return []int{pid} }, stop: stop}, nil
+}
+
+// startOurs serves the model of the k-means benchmark's headline
+// configuration with bin/kmeans.
+func startOurs(e *env) (*servingTarget, error) {
 	root := abs(filepath.Join(e.WorkDir, "kmeans-0", "ml"))
 	if _, err := os.Stat(filepath.Join(root, "model", "model_algo-1")); err != nil {
-		return rep, fmt.Errorf("no k-means model at %s: run the kmeans benchmark first (--only kmeans)", root)
+		return nil, fmt.Errorf("no k-means model at %s: run the kmeans benchmark first (--only kmeans)", root)
 	}
 	port, err := harness.FreePort()
 	if err != nil {
@@ -291,37 +405,18 @@ func runServing(e *env) (*ServingReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
 	srv, err := harness.StartServe(abs(filepath.Join(e.BinDir, "kmeans")), root, port, logf, 30*time.Second)
 	if err != nil {
+		logf.Close()
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	oursPids := func() []int { return pidsMatching("serve", "--port "+strconv.Itoa(port)) }
-	for _, l := range loadsOf(sweep) {
-		res, st, err := runLoad(addr, bodies[l.body], l.conc, oursPids)
-		if err == nil {
-			err = checkSample(res, rowsOf[l.body])
-		}
-		if err != nil {
-			srv.Stop(10 * time.Second)
-			return rep, fmt.Errorf("kmeans serve, %s: %w", l.name, err)
-		}
-		add(srvOurs, l, res, st)
-	}
-	srv.Stop(10 * time.Second)
-
-	// 3. The peer: scikit-learn KMeans behind Flask on gunicorn.
-	if err := servePeer(e, e.fashionFiles, rep, sweep, bodies, rowsOf, add); err != nil {
-		rep.Notes = append(rep.Notes, "peer failed: "+err.Error())
-		fmt.Fprintln(os.Stderr, "bench: serving peer:", err)
-	}
-
-	rep.Targets = append(rep.Targets, servingTargets(rep)...)
-	if c, o := rep.find(srvTrivial, body1), rep.find(srvOurs, body1); c != nil && o != nil {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("The generator with a trivial handler (net/http, no work) reaches %.0f req/s at %d connections on this machine: no server measured here can exceed that; ours reaches %.0f%% of it with 1-row bodies.", c.RPS, rep.Concurrency, 100*o.RPS/c.RPS))
-	}
-	return rep, nil
+	var once sync.Once
+	return &servingTarget{
+		name: srvOurs,
+		addr: fmt.Sprintf("127.0.0.1:%d", port),
+		pids: func() []int { return pidsMatching("serve", "--port "+strconv.Itoa(port)) },
+		stop: func() { once.Do(func() { srv.Stop(10 * time.Second); logf.Close() }) },
+	}, nil
 }
 
 // servingTargets reads the issue's serving targets off the loads. The
@@ -362,20 +457,19 @@ func servingTargets(rep *ServingReport) []Target {
 	return ts
 }
 
-// servePeer fits and pickles the sklearn model, starts gunicorn on it and
-// runs the same loads.
-func servePeer(e *env, files map[string]string, rep *ServingReport, sweep []int, bodies map[string][][]byte, rowsOf map[string]int, add func(string, loadSpec, *loadgen.Result, loadStats)) error {
+// startPeer fits and pickles the sklearn model and starts gunicorn on it.
+func startPeer(e *env, files map[string]string, rep *ServingReport) (*servingTarget, error) {
 	dir := abs(filepath.Join(e.PeersDir, "serve_sklearn"))
 	work := abs(filepath.Join(e.WorkDir, "serving-peer"))
 	os.MkdirAll(work, 0o755)
 	model := filepath.Join(work, "kmeans.pkl")
 	out, err := exec.Command(e.Python, filepath.Join(dir, "train.py"), "--train-images", files["train-images-idx3-ubyte"], "--out", model).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("train.py: %v: %s", err, out)
+		return nil, fmt.Errorf("train.py: %v: %s", err, out)
 	}
 	port, err := harness.FreePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(e.Python, "-m", "gunicorn", "-w", strconv.Itoa(rep.Workers), "-b", addr, "app:app")
@@ -385,57 +479,52 @@ func servePeer(e *env, files map[string]string, rep *ServingReport, sweep []int,
 	cmd.Env = append(os.Environ(), "MODEL_PATH="+model, "OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1", "MKL_NUM_THREADS=1")
 	logf, err := os.Create(filepath.Join(work, "gunicorn.log"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return err
+		logf.Close()
+		return nil, err
 	}
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			defer logf.Close()
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-done
+			}
+		})
+	}
 	if err := harness.WaitPing("http://"+addr+"/ping", 60*time.Second, nil); err != nil {
-		return fmt.Errorf("gunicorn (log %s): %w", logf.Name(), err)
+		stop()
+		return nil, fmt.Errorf("gunicorn (log %s): %w", logf.Name(), err)
 	}
 	ver, _ := exec.Command(e.Python, "-c", "import gunicorn, flask; print(gunicorn.__version__, flask.__version__)").Output()
 	rep.Notes = append(rep.Notes, fmt.Sprintf("Peer: scikit-learn KMeans (same data, k=10) pickled, Flask %s under gunicorn %s, %d sync workers, one BLAS thread each; sync workers close the connection after every response, so the generator reconnects for each peer request (the connect is inside the measured latency).",
 		strings.Fields(string(ver) + " ? ?")[1], strings.Fields(string(ver) + " ? ?")[0], rep.Workers))
-	peerPids := func() []int { return pidsMatching("gunicorn", addr) }
-	for _, l := range loadsOf(sweep) {
-		res, st, err := runLoad(addr, bodies[l.body], l.conc, peerPids)
-		if err == nil {
-			err = checkSample(res, rowsOf[l.body])
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", l.name, err)
-		}
-		add(srvPeer, l, res, st)
-	}
-	return nil
+	return &servingTarget{name: srvPeer, addr: addr, pids: func() []int { return pidsMatching("gunicorn", addr) }, stop: stop}, nil
 }
 
 // servingMarkdown renders the section.
 func (s *ServingReport) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## Serving: POST /invocations under load\n\n")
-	fmt.Fprintf(b, "Closed loop: keep-alive connections from the Go load generator (benchmarks/loadgen) on loopback, %d for both bodies and, for the 1-row body, also %s (the latency below saturation), %.0f s warm-up then %.0f s measured per line; text/csv bodies cut from the Fashion-MNIST test set (no label), `Accept: application/json`. Generator and server share the machine's cores.\n\n",
-		s.Concurrency, joinInts(s.Sweep), s.WarmupS, s.DurationS)
-	fmt.Fprintf(b, "| server | load | connections | mean body bytes | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs/req | generator CPU µs/req | server cores busy | generator cores busy | machine idle cores | stolen cores |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	rounds := max(s.Rounds, 1)
+	fmt.Fprintf(b, "Closed loop: keep-alive connections from the Go load generator (benchmarks/loadgen) on loopback, %d for both bodies and, for the 1-row body, also %s (the latency below saturation), %.0f s warm-up then %.0f s measured per load; text/csv bodies cut from the Fashion-MNIST test set (no label), `Accept: application/json`. Generator and server share the machine's cores. %d rounds: in each, every load runs against ours and then the peer; a line is the round with the median req/s (the other rounds' req/s and p99 beside it).\n\n",
+		s.Concurrency, joinInts(s.Sweep), s.WarmupS, s.DurationS, rounds)
+	fmt.Fprintf(b, "| server | load | connections | mean body bytes | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | req/s each round | p99 ms each round | server CPU µs/req | generator CPU µs/req | server cores busy | generator cores busy | machine idle cores | stolen cores |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, l := range s.Loads {
 		r := l.Result
-		fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |\n", l.Server, l.Body, l.Conns, l.BodyBytes, r.RPS, r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs, r.Errors,
-			l.ServerCPUUsPerReq, l.GenCPUUsPerReq, l.ServerCores, l.GenCores, l.IdleCores, l.StealCores)
+		fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |\n", l.Server, l.Body, l.Conns, l.BodyBytes, r.RPS, r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs, r.Errors,
+			joinFloats(l.RoundsRPS, 0), joinFloats(l.RoundsP99Ms, 2), l.ServerCPUUsPerReq, l.GenCPUUsPerReq, l.ServerCores, l.GenCores, l.IdleCores, l.StealCores)
 	}
-	b.WriteString("\nCPU columns: user+system time from /proc of the server's processes and of the runner (the generator) over the whole load, warm-up included, per request; cores busy = CPU seconds / wall seconds. Machine idle and stolen cores: idle+iowait and steal time of /proc/stat over the load (steal: time the hypervisor ran other guests on this machine's vCPUs).\n")
+	b.WriteString("\nCPU columns (of the median round): user+system time from /proc of the server's processes and of the runner (the generator) over the whole load, warm-up included, per request; cores busy = CPU seconds / wall seconds. Machine idle and stolen cores: idle+iowait and steal time of /proc/stat over the load (steal: time the hypervisor ran other guests on this machine's vCPUs).\n")
 	b.WriteString("\n")
 	for _, t := range s.Targets {
 		fmt.Fprintf(b, "- %s: %s (%s)\n", t.Name, met(t.Met), t.Detail)
@@ -451,4 +540,13 @@ func joinInts(v []int) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return strings.Join(s, ", ")
+}
+
+// joinFloats formats v with prec decimals, separated by " / ".
+func joinFloats(v []float64, prec int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.FormatFloat(x, 'f', prec, 64)
+	}
+	return strings.Join(s, " / ")
 }
