@@ -61,6 +61,34 @@ type Job struct {
 	Metrics  Metrics
 	Compute  compute.Backend
 	Cluster  Cluster
+	// Peers connects the hosts of a multi-host job (nil for one host).
+	Peers Peers
+}
+
+// Peers is the hosts of a multi-host job (cluster.Group), for merging what
+// each host learnt from its shard of the data into one model.
+type Peers interface {
+	Size() int
+	// Leader reports whether this host leads: it merges and writes the
+	// model.
+	Leader() bool
+	// Exchange sends this host's part to the leader, which calls merge
+	// with every host's part in host order; every host gets its result.
+	Exchange(ctx context.Context, part []byte, merge func(parts [][]byte) ([]byte, error)) ([]byte, error)
+}
+
+// HostMerger is an Algorithm that merges the hosts of a multi-host job
+// into one model through Job.Peers. Only the leading host of such a job
+// writes the model; an algorithm that does not merge trains each host on
+// its own data, and the leader's model is the job's.
+type HostMerger interface {
+	MergesHosts() bool
+}
+
+// MergesHosts reports whether algo merges the hosts of a multi-host job.
+func MergesHosts(algo Algorithm) bool {
+	m, ok := algo.(HostMerger)
+	return ok && m.MergesHosts()
 }
 
 // Cluster is the training cluster as resourceconfig.json describes it.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/cluster"
 )
 
 // Host name resolution; variables so that tests can shorten them.
@@ -60,6 +61,27 @@ func resolve(ctx context.Context, host string) ([]string, error) {
 		case <-time.After(resolveRetry):
 		}
 	}
+}
+
+// joinPeers connects this host to the job's others (the leader listens,
+// the others dial it when they first exchange).
+func (j *job) joinPeers(c algorithms.Cluster) (*cluster.Group, error) {
+	port, err := cluster.PortFromEnv()
+	if err != nil {
+		return nil, &ConfigError{File: "the environment", Msg: err.Error()}
+	}
+	g, err := cluster.Join(cluster.Config{Hosts: c.Hosts, Current: c.CurrentHost, Port: port})
+	if err != nil {
+		return nil, err
+	}
+	if algorithms.MergesHosts(j.algo) {
+		j.log.infof("distributed training on %d hosts: each host trains on the data it was given and %s merges them into one model (port %d)",
+			len(c.Hosts), g.LeaderName(), port)
+	} else {
+		j.log.infof("distributed training on %d hosts: %s does not merge hosts; each host trains on the data it was given and the model of %s is the job's (with ShardedByS3Key, trained on its shard only)",
+			len(c.Hosts), j.algo.Name(), g.LeaderName())
+	}
+	return g, nil
 }
 
 // isEINVAL reports whether err is EINVAL (fsync of a directory on some

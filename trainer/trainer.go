@@ -28,6 +28,7 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
+	"github.com/sagebrush-ml/sagebrush/cluster"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/data"
 	"github.com/sagebrush-ml/sagebrush/internal/recovered"
@@ -145,23 +146,42 @@ func (j *job) run() error {
 	if err != nil {
 		return err
 	}
-	cluster := algorithms.Cluster{CurrentHost: rc.CurrentHost, Hosts: rc.Hosts}
-	j.log.infof("host %s (%d of %d hosts), compute backend %s", cluster.CurrentHost,
-		slices.Index(cluster.Hosts, cluster.CurrentHost)+1, len(cluster.Hosts), backend.Name())
-	if len(cluster.Hosts) > 1 {
-		if err := j.resolveHosts(cluster); err != nil {
+	hosts := algorithms.Cluster{CurrentHost: rc.CurrentHost, Hosts: rc.Hosts}
+	j.log.infof("host %s (%d of %d hosts), compute backend %s", hosts.CurrentHost,
+		slices.Index(hosts.Hosts, hosts.CurrentHost)+1, len(hosts.Hosts), backend.Name())
+	var peers *cluster.Group
+	if len(hosts.Hosts) > 1 {
+		if err := j.resolveHosts(hosts); err != nil {
 			return err
 		}
-		j.log.infof("distributed training: each host trains on the shard of the data it was given")
+		if peers, err = j.joinPeers(hosts); err != nil {
+			return err
+		}
+		defer peers.Close()
 	}
 
 	if err := j.ctx.Err(); err != nil {
 		return err
 	}
 	j.metrics = newMetrics(j.log, rc.CurrentHost, epochsOf(schema, hp))
-	aj := &algorithms.Job{Hyper: hp, Channels: channels, Metrics: j.metrics, Compute: backend, Cluster: cluster}
+	aj := &algorithms.Job{Hyper: hp, Channels: channels, Metrics: j.metrics, Compute: backend, Cluster: hosts}
+	if peers != nil {
+		aj.Peers = peers
+	}
 	model, err := train(j.ctx, j.algo, aj, j.log)
+	if peers != nil && !peers.Leader() {
+		// The leader writes the job's model, under its own name.
+		if err != nil && j.ctx.Err() == nil {
+			peers.Fail(err)
+		} else if err == nil {
+			j.log.infof("the model is written by the leading host %s", peers.LeaderName())
+		}
+		return err
+	}
 	if err != nil {
+		if peers != nil && j.ctx.Err() == nil {
+			peers.Fail(err)
+		}
 		if model != nil && j.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, j.ctx.Err())) {
 			j.log.infof("saving the intermediate model")
 			if serr := saveModel(root, model, j.log); serr != nil {

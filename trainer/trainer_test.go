@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
+	"github.com/sagebrush-ml/sagebrush/cluster"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
@@ -751,6 +753,7 @@ func TestMultiHost(t *testing.T) {
 		lookupHost, resolveWait, resolveRetry = f, w, r
 	}(lookupHost, resolveWait, resolveRetry)
 	resolveWait, resolveRetry = 300*time.Millisecond, 20*time.Millisecond
+	t.Setenv(cluster.PortEnv, strconv.Itoa(freePort(t)))
 	calls := 0
 	lookupHost = func(_ context.Context, host string) ([]string, error) {
 		calls++
@@ -793,6 +796,22 @@ func TestMultiHost(t *testing.T) {
 	trainertest.WriteResourceConfig(t, root, "algo-9", []string{"algo-1", "algo-2"})
 	if code, _ := run(t, context.Background(), &fakeAlgo{}, root); code != 2 {
 		t.Errorf("current host not in hosts: exit code %d, want 2", code)
+	}
+
+	// A host that does not lead trains but leaves the model to the leader
+	// (model_algo-1 is the job's, as SageMaker's built-ins write it).
+	lookupHost = func(context.Context, string) ([]string, error) { return []string{"10.0.0.1"}, nil }
+	root = trainertest.NewOptML(t, map[string]string{"feature_dim": "2"}, csvTrain)
+	trainertest.WriteResourceConfig(t, root, "algo-2", []string{"algo-1", "algo-2"})
+	code, log = run(t, context.Background(), &fakeAlgo{}, root)
+	if code != 0 || !strings.Contains(log, "the model is written by the leading host algo-1") {
+		t.Errorf("second host: exit code %d, want 0 and the leader named\n%s", code, log)
+	}
+	if got := trainertest.ModelFiles(t, root); len(got) != 0 {
+		t.Errorf("second host wrote %v, want no model", got)
+	}
+	if !strings.Contains(log, "does not merge hosts") {
+		t.Errorf("the log does not say that the algorithm trains each host alone:\n%s", log)
 	}
 }
 
@@ -849,4 +868,15 @@ func TestComputeSelection(t *testing.T) {
 	if files := trainertest.ModelFiles(t, root); len(files) != 0 {
 		t.Errorf("model files %v, want none", files)
 	}
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -1,9 +1,12 @@
 package kmeans
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
 // TestSqDist64SameBits checks the kernel in use (AVX2 in a GOEXPERIMENT=simd
@@ -42,4 +45,33 @@ func BenchmarkSqDist64(b *testing.B) {
 		s += sqDist64(x, c)
 	}
 	_ = s
+}
+
+// FuzzDecodeCenters feeds arbitrary bytes to the decoder of another host's
+// centers: an error or a well-formed result, never a panic, and what
+// decodes encodes back to the same bytes.
+func FuzzDecodeCenters(f *testing.F) {
+	c := compute.MatrixOf(2, 3, []float32{1, 2, 3, 4, 5, 6})
+	f.Add(encodeCenters(c, []float64{7, 8}, 15), 3)
+	f.Add(encodeCenters(c, nil, 0), 3)
+	f.Add(encodeCenters(compute.Matrix{}, nil, 0), 3)
+	f.Add([]byte{1, 2, 3}, 3)
+	f.Fuzz(func(t *testing.T, b []byte, d int) {
+		if d < 1 || d > 1<<12 {
+			return
+		}
+		m, counts, seen, err := decodeCenters(b, d)
+		if err != nil {
+			return
+		}
+		if m.Cols != d || len(m.Data) != m.Rows*d || len(counts) != 0 && len(counts) != m.Rows {
+			t.Fatalf("decoded %d×%d (%d values) with %d counts", m.Rows, m.Cols, len(m.Data), len(counts))
+		}
+		if m.Rows == 0 {
+			return // an empty host's part: its width is not checked
+		}
+		if got := encodeCenters(m, counts, seen); !bytes.Equal(got, b) {
+			t.Fatalf("re-encoded %x, want %x", got, b)
+		}
+	})
 }

@@ -42,7 +42,8 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	train := job.Channels["train"]
 	err := t.stream(ctx, train)
-	if t.centers.Rows == 0 {
+	multi := job.Peers != nil && job.Peers.Size() > 1
+	if t.centers.Rows == 0 && !multi {
 		if err == nil {
 			err = algorithms.Errorf("the train channel holds no records: k-means needs at least k=%d rows", p.K)
 		}
@@ -51,9 +52,20 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return nil, err
 	}
-	job.Metrics.Logf("mini-batch phase done: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
-		t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
-	centers := reduce(t.be, t.centers, t.counts, p, rng)
+	var centers compute.Matrix
+	if multi {
+		if err != nil {
+			return nil, err // a stop: no host can finish the merge
+		}
+		centers, err = t.mergeHosts(ctx, job.Peers, rng)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		job.Metrics.Logf("mini-batch phase done: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
+			t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
+		centers = reduce(t.be, t.centers, t.counts, p, rng)
+	}
 	if centers.Rows == 0 || !algorithms.Finite(centers.Data) {
 		return nil, errOverflow
 	}

@@ -1,0 +1,229 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// hosts are loopback addresses, so that every host of a test can dial the
+// leader by its name.
+var hosts = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+
+// join starts one Group per host, the followers first (they wait for the
+// leader).
+func join(t *testing.T, hs []string) []*Group {
+	t.Helper()
+	port := freePort(t)
+	gs := make([]*Group, len(hs))
+	for i := len(hs) - 1; i >= 0; i-- {
+		g, err := Join(Config{Hosts: hs, Current: hs[i], Port: port, DialWait: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		gs[i] = g
+	}
+	return gs
+}
+
+// concat merges parts by joining them with "|".
+func concat(parts [][]byte) ([]byte, error) { return bytes.Join(parts, []byte("|")), nil }
+
+func TestExchangeRounds(t *testing.T) {
+	gs := join(t, hosts)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		got := make([]string, len(gs))
+		errs := make([]error, len(gs))
+		for i, g := range gs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				merge := concat
+				if i != 0 {
+					merge = func([][]byte) ([]byte, error) { panic("merge ran on a follower") }
+				}
+				res, err := g.Exchange(context.Background(), fmt.Appendf(nil, "h%d r%d", i, round), merge)
+				got[i], errs[i] = string(res), err
+			}()
+		}
+		wg.Wait()
+		want := fmt.Sprintf("h0 r%d|h1 r%d|h2 r%d", round, round, round)
+		for i := range gs {
+			if errs[i] != nil || got[i] != want {
+				t.Fatalf("round %d host %d: %q, %v; want %q", round, i, got[i], errs[i], want)
+			}
+		}
+	}
+	if !gs[0].Leader() || gs[1].Leader() || gs[0].Size() != 3 {
+		t.Errorf("leader/size wrong")
+	}
+}
+
+func TestSingleHost(t *testing.T) {
+	g, err := Join(Config{Hosts: []string{"algo-1"}, Current: "algo-1", Port: freePort(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	res, err := g.Exchange(context.Background(), []byte("x"), concat)
+	if err != nil || string(res) != "x" || !g.Leader() {
+		t.Fatalf("%q, %v", res, err)
+	}
+}
+
+type clientErr struct{ error }
+
+func (clientErr) ClientError() bool { return true }
+
+// TestFollowerFails checks that a host's failure reaches every host with
+// that host's name, reason and class.
+func TestFollowerFails(t *testing.T) {
+	gs := join(t, hosts)
+	var wg sync.WaitGroup
+	errs := make([]error, len(gs))
+	for i, g := range gs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 2 {
+				g.Fail(clientErr{errors.New("record 7 has 3 features; feature_dim is 4")})
+				return
+			}
+			_, errs[i] = g.Exchange(context.Background(), []byte("part"), concat)
+		}()
+	}
+	wg.Wait()
+	for i := range 2 {
+		var he *HostError
+		if !errors.As(errs[i], &he) || he.Host != "127.0.0.3" || !he.Client || !strings.Contains(he.Reason, "feature_dim is 4") {
+			t.Errorf("host %d: %v (%#v), want host 127.0.0.3's client error", i, errs[i], he)
+		}
+	}
+}
+
+// TestMergeFails checks that the leader's merge error reaches the others.
+func TestMergeFails(t *testing.T) {
+	gs := join(t, hosts[:2])
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, g := range gs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = g.Exchange(context.Background(), []byte("p"), func([][]byte) ([]byte, error) {
+				return nil, errors.New("no rows on any host")
+			})
+		}()
+	}
+	wg.Wait()
+	var he *HostError
+	if errs[0] == nil || !errors.As(errs[1], &he) || he.Host != "127.0.0.1" || he.Client || !strings.Contains(he.Reason, "no rows") {
+		t.Errorf("leader %v, follower %v", errs[0], errs[1])
+	}
+}
+
+// TestLeaderCancelled checks that a stop (SIGTERM's context) ends a round
+// that waits on a host that never comes.
+func TestLeaderCancelled(t *testing.T) {
+	g, err := Join(Config{Hosts: hosts[:2], Current: hosts[0], Port: freePort(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := g.Exchange(ctx, nil, concat); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the context's error", err)
+	}
+}
+
+// TestFollowerLosesLeader checks that a follower whose leader vanishes
+// mid-round fails naming the leader.
+func TestFollowerLosesLeader(t *testing.T) {
+	gs := join(t, hosts[:2])
+	done := make(chan error, 1)
+	go func() {
+		_, err := gs[1].Exchange(context.Background(), []byte("p"), concat)
+		done <- err
+	}()
+	<-gs[0].joined
+	gs[0].Close()
+	var he *HostError
+	if err := <-done; !errors.As(err, &he) || he.Host != "127.0.0.1" {
+		t.Fatalf("got %v, want the leader's HostError", err)
+	}
+}
+
+func TestFrameRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeFrame(&b, kindPart, 7, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	kind, round, p, err := readFrame(&b)
+	if err != nil || kind != kindPart || round != 7 || string(p) != "abc" {
+		t.Fatalf("%d %d %q %v", kind, round, p, err)
+	}
+	// A corrupt length fails instead of allocating.
+	h := make([]byte, 13)
+	h[0], h[12] = kindPart, 0xff
+	if _, _, _, err := readFrame(bytes.NewReader(h)); err == nil {
+		t.Fatal("a 2^63-byte frame was accepted")
+	}
+}
+
+func TestPortFromEnv(t *testing.T) {
+	t.Setenv(PortEnv, "")
+	if p, err := PortFromEnv(); p != DefaultPort || err != nil {
+		t.Errorf("unset: %d %v", p, err)
+	}
+	t.Setenv(PortEnv, "9001")
+	if p, err := PortFromEnv(); p != 9001 || err != nil {
+		t.Errorf("9001: %d %v", p, err)
+	}
+	t.Setenv(PortEnv, "70000")
+	if _, err := PortFromEnv(); err == nil || !strings.Contains(err.Error(), "70000") {
+		t.Errorf("70000: %v", err)
+	}
+}
+
+// FuzzReadFrame: arbitrary bytes from a peer give a frame or an error,
+// never a panic, nor an allocation of a length the input cannot back.
+func FuzzReadFrame(f *testing.F) {
+	var b bytes.Buffer
+	writeFrame(&b, kindPart, 3, []byte("part"))
+	f.Add(b.Bytes())
+	f.Add([]byte{kindFail, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 'h', 0, 'x', 'y'})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		kind, round, p, err := readFrame(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		writeFrame(&out, kind, round, p)
+		if !bytes.Equal(out.Bytes(), in[:out.Len()]) {
+			t.Fatalf("frame %d/%d/%q re-encodes differently", kind, round, p)
+		}
+		if kind == kindFail {
+			parseFail(p, "x")
+		}
+	})
+}

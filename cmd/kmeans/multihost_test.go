@@ -1,0 +1,127 @@
+package main_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
+	"github.com/sagebrush-ml/sagebrush/cluster"
+	"github.com/sagebrush-ml/sagebrush/mxnet"
+	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
+)
+
+// The hosts of the multi-host tests are loopback addresses, so that the
+// second process can reach the first by its name on this machine.
+var twoHosts = []string{"127.0.0.1", "127.0.0.2"}
+
+// blobs is n CSV rows (label 0) around each of centers, N(0, 0.3²) per
+// feature.
+func blobs(rng *rand.Rand, n int, centers ...[2]float64) []byte {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		for _, c := range centers {
+			fmt.Fprintf(&b, "0,%g,%g\n", c[0]+0.3*rng.NormFloat64(), c[1]+0.3*rng.NormFloat64())
+		}
+	}
+	return []byte(b.String())
+}
+
+// trainHosts runs `kmeans train` for each host's ml root at once, sharing
+// a free port for the leader, and returns their exit codes and logs.
+func trainHosts(t *testing.T, roots []string) ([]int, []string) {
+	t.Helper()
+	env := []string{cluster.PortEnv + "=" + strconv.Itoa(clitest.FreePort(t))}
+	procs := make([]*clitest.Process, len(roots))
+	for i := len(roots) - 1; i >= 0; i-- { // followers first: they wait for the leader
+		procs[i] = clitest.Start(t, env, binary, "train", "--ml-root", roots[i])
+	}
+	codes, logs := make([]int, len(roots)), make([]string, len(roots))
+	for i, p := range procs {
+		code, ok := p.Wait(clitest.TrainTimeout)
+		if !ok {
+			t.Fatalf("host %s still running after %v\nlog:\n%s", twoHosts[i], clitest.TrainTimeout, p.Output())
+		}
+		codes[i], logs[i] = code, p.Output()
+	}
+	return codes, logs
+}
+
+// TestTrainMultiHost trains on two hosts whose shards hold different
+// clusters (ShardedByS3Key can split data so): the leader's model must
+// find all four, which neither shard alone holds, and only the leader
+// writes a model.
+func TestTrainMultiHost(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	truth := [][2]float64{{0, 0}, {10, 0}, {0, 10}, {10, 10}}
+	shards := [][]byte{blobs(rng, 100, truth[0], truth[1]), blobs(rng, 100, truth[2], truth[3])}
+	hp := map[string]string{"k": "4", "feature_dim": "2", "mini_batch_size": "50", "epochs": "2"}
+	roots := make([]string, 2)
+	for i := range roots {
+		roots[i] = trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
+			"train": {ContentType: "text/csv", Files: map[string][]byte{"shard.csv": shards[i]}}})
+		trainertest.WriteResourceConfig(t, roots[i], twoHosts[i], twoHosts)
+	}
+	codes, logs := trainHosts(t, roots)
+	for i, code := range codes {
+		if code != 0 {
+			f, _ := trainertest.Failure(t, roots[i])
+			t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", twoHosts[i], code, f, logs[i])
+		}
+	}
+	if got := trainertest.ModelFiles(t, roots[1]); len(got) != 0 {
+		t.Errorf("the second host wrote %q; only the leader writes the model", got)
+	}
+	if got := trainertest.ModelFiles(t, roots[0]); len(got) != 1 || got[0] != "model_127.0.0.1" {
+		t.Fatalf("the leader wrote %q, want [model_127.0.0.1]", got)
+	}
+	if !strings.Contains(logs[0], "mini-batch phase done on 2 hosts") || !strings.Contains(logs[1], "the model is written by the leading host 127.0.0.1") {
+		t.Errorf("the logs do not tell of the merge:\n%s\n%s", logs[0], logs[1])
+	}
+	f, err := mxnet.ReadFile(filepath.Join(roots[0], "model", "model_127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Arrays[0].AsFloat32()
+	for _, c := range truth {
+		best := math.Inf(1)
+		for j := 0; j+1 < len(got); j += 2 {
+			best = min(best, math.Hypot(float64(got[j])-c[0], float64(got[j+1])-c[1]))
+		}
+		if best > 0.5 {
+			t.Errorf("no center within 0.5 of %v (nearest %.3f); centers %v", c, best, got)
+		}
+	}
+}
+
+// TestTrainMultiHostBadShard: a record of the wrong width on the second
+// host fails that host with a ClientError naming the record, and the
+// leader with the same reason, naming the host; neither writes a model.
+func TestTrainMultiHostBadShard(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	hp := map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "10"}
+	shards := [][]byte{blobs(rng, 20, [2]float64{0, 0}, [2]float64{5, 5}), []byte("0,1,2\n0,1,2,3\n")}
+	roots := make([]string, 2)
+	for i := range roots {
+		roots[i] = trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
+			"train": {ContentType: "text/csv", Files: map[string][]byte{"shard.csv": shards[i]}}})
+		trainertest.WriteResourceConfig(t, roots[i], twoHosts[i], twoHosts)
+	}
+	codes, logs := trainHosts(t, roots)
+	for i := range roots {
+		f, _ := trainertest.Failure(t, roots[i])
+		if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "shard.csv") {
+			t.Errorf("host %s: exit %d, failure %q; want a ClientError naming shard.csv\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+		}
+		if i == 0 && !strings.Contains(f, "host 127.0.0.2 failed") {
+			t.Errorf("the leader's failure %q does not name the failing host", f)
+		}
+		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
+			t.Errorf("host %s wrote %q after the job failed", twoHosts[i], got)
+		}
+	}
+}
