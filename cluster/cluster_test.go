@@ -5,23 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
+)
 
 // hosts are loopback addresses, so that every host of a test can dial the
 // leader by its name.
@@ -31,7 +21,7 @@ var hosts = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
 // leader).
 func join(t *testing.T, hs []string) []*Group {
 	t.Helper()
-	port := freePort(t)
+	port := clitest.FreePort(t)
 	gs := make([]*Group, len(hs))
 	for i := len(hs) - 1; i >= 0; i-- {
 		g, err := Join(Config{Hosts: hs, Current: hs[i], Port: port, DialWait: 10 * time.Second})
@@ -79,7 +69,7 @@ func TestExchangeRounds(t *testing.T) {
 }
 
 func TestSingleHost(t *testing.T) {
-	g, err := Join(Config{Hosts: []string{"algo-1"}, Current: "algo-1", Port: freePort(t)})
+	g, err := Join(Config{Hosts: []string{"algo-1"}, Current: "algo-1", Port: clitest.FreePort(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +134,7 @@ func TestMergeFails(t *testing.T) {
 // TestLeaderCancelled checks that a stop (SIGTERM's context) ends a round
 // that waits on a host that never comes.
 func TestLeaderCancelled(t *testing.T) {
-	g, err := Join(Config{Hosts: hosts[:2], Current: hosts[0], Port: freePort(t)})
+	g, err := Join(Config{Hosts: hosts[:2], Current: hosts[0], Port: clitest.FreePort(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

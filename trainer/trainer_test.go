@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/hyper"
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/cluster"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
@@ -753,7 +753,7 @@ func TestMultiHost(t *testing.T) {
 		lookupHost, resolveWait, resolveRetry = f, w, r
 	}(lookupHost, resolveWait, resolveRetry)
 	resolveWait, resolveRetry = 300*time.Millisecond, 20*time.Millisecond
-	t.Setenv(cluster.PortEnv, strconv.Itoa(freePort(t)))
+	t.Setenv(cluster.PortEnv, strconv.Itoa(clitest.FreePort(t)))
 	calls := 0
 	lookupHost = func(_ context.Context, host string) ([]string, error) {
 		calls++
@@ -868,15 +868,4 @@ func TestComputeSelection(t *testing.T) {
 	if files := trainertest.ModelFiles(t, root); len(files) != 0 {
 		t.Errorf("model files %v, want none", files)
 	}
-}
-
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

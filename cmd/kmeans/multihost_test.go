@@ -31,6 +31,19 @@ func blobs(rng *rand.Rand, n int, centers ...[2]float64) []byte {
 	return []byte(b.String())
 }
 
+// hostRoots makes one ml root per host of twoHosts, each with hp and its
+// shard as a CSV train channel.
+func hostRoots(t *testing.T, hp map[string]string, shards [][]byte) []string {
+	t.Helper()
+	roots := make([]string, len(shards))
+	for i := range roots {
+		roots[i] = trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
+			"train": {ContentType: "text/csv", Files: map[string][]byte{"shard.csv": shards[i]}}})
+		trainertest.WriteResourceConfig(t, roots[i], twoHosts[i], twoHosts)
+	}
+	return roots
+}
+
 // trainHosts runs `kmeans train` for each host's ml root at once, sharing
 // a free port for the leader, and returns their exit codes and logs.
 func trainHosts(t *testing.T, roots []string) ([]int, []string) {
@@ -59,13 +72,7 @@ func TestTrainMultiHost(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	truth := [][2]float64{{0, 0}, {10, 0}, {0, 10}, {10, 10}}
 	shards := [][]byte{blobs(rng, 100, truth[0], truth[1]), blobs(rng, 100, truth[2], truth[3])}
-	hp := map[string]string{"k": "4", "feature_dim": "2", "mini_batch_size": "50", "epochs": "2"}
-	roots := make([]string, 2)
-	for i := range roots {
-		roots[i] = trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
-			"train": {ContentType: "text/csv", Files: map[string][]byte{"shard.csv": shards[i]}}})
-		trainertest.WriteResourceConfig(t, roots[i], twoHosts[i], twoHosts)
-	}
+	roots := hostRoots(t, map[string]string{"k": "4", "feature_dim": "2", "mini_batch_size": "50", "epochs": "2"}, shards)
 	codes, logs := trainHosts(t, roots)
 	for i, code := range codes {
 		if code != 0 {
@@ -103,14 +110,8 @@ func TestTrainMultiHost(t *testing.T) {
 // leader with the same reason, naming the host; neither writes a model.
 func TestTrainMultiHostBadShard(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	hp := map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "10"}
 	shards := [][]byte{blobs(rng, 20, [2]float64{0, 0}, [2]float64{5, 5}), []byte("0,1,2\n0,1,2,3\n")}
-	roots := make([]string, 2)
-	for i := range roots {
-		roots[i] = trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
-			"train": {ContentType: "text/csv", Files: map[string][]byte{"shard.csv": shards[i]}}})
-		trainertest.WriteResourceConfig(t, roots[i], twoHosts[i], twoHosts)
-	}
+	roots := hostRoots(t, map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "10"}, shards)
 	codes, logs := trainHosts(t, roots)
 	for i := range roots {
 		f, _ := trainertest.Failure(t, roots[i])
