@@ -69,6 +69,7 @@ type Group struct {
 	conns   []net.Conn
 	left    int
 	joined  chan struct{}
+	lnDone  chan struct{} // closed when accept stops (lnErr says why)
 	lnErr   error
 	closing bool
 
@@ -99,7 +100,8 @@ func Join(cfg Config) (*Group, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster: the leader cannot listen on port %d (set %s to another): %w", cfg.Port, PortEnv, err)
 		}
-		g.ln, g.conns, g.left, g.joined = ln, make([]net.Conn, len(cfg.Hosts)), len(cfg.Hosts)-1, make(chan struct{})
+		g.ln, g.conns, g.left = ln, make([]net.Conn, len(cfg.Hosts)), len(cfg.Hosts)-1
+		g.joined, g.lnDone = make(chan struct{}), make(chan struct{})
 		if g.left == 0 {
 			close(g.joined)
 		}
@@ -113,9 +115,6 @@ func (g *Group) Size() int { return len(g.hosts) }
 
 // Leader reports whether this host leads (and writes the model).
 func (g *Group) Leader() bool { return g.self == 0 }
-
-// LeaderName is the leading host's name.
-func (g *Group) LeaderName() string { return g.hosts[0] }
 
 // Frame kinds.
 const (
@@ -200,13 +199,12 @@ func parseFail(p []byte, from string) *HostError {
 
 // accept takes the other hosts' connections until all have joined.
 func (g *Group) accept() {
+	defer close(g.lnDone)
 	for {
 		c, err := g.ln.Accept()
 		if err != nil {
 			g.mu.Lock()
-			if !g.closing {
-				g.lnErr = err
-			}
+			g.lnErr = err
 			g.mu.Unlock()
 			return
 		}
@@ -305,22 +303,20 @@ func (g *Group) lead(ctx context.Context, part []byte, merge func([][]byte) ([]b
 }
 
 func (g *Group) waitJoined(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
+	select {
+	case <-g.joined:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.lnDone:
 		select {
-		case <-g.joined:
+		case <-g.joined: // the last host joined as the listener closed
 			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-			g.mu.Lock()
-			err := g.lnErr
-			g.mu.Unlock()
-			if err != nil {
-				return fmt.Errorf("cluster: the leader stopped accepting hosts: %w", err)
-			}
+		default:
 		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return fmt.Errorf("cluster: the leader stopped accepting hosts: %w", g.lnErr)
 	}
 }
 

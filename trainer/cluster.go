@@ -63,9 +63,15 @@ func resolve(ctx context.Context, host string) ([]string, error) {
 	}
 }
 
-// joinPeers connects this host to the job's others (the leader listens,
-// the others dial it when they first exchange).
+// joinPeers connects this host to the job's others when the algorithm
+// merges hosts (the leader listens, the others dial it when they first
+// exchange); for one that does not, it only says so and returns nil.
 func (j *job) joinPeers(c algorithms.Cluster) (*cluster.Group, error) {
+	if !algorithms.MergesHosts(j.algo) {
+		j.log.infof("distributed training on %d hosts: %s does not merge hosts; each host trains on the data it was given and the model of %s is the job's (with ShardedByS3Key, trained on its shard only)",
+			len(c.Hosts), j.algo.Name(), c.Hosts[0])
+		return nil, nil
+	}
 	port, err := cluster.PortFromEnv()
 	if err != nil {
 		return nil, &ConfigError{File: "the environment", Msg: err.Error()}
@@ -74,13 +80,8 @@ func (j *job) joinPeers(c algorithms.Cluster) (*cluster.Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	if algorithms.MergesHosts(j.algo) {
-		j.log.infof("distributed training on %d hosts: each host trains on the data it was given and %s merges them into one model (port %d)",
-			len(c.Hosts), g.LeaderName(), port)
-	} else {
-		j.log.infof("distributed training on %d hosts: %s does not merge hosts; each host trains on the data it was given and the model of %s is the job's (with ShardedByS3Key, trained on its shard only)",
-			len(c.Hosts), j.algo.Name(), g.LeaderName())
-	}
+	j.log.infof("distributed training on %d hosts: each host trains on the data it was given and %s merges them into one model (port %d)",
+		len(c.Hosts), c.Hosts[0], port)
 	return g, nil
 }
 

@@ -149,7 +149,7 @@ func (j *job) run() error {
 	hosts := algorithms.Cluster{CurrentHost: rc.CurrentHost, Hosts: rc.Hosts}
 	j.log.infof("host %s (%d of %d hosts), compute backend %s", hosts.CurrentHost,
 		slices.Index(hosts.Hosts, hosts.CurrentHost)+1, len(hosts.Hosts), backend.Name())
-	var peers *cluster.Group
+	var peers *cluster.Group // only for an algorithm that merges hosts
 	if len(hosts.Hosts) > 1 {
 		if err := j.resolveHosts(hosts); err != nil {
 			return err
@@ -157,7 +157,9 @@ func (j *job) run() error {
 		if peers, err = j.joinPeers(hosts); err != nil {
 			return err
 		}
-		defer peers.Close()
+		if peers != nil {
+			defer peers.Close()
+		}
 	}
 
 	if err := j.ctx.Err(); err != nil {
@@ -169,19 +171,16 @@ func (j *job) run() error {
 		aj.Peers = peers
 	}
 	model, err := train(j.ctx, j.algo, aj, j.log)
-	if peers != nil && !peers.Leader() {
-		// The leader writes the job's model, under its own name.
-		if err != nil && j.ctx.Err() == nil {
-			peers.Fail(err)
-		} else if err == nil {
-			j.log.infof("the model is written by the leading host %s", peers.LeaderName())
+	if err != nil && peers != nil && j.ctx.Err() == nil {
+		peers.Fail(err) // the other hosts fail with this one's reason
+	}
+	if leader := hosts.Hosts[0]; len(hosts.Hosts) > 1 && hosts.CurrentHost != leader {
+		if err == nil { // the first host writes the job's model, under its own name
+			j.log.infof("the model is written by the leading host %s", leader)
 		}
 		return err
 	}
 	if err != nil {
-		if peers != nil && j.ctx.Err() == nil {
-			peers.Fail(err)
-		}
 		if model != nil && j.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, j.ctx.Err())) {
 			j.log.infof("saving the intermediate model")
 			if serr := saveModel(root, model, j.log); serr != nil {

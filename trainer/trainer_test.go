@@ -815,6 +815,48 @@ func TestMultiHost(t *testing.T) {
 	}
 }
 
+// mergingAlgo is a fakeAlgo that merges hosts (algorithms.HostMerger).
+type mergingAlgo struct{ fakeAlgo }
+
+func (*mergingAlgo) MergesHosts() bool { return true }
+
+// TestMultiHostPort: an algorithm that merges hosts has its leader listen
+// on SAGEBRUSH_CLUSTER_PORT; a value that is no port is a ClientError
+// naming the variable, before any training.
+func TestMultiHostPort(t *testing.T) {
+	defer func(f func(context.Context, string) ([]string, error)) { lookupHost = f }(lookupHost)
+	lookupHost = func(context.Context, string) ([]string, error) { return []string{"10.0.0.2"}, nil }
+	csvTrain := map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{"a.csv": []byte("0,1,2\n")}}}
+	trained := false
+	algo := &mergingAlgo{fakeAlgo{train: func(ctx context.Context, job *algorithms.Job) (algorithms.Model, error) {
+		trained = true
+		if job.Peers == nil || !job.Peers.Leader() || job.Peers.Size() != 2 {
+			t.Errorf("peers %v, want the leader of 2 hosts", job.Peers)
+		}
+		return &meanModel{sums: []float64{0, 0}}, nil
+	}}}
+
+	port := clitest.FreePort(t)
+	t.Setenv(cluster.PortEnv, strconv.Itoa(port))
+	root := trainertest.NewOptML(t, map[string]string{"feature_dim": "2"}, csvTrain)
+	trainertest.WriteResourceConfig(t, root, "algo-1", []string{"algo-1", "algo-2"})
+	code, log := run(t, context.Background(), algo, root)
+	if want := fmt.Sprintf("algo-1 merges them into one model (port %d)", port); code != 0 || !trained || !strings.Contains(log, want) {
+		t.Errorf("exit code %d, trained %v; want 0 and the log to say %q\n%s", code, trained, want, log)
+	}
+
+	t.Setenv(cluster.PortEnv, "http")
+	trained = false
+	root = trainertest.NewOptML(t, map[string]string{"feature_dim": "2"}, csvTrain)
+	trainertest.WriteResourceConfig(t, root, "algo-1", []string{"algo-1", "algo-2"})
+	if code, _ := run(t, context.Background(), algo, root); code != ExitClientError || trained {
+		t.Errorf("bad port: exit code %d, trained %v; want %d before training", code, trained, ExitClientError)
+	}
+	if f, _ := trainertest.Failure(t, root); !strings.Contains(f, `SAGEBRUSH_CLUSTER_PORT="http" is not a TCP port`) {
+		t.Errorf("failure %q does not name the variable and its value", f)
+	}
+}
+
 func TestStaleTempDirRemoved(t *testing.T) {
 	root := trainertest.NewOptML(t, fashionHP, map[string]trainertest.Channel{
 		"train": {ContentType: "text/csv", Files: map[string][]byte{"a.csv": testdata(t, "fashion_head50.csv")}}})

@@ -126,3 +126,46 @@ func TestTrainMultiHostBadShard(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainMultiHostEmptyShard: a host given no records (ShardedByS3Key
+// with fewer files than hosts) takes part with none, and the model is the
+// other host's clusters.
+func TestTrainMultiHostEmptyShard(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	truth := [][2]float64{{0, 0}, {10, 10}}
+	roots := hostRoots(t, map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "20"},
+		[][]byte{nil, blobs(rng, 50, truth...)})
+	codes, logs := trainHosts(t, roots)
+	for i, code := range codes {
+		if code != 0 {
+			f, _ := trainertest.Failure(t, roots[i])
+			t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", twoHosts[i], code, f, logs[i])
+		}
+	}
+	if !strings.Contains(logs[0], "mini-batch phase done on 2 hosts: 20 centers from 100 records") {
+		t.Errorf("the leader's log does not count the second host's records alone:\n%s", logs[0])
+	}
+	f, err := mxnet.ReadFile(filepath.Join(roots[0], "model", "model_127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Arrays[0].AsFloat32()
+	for _, c := range truth {
+		if d := min(math.Hypot(float64(got[0])-c[0], float64(got[1])-c[1]), math.Hypot(float64(got[2])-c[0], float64(got[3])-c[1])); d > 0.5 {
+			t.Errorf("no center within 0.5 of %v; centers %v", c, got)
+		}
+	}
+}
+
+// TestTrainMultiHostNoRecords: when no host has a record, both fail with
+// the leader's ClientError.
+func TestTrainMultiHostNoRecords(t *testing.T) {
+	roots := hostRoots(t, map[string]string{"k": "2", "feature_dim": "2"}, [][]byte{nil, nil})
+	codes, logs := trainHosts(t, roots)
+	for i := range roots {
+		f, _ := trainertest.Failure(t, roots[i])
+		if codes[i] != 2 || !strings.Contains(f, "the train channels of all 2 hosts hold no records") {
+			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+		}
+	}
+}

@@ -360,8 +360,13 @@ type servingTarget struct {
 	name string
 	addr string
 	pids func() []int
-	stop func()
+	halt func()
+	once sync.Once
 }
+
+// stop halts the server once, however often it is called (a peer that
+// failed mid-run is stopped then and again at the end).
+func (s *servingTarget) stop() { s.once.Do(s.halt) }
 
 // startTrivial runs the runner's own binary as the trivial handler (the
 // generator's ceiling) in a separate process.
@@ -380,14 +385,13 @@ func startTrivial() (*servingTarget, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	var once sync.Once
-	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	halt := func() { cmd.Process.Kill(); cmd.Wait() }
 	if err := harness.WaitPing("http://"+addr+"/ping", 10*time.Second, nil); err != nil {
-		stop()
+		halt()
 		return nil, err
 	}
 	pid := cmd.Process.Pid
-	return &servingTarget{name: srvTrivial, addr: addr, pids: func() []int { return []int{pid} }, stop: stop}, nil
+	return &servingTarget{name: srvTrivial, addr: addr, pids: func() []int { return []int{pid} }, halt: halt}, nil
 }
 
 // startOurs serves the model of the k-means benchmark's headline
@@ -410,12 +414,11 @@ func startOurs(e *env) (*servingTarget, error) {
 		logf.Close()
 		return nil, err
 	}
-	var once sync.Once
 	return &servingTarget{
 		name: srvOurs,
 		addr: fmt.Sprintf("127.0.0.1:%d", port),
 		pids: func() []int { return pidsMatching("serve", "--port "+strconv.Itoa(port)) },
-		stop: func() { once.Do(func() { srv.Stop(10 * time.Second); logf.Close() }) },
+		halt: func() { srv.Stop(10 * time.Second); logf.Close() },
 	}, nil
 }
 
@@ -487,29 +490,26 @@ func startPeer(e *env, files map[string]string, rep *ServingReport) (*servingTar
 		logf.Close()
 		return nil, err
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			defer logf.Close()
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-done
-			}
-		})
+	halt := func() {
+		defer logf.Close()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
 	}
 	if err := harness.WaitPing("http://"+addr+"/ping", 60*time.Second, nil); err != nil {
-		stop()
+		halt()
 		return nil, fmt.Errorf("gunicorn (log %s): %w", logf.Name(), err)
 	}
 	ver, _ := exec.Command(e.Python, "-c", "import gunicorn, flask; print(gunicorn.__version__, flask.__version__)").Output()
 	rep.Notes = append(rep.Notes, fmt.Sprintf("Peer: scikit-learn KMeans (same data, k=10) pickled, Flask %s under gunicorn %s, %d sync workers, one BLAS thread each; sync workers close the connection after every response, so the generator reconnects for each peer request (the connect is inside the measured latency).",
 		strings.Fields(string(ver) + " ? ?")[1], strings.Fields(string(ver) + " ? ?")[0], rep.Workers))
-	return &servingTarget{name: srvPeer, addr: addr, pids: func() []int { return pidsMatching("gunicorn", addr) }, stop: stop}, nil
+	return &servingTarget{name: srvPeer, addr: addr, pids: func() []int { return pidsMatching("gunicorn", addr) }, halt: halt}, nil
 }
 
 // servingMarkdown renders the section.
