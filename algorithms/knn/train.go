@@ -16,6 +16,7 @@ import (
 const seed = 0x6b6e6e
 
 // Train samples the train channel (its share of sample_size on this host),
+// merges the hosts' samples into one in a multi-host job (mergeHosts),
 // projects the sample if asked, builds the index over it and scores the
 // test channel. A cancelled run returns no model: a partial sample is not
 // a uniform sample of the channel.
@@ -46,15 +47,26 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 
 	res, err := sample(ctx, job, p, share, rng)
 	if err != nil {
-		return nil, err
+		return nil, err // a stop too: a partial sample is not merged
 	}
-	if res.Len() == 0 {
+	// In a multi-host job a host without records takes part with none; the
+	// leader fails the job when no host has any.
+	multi := job.Peers != nil && job.Peers.Size() > 1
+	if res.Len() == 0 && !multi {
 		return nil, algorithms.Errorf("the train channel holds no records: k-NN needs at least one labelled row")
 	}
 	job.Metrics.Logf("sampled %d of %d records (sample_size=%d, this host's share %d)", res.Len(), res.Seen, p.SampleSize, share)
+	xs, labels := res.X, res.Labels
+	if multi {
+		if xs, labels, err = mergeHosts(ctx, job.Peers, res, p, job.Metrics); err != nil {
+			return nil, err
+		}
+		// Every host builds the same index from the merged sample.
+		rng = rand.New(rand.NewPCG(seed, mergedStream))
+	}
 
 	start := time.Now()
-	m, err := build(be, p, res.X, res.Labels, job.Cluster.CurrentHost, rng)
+	m, err := build(be, p, xs, labels, job.Cluster.CurrentHost, rng)
 	if err != nil {
 		return nil, err
 	}

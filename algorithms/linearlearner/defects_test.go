@@ -20,7 +20,7 @@ func newTrainer(t *testing.T, hp map[string]any, c *memChannel) *trainer {
 	if err := tr.readSample(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	tr.fitScaler()
+	tr.fitScaler(tr.stats())
 	tr.initModels()
 	return tr
 }
@@ -257,7 +257,7 @@ func TestFoldedEqualsNormalized(t *testing.T) {
 			}
 		}
 		tr := newTrainer(t, hp, &cc)
-		tr.step(tr.sample[0], make([]float64, tr.M))
+		tr.step(context.Background(), tr.sample[0], make([]float64, tr.M))
 		tr.select_(nil)
 		model := tr.final("")
 		b := tr.sample[0]
@@ -316,7 +316,7 @@ func TestFoldedWeightsStayCurrent(t *testing.T) {
 	}
 	for range 5 {
 		for _, b := range tr.sample {
-			tr.step(b, make([]float64, tr.M))
+			tr.step(context.Background(), b, make([]float64, tr.M))
 		}
 	}
 	ws, c0 := append([]float32(nil), tr.ws...), append([]float32(nil), tr.c0...)

@@ -117,7 +117,7 @@ func TestIgnoredHyperparameters(t *testing.T) {
 	tr := &trainer{p: ParamsFrom(v)}
 	tr.sample = []*data.Batch{{Rows: 2, Cols: 4, Dense: make([]float32, 8), Labels: []float32{10, 20}}}
 	tr.sampleRows = 2
-	tr.fitScaler()
+	tr.fitScaler(tr.stats())
 	if tr.yShift != 0 {
 		t.Errorf("label shifted by %v without a bias term", tr.yShift)
 	}

@@ -338,7 +338,7 @@ func TestModelSelection(t *testing.T) {
 	if err := tt.readSample(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	tt.fitScaler()
+	tt.fitScaler(tt.stats())
 	tt.initModels()
 	for epoch := range 3 {
 		var src data.BatchReader = &memReader{c: tr}

@@ -49,11 +49,21 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		r.Close()
 		return nil, err
 	}
-	if t.sampleRows == 0 {
+	multi := job.Peers != nil && job.Peers.Size() > 1
+	leads := !multi || job.Peers.Leader()
+	if t.sampleRows == 0 && !multi {
 		r.Close()
 		return nil, algorithms.Errorf("the train channel holds no records")
 	}
-	t.fitScaler()
+	st := t.stats()
+	if multi {
+		t.peers = job.Peers
+		if st, err = t.mergeStats(ctx, job.Peers, st); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	t.fitScaler(st)
 	t.initModels()
 	if p.TuningObjective != "" {
 		job.Metrics.Logf("automatic model tuning (objective %s): the internal tuning is off, one model whatever num_models says", p.TuningObjective)
@@ -120,7 +130,14 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation objective_loss <loss>=%s",
 				hostOf(job), epoch, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
 		}
-		if t.stopCheck(stop) && epoch+1 < p.Epochs {
+		stopNow := t.stopCheck(stop) && epoch+1 < p.Epochs
+		if multi {
+			// The leader's decision: validation is scored there only.
+			if stopNow, err = shareStop(ctx, job.Peers, stopNow); err != nil {
+				return t.interrupted(err)
+			}
+		}
+		if stopNow {
 			job.Metrics.Logf("early stopping after epoch %d: no relative improvement of at least %g in %d epochs", epoch, p.Tolerance, p.Patience)
 			break
 		}
@@ -130,12 +147,23 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			return t.interrupted(err)
 		}
 	}
-	m := t.final(hostOf(job))
-	if !m.finite() {
-		return nil, t.diverged()
+	var m *Model
+	if leads {
+		m = t.final(hostOf(job))
+		if !m.finite() {
+			return nil, t.diverged()
+		}
+		job.Metrics.Logf("selected model %d of %d (learning_rate=%g, wd=%g, l1=%g); threshold %g",
+			t.chosen, t.M, t.lrM[t.chosen], t.wdM[t.chosen], t.l1M[t.chosen], m.threshold)
 	}
-	job.Metrics.Logf("selected model %d of %d (learning_rate=%g, wd=%g, l1=%g); threshold %g",
-		t.chosen, t.M, t.lrM[t.chosen], t.wdM[t.chosen], t.l1M[t.chosen], m.threshold)
+	if multi {
+		if m, err = shareModel(ctx, job.Peers, m, hostOf(job)); err != nil {
+			return nil, err
+		}
+		if !leads {
+			job.Metrics.Logf("received the model the leading host selected (threshold %g)", m.threshold)
+		}
+	}
 	// The model is final: the passes below only report on it, so a stop
 	// during them returns it with the error (saved only if it is a stop).
 	if hasVal {
@@ -238,6 +266,7 @@ type trainer struct {
 	be      compute.Backend
 	metrics algorithms.Metrics
 	rng     *rand.Rand
+	peers   algorithms.Peers // a multi-host job's (nil for one host): every step is synchronous
 
 	sample     []*data.Batch // the first rows of the train channel (copies)
 	sampleRows int
@@ -361,16 +390,13 @@ func (t *trainer) readSample(ctx context.Context, r data.BatchReader) error {
 	return nil
 }
 
-// fitScaler learns the normalisation and the class weights from the sample.
-func (t *trainer) fitScaler() {
+// fitScaler learns the normalisation and the class weights from the
+// sample's sums (every host's, in a multi-host job).
+func (t *trainer) fitScaler(st *sampleStats) {
 	p, d := t.p, t.p.FeatureDim
-	sparse := false
-	for _, b := range t.sample {
-		sparse = sparse || b.Sparse()
-	}
 	switch p.UnbiasData {
 	case "auto":
-		t.shiftData = p.NormalizeData && p.UseBias && !sparse
+		t.shiftData = p.NormalizeData && p.UseBias && !st.sparse
 	default:
 		t.shiftData = p.UnbiasData == "true"
 	}
@@ -379,35 +405,7 @@ func (t *trainer) fitScaler() {
 	for j := range t.scale {
 		t.scale[j] = 1
 	}
-	sum := make([]float64, d)
-	sq := make([]float64, d)
-	var ys, yq float64
-	counts := make([]float64, max(p.NumClasses, 2))
-	n := float64(t.sampleRows)
-	row := make([]float32, d)
-	for _, b := range t.sample {
-		for i := 0; i < b.Rows; i++ {
-			if b.Sparse() {
-				for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
-					v := float64(b.Values[q])
-					sum[b.Indices[q]] += v
-					sq[b.Indices[q]] += v * v
-				}
-			} else {
-				b.RowTo(row, i)
-				for j, v := range row {
-					sum[j] += float64(v)
-					sq[j] += float64(v) * float64(v)
-				}
-			}
-			y := float64(b.Label(i))
-			ys += y
-			yq += y * y
-			if p.PredictorType != Regressor {
-				counts[int(y)]++
-			}
-		}
-	}
+	sum, sq, ys, yq, counts, n := st.sum, st.sq, st.ys, st.yq, st.counts, st.n
 	if p.NormalizeData {
 		// A feature almost constant in the sample (a border pixel lit in one
 		// image of thousands) would be blown up by 1/sd; its sd is floored
@@ -734,7 +732,9 @@ func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, i
 			return err
 		}
 		if b.Rows > 0 {
-			t.step(b, lossSum)
+			if err := t.step(ctx, b, lossSum); err != nil {
+				return err
+			}
 			n += int64(b.Rows)
 			t.metrics.Batch(b.Rows)
 		}
@@ -743,13 +743,16 @@ func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, i
 	if err != nil {
 		return nil, 0, err
 	}
+	if t.peers != nil {
+		return t.drain(ctx, lossSum, n)
+	}
 	return lossSum, n, nil
 }
 
 // step is one mini-batch update of every model: forward, the loss gradient
 // with respect to the outputs, one GEMM Xᵀ·G for all models, then each
 // model's optimizer step with its own learning rate, wd and l1.
-func (t *trainer) step(b *data.Batch, lossSum []float64) {
+func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) error {
 	p, B := t.p, b.Rows
 	x := t.prepare(b)
 	z := t.forward(x)
@@ -776,8 +779,13 @@ func (t *trainer) step(b *data.Batch, lossSum []float64) {
 		}
 	}
 	dw, gb := t.backward(x, g)
+	if t.peers != nil {
+		_, _, _, err := t.syncStep(ctx, dw, gb, B, nil, 0)
+		return err
+	}
 	t.updates++
 	t.update(dw, gb)
+	return nil
 }
 
 // backward returns the gradient of the mean loss with respect to W (d ×
@@ -1152,10 +1160,13 @@ func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel st
 	if err != nil {
 		return nil, err
 	}
+	t.cal = calibration{scores: calScores, labels: calLabels}
+	if t.peers != nil {
+		return t.mergeEvals(ctx, evals, channel)
+	}
 	if n == 0 {
 		return nil, algorithms.Errorf("the %s channel holds no records", channel)
 	}
-	t.cal = calibration{scores: calScores, labels: calLabels}
 	return evals, nil
 }
 

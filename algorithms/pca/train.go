@@ -27,13 +27,17 @@ const gemmRows = 4096
 // summary is what one streaming pass keeps: its size depends on
 // feature_dim (and ℓ), never on the number of rows.
 type summary interface {
-	add(x []float32, rows int) // dense rows, row-major; x is scratch the summary may overwrite
+	add(x []float32, rows int) error // dense rows, row-major; x is scratch the summary may overwrite
 	addSparse(b *data.Batch) bool
 	rows() int64
 	// solve returns the k principal directions (d×k, descending), the
 	// singular values of the (centred) data matrix, the mean (zeros when
 	// not centring) and the total variance Σ‖x − mean‖² of the pass.
 	solve(k int) (v *mat.Dense, s, mean []float64, total float64, err error)
+	// part encodes the summary for the leader of a multi-host job, and
+	// merged (on the leader) adds every host's part up into one summary.
+	part() []byte
+	merged(parts [][]byte) (summary, error)
 }
 
 // Train streams the train channel once into the mode's summary, solves the
@@ -71,10 +75,17 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	if be == nil {
 		be = compute.Current()
 	}
+	multi := job.Peers != nil && job.Peers.Size() > 1
 	var sum summary
 	switch p.Mode {
 	case "randomized":
-		sum = newSketch(be, p, rng)
+		sk := newSketch(be, p, rng)
+		if multi {
+			sk.shared = func(warm []float32, m int) ([]float32, *mat.Dense, error) {
+				return mergeWarm(ctx, job.Peers, sk, warm, m, job.Metrics)
+			}
+		}
+		sum = sk
 		job.Metrics.Logf("randomized mode: sketch of %d columns (num_components=%d + extra_components=%d, at most feature_dim=%d), subtract_mean=%v",
 			p.SketchWidth(), p.NumComponents, p.ExtraComponents, p.FeatureDim, p.SubtractMean)
 	default:
@@ -86,24 +97,32 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 		return nil, err
 	}
 	n := sum.rows()
-	if n == 0 {
+	if n == 0 && !multi {
 		return nil, algorithms.Errorf("the train channel holds no records: PCA needs at least one row")
 	}
 	passed := time.Since(start)
-	v, s, mean, total, err := solve(sum, p.NumComponents)
+	var sol *solution
+	if multi {
+		job.Metrics.Logf("pass over this host's %d records in %.3fs; merging the summaries of %d hosts", n, passed.Seconds(), job.Peers.Size())
+		sol, err = mergeHosts(ctx, job.Peers, sum, p, job.Metrics)
+	} else {
+		sol = &solution{n: n}
+		sol.v, sol.s, sol.mean, sol.total, err = solve(sum, p.NumComponents)
+	}
 	if err != nil {
 		return nil, err
 	}
+	v, s, mean := sol.v, sol.s, sol.mean
 	var explained float64
 	for _, x := range s {
 		explained += x * x
 	}
 	evr := 0.0
-	if total > 0 {
-		evr = explained / total
+	if sol.total > 0 {
+		evr = explained / sol.total
 	}
 	job.Metrics.Logf("pass over %d records in %.3fs, decomposition in %.3fs; explained variance ratio of %d components %.6f",
-		n, passed.Seconds(), (time.Since(start) - passed).Seconds(), p.NumComponents, evr)
+		sol.n, passed.Seconds(), (time.Since(start) - passed).Seconds(), p.NumComponents, evr)
 	job.Metrics.EpochEnd(0, nil)
 	m := newModel(v, s, mean, p.SubtractMean, job.Cluster.CurrentHost)
 	if test, ok := job.Channels["test"]; ok {
@@ -158,7 +177,9 @@ func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, m
 		}
 		if !(b.Sparse() && sum.addSparse(b)) {
 			x = b.DenseTo(x)
-			sum.add(x, b.Rows)
+			if err := sum.add(x, b.Rows); err != nil {
+				return err
+			}
 		}
 		metrics.Batch(b.Rows)
 		return nil
@@ -261,7 +282,7 @@ func (s *scatter) addSparse(b *data.Batch) bool {
 	return true
 }
 
-func (s *scatter) add(x []float32, rows int) {
+func (s *scatter) add(x []float32, rows int) error {
 	if s.shift == nil {
 		s.initShift(x, rows)
 	}
@@ -270,6 +291,7 @@ func (s *scatter) add(x []float32, rows int) {
 		s.addChunk(x[lo*s.d:hi*s.d], hi-lo)
 	}
 	s.n += int64(rows)
+	return nil
 }
 
 func (s *scatter) addChunk(x []float32, rows int) {
@@ -356,6 +378,9 @@ type sketch struct {
 	warm  []float32 // buffered first rows (row-major), until Q₀ exists
 	nwarm int
 	ready bool
+	// shared, set in a multi-host job, finds the shift and Q₀ from every
+	// host's first rows (mergeWarm) so that all hosts' sketches add up.
+	shared func(warm []float32, m int) ([]float32, *mat.Dense, error)
 
 	shift []float32
 	qt    compute.Matrix // Q₀ᵀ, ℓ×d float32
@@ -396,42 +421,74 @@ func (s *sketch) rows() int64 {
 
 func (s *sketch) addSparse(*data.Batch) bool { return false }
 
-func (s *sketch) add(x []float32, rows int) {
+func (s *sketch) add(x []float32, rows int) error {
 	if !s.ready {
 		take := min(rows, s.warmRows()-s.nwarm)
 		s.warm = append(s.warm, x[:take*s.d]...)
 		s.nwarm += take
 		if s.nwarm < s.warmRows() {
-			return
+			return nil
 		}
-		s.start()
+		if err := s.start(); err != nil {
+			return err
+		}
 		x, rows = x[take*s.d:], rows-take
 	}
 	for lo := 0; lo < rows; lo += gemmRows {
 		hi := min(lo+gemmRows, rows)
 		s.addChunk(x[lo*s.d:hi*s.d], hi-lo)
 	}
+	return nil
 }
 
-// start finds Q₀ from the buffered rows and feeds them into the sketch.
-func (s *sketch) start() {
-	d, l, m := s.d, s.l, s.nwarm
-	s.shift = make([]float32, d)
-	if s.center {
+// start finds the shift and Q₀ from the buffered rows (from every host's,
+// through shared, in a multi-host job) and feeds this host's buffered rows
+// into the sketch.
+func (s *sketch) start() error {
+	var shift []float32
+	var q *mat.Dense
+	if s.shared != nil {
+		var err error
+		if shift, q, err = s.shared(s.warm, s.nwarm); err != nil {
+			return err
+		}
+	} else {
+		shift, q = s.warmStart(s.warm, s.nwarm)
+	}
+	s.shift, s.q = shift, q
+	s.qt = compute.NewMatrix(s.l, s.d)
+	toRowsT(s.qt, q)
+	s.ready = true
+	warm, m := s.warm, s.nwarm
+	s.warm = nil
+	for lo := 0; lo < m; lo += gemmRows {
+		hi := min(lo+gemmRows, m)
+		s.addChunk(warm[lo*s.d:hi*s.d], hi-lo)
+	}
+	return nil
+}
+
+// warmStart returns the shift (the rows' mean when centring, else zeros)
+// and Q₀ found by subspace iteration on m rows (row-major) from a Gaussian
+// start.
+func (s *sketch) warmStart(rows []float32, m int) ([]float32, *mat.Dense) {
+	d, l := s.d, s.l
+	shift := make([]float32, d)
+	if s.center && m > 0 {
 		acc := make([]float64, d)
 		for i := 0; i < m; i++ {
-			for j, v := range s.warm[i*d : (i+1)*d] {
+			for j, v := range rows[i*d : (i+1)*d] {
 				acc[j] += float64(v)
 			}
 		}
 		for j := range acc {
-			s.shift[j] = float32(acc[j] / float64(m))
+			shift[j] = float32(acc[j] / float64(m))
 		}
 	}
 	sc := compute.MatrixOf(m, d, make([]float32, m*d))
 	for i := 0; i < m; i++ {
-		for j, v := range s.warm[i*d : (i+1)*d] {
-			sc.Data[i*d+j] = v - s.shift[j]
+		for j, v := range rows[i*d : (i+1)*d] {
+			sc.Data[i*d+j] = v - shift[j]
 		}
 	}
 	omega := mat.NewDense(d, l, nil)
@@ -456,16 +513,7 @@ func (s *sketch) start() {
 		}
 		q = orthonormalize(y)
 	}
-	s.q = q
-	s.qt = compute.NewMatrix(l, d)
-	toRowsT(s.qt, q)
-	s.ready = true
-	warm := s.warm
-	s.warm = nil
-	for lo := 0; lo < m; lo += gemmRows {
-		hi := min(lo+gemmRows, m)
-		s.addChunk(warm[lo*d:hi*d], hi-lo)
-	}
+	return shift, q
 }
 
 // toRowsT writes the transpose of q (d×l) into dst (l×d) as float32.
@@ -528,7 +576,9 @@ func (s *sketch) solve(k int) (*mat.Dense, []float64, []float64, float64, error)
 		if s.nwarm == 0 {
 			return nil, nil, nil, 0, nil
 		}
-		s.start()
+		if err := s.start(); err != nil {
+			return nil, nil, nil, 0, err
+		}
 	}
 	d, l, n := s.d, s.l, float64(s.n)
 	z := mat.NewDense(d, l, nil) // C Q₀

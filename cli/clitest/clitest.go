@@ -426,3 +426,46 @@ func do(t testing.TB, req *http.Request) Response {
 	}
 	return Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b}
 }
+
+// TwoHosts are the hosts of the multi-host tests: loopback addresses, so
+// that the second process reaches the first by its name on this machine.
+var TwoHosts = []string{"127.0.0.1", "127.0.0.2"}
+
+// HostRoots makes one ml root per shard, host i of TwoHosts, each with hp
+// and its shard as the CSV train channel (file shard.csv) plus the
+// channels of extra (the same on every host).
+func HostRoots(t testing.TB, hp map[string]string, shards [][]byte, extra map[string]trainertest.Channel) []string {
+	t.Helper()
+	roots := make([]string, len(shards))
+	for i := range roots {
+		chans := map[string]trainertest.Channel{"train": {ContentType: "text/csv", Files: map[string][]byte{"shard.csv": shards[i]}}}
+		for name, c := range extra {
+			chans[name] = c
+		}
+		roots[i] = trainertest.NewOptML(t, hp, chans)
+		trainertest.WriteResourceConfig(t, roots[i], TwoHosts[i], TwoHosts[:len(shards)])
+	}
+	return roots
+}
+
+// TrainHosts runs `bin train` for each host's ml root at once, the leader
+// listening on a free port (SAGEBRUSH_CLUSTER_PORT, cluster.PortEnv, named
+// here because cluster's own tests import this package), and returns their
+// exit codes and logs.
+func TrainHosts(t testing.TB, bin string, roots []string) ([]int, []string) {
+	t.Helper()
+	env := []string{"SAGEBRUSH_CLUSTER_PORT=" + strconv.Itoa(FreePort(t))}
+	procs := make([]*Process, len(roots))
+	for i := len(roots) - 1; i >= 0; i-- { // followers first: they wait for the leader
+		procs[i] = Start(t, env, bin, "train", "--ml-root", roots[i])
+	}
+	codes, logs := make([]int, len(roots)), make([]string, len(roots))
+	for i, p := range procs {
+		code, ok := p.Wait(TrainTimeout)
+		if !ok {
+			t.Fatalf("host %s still running after %v\nlog:\n%s", TwoHosts[i], TrainTimeout, p.Output())
+		}
+		codes[i], logs[i] = code, p.Output()
+	}
+	return codes, logs
+}

@@ -5,19 +5,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/cli/clitest"
-	"github.com/sagebrush-ml/sagebrush/cluster"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
 )
-
-// The hosts of the multi-host tests are loopback addresses, so that the
-// second process can reach the first by its name on this machine.
-var twoHosts = []string{"127.0.0.1", "127.0.0.2"}
 
 // blobs is n CSV rows (label 0) around each of centers, N(0, 0.3²) per
 // feature.
@@ -31,38 +25,16 @@ func blobs(rng *rand.Rand, n int, centers ...[2]float64) []byte {
 	return []byte(b.String())
 }
 
-// hostRoots makes one ml root per host of twoHosts, each with hp and its
-// shard as a CSV train channel.
+// hostRoots makes one ml root per host of twoHosts with hp and its shard.
 func hostRoots(t *testing.T, hp map[string]string, shards [][]byte) []string {
-	t.Helper()
-	roots := make([]string, len(shards))
-	for i := range roots {
-		roots[i] = trainertest.NewOptML(t, hp, map[string]trainertest.Channel{
-			"train": {ContentType: "text/csv", Files: map[string][]byte{"shard.csv": shards[i]}}})
-		trainertest.WriteResourceConfig(t, roots[i], twoHosts[i], twoHosts)
-	}
-	return roots
+	return clitest.HostRoots(t, hp, shards, nil)
 }
 
-// trainHosts runs `kmeans train` for each host's ml root at once, sharing
-// a free port for the leader, and returns their exit codes and logs.
 func trainHosts(t *testing.T, roots []string) ([]int, []string) {
-	t.Helper()
-	env := []string{cluster.PortEnv + "=" + strconv.Itoa(clitest.FreePort(t))}
-	procs := make([]*clitest.Process, len(roots))
-	for i := len(roots) - 1; i >= 0; i-- { // followers first: they wait for the leader
-		procs[i] = clitest.Start(t, env, binary, "train", "--ml-root", roots[i])
-	}
-	codes, logs := make([]int, len(roots)), make([]string, len(roots))
-	for i, p := range procs {
-		code, ok := p.Wait(clitest.TrainTimeout)
-		if !ok {
-			t.Fatalf("host %s still running after %v\nlog:\n%s", twoHosts[i], clitest.TrainTimeout, p.Output())
-		}
-		codes[i], logs[i] = code, p.Output()
-	}
-	return codes, logs
+	return clitest.TrainHosts(t, binary, roots)
 }
+
+var twoHosts = clitest.TwoHosts
 
 // TestTrainMultiHost trains on two hosts whose shards hold different
 // clusters (ShardedByS3Key can split data so): the leader's model must

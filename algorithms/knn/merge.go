@@ -1,0 +1,149 @@
+package knn
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+)
+
+// MergesHosts: in a multi-host job every host samples its share of
+// sample_size from the data it was given, and the leader concatenates the
+// hosts' samples, in host order, into the one sample that every host then
+// indexes (SageMaker: "each worker samples 50 points and a total of 100 is
+// collected").
+func (Algorithm) MergesHosts() bool { return true }
+
+// mergedStream is the stream of the random source that builds the index
+// from the merged sample: the same on every host (it does not depend on
+// the host index), so every host builds the same index.
+const mergedStream = 0x6d65726765
+
+// mergeHosts sends this host's sample to the leader and returns the sample
+// the leader merged from every host's: n × FeatureDim rows and their
+// labels.
+func mergeHosts(ctx context.Context, peers algorithms.Peers, res *Reservoir, p Params, metrics algorithms.Metrics) (xs, labels []float32, err error) {
+	part := encodeSample(res.X[:res.Len()*res.Dim], res.Labels, res.Seen, res.Dim)
+	out, err := peers.Exchange(ctx, part, func(parts [][]byte) ([]byte, error) {
+		return mergeSamples(parts, p, metrics)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	xs, labels, seen, err := decodeSample(out, p.FeatureDim)
+	if err != nil {
+		return nil, nil, fmt.Errorf("knn: the leader's merged sample: %w", err)
+	}
+	if !peers.Leader() {
+		metrics.Logf("received the sample the leading host merged from %d hosts: %d rows of %d records seen (this host's: %d rows of %d records)",
+			peers.Size(), len(labels), seen, res.Len(), res.Seen)
+	}
+	return xs, labels, nil
+}
+
+// mergeSamples is the leader's merge: every host's rows, then every host's
+// labels, in host order, in encodeSample's layout. The parts' bytes are
+// copied as they are (the layout is the same), not decoded.
+func mergeSamples(parts [][]byte, p Params, metrics algorithms.Metrics) ([]byte, error) {
+	d := p.FeatureDim
+	bodies := make([][]byte, len(parts))
+	ns := make([]int, len(parts))
+	counts := make([]string, len(parts))
+	var rows int
+	var seen int64
+	for i, b := range parts {
+		n, s, body, err := sampleHeader(b, d)
+		if err != nil {
+			return nil, fmt.Errorf("knn: the sample of host %d: %w", i+1, err)
+		}
+		bodies[i], ns[i], counts[i] = body, n, strconv.Itoa(n)
+		rows += n
+		seen += s
+	}
+	if rows == 0 {
+		return nil, algorithms.Errorf("the train channels of all %d hosts hold no records: k-NN needs at least one labelled row", len(parts))
+	}
+	out := make([]byte, 0, headerBytes+4*rows*(d+1))
+	out = appendHeader(out, rows, d, seen)
+	for i, body := range bodies {
+		out = append(out, body[:4*ns[i]*d]...) // the rows
+	}
+	for i, body := range bodies {
+		out = append(out, body[4*ns[i]*d:]...) // the labels
+	}
+	metrics.Logf("merged the samples of %d hosts: %d rows of %d records seen (rows per host: %s; sample_size=%d)",
+		len(parts), rows, seen, strings.Join(counts, ", "), p.SampleSize)
+	return out, nil
+}
+
+// headerBytes is the length of encodeSample's header.
+const headerBytes = 24
+
+func appendHeader(b []byte, rows, d int, seen int64) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(rows))
+	b = binary.LittleEndian.AppendUint64(b, uint64(d))
+	return binary.LittleEndian.AppendUint64(b, uint64(seen))
+}
+
+// encodeSample lays out a host's sample, little-endian: the number of rows
+// n, feature_dim d and the records seen (uint64 each), then the n × d
+// float32 rows, then the n float32 labels.
+func encodeSample(xs, labels []float32, seen int64, d int) []byte {
+	n := len(labels)
+	b := make([]byte, 0, headerBytes+4*n*(d+1))
+	b = appendHeader(b, n, d, seen)
+	for _, v := range xs[:n*d] {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	for _, v := range labels {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	return b
+}
+
+// sampleHeader checks encodeSample's layout against feature_dim d and
+// returns the rows, the records seen and the body (rows, then labels).
+func sampleHeader(b []byte, d int) (rows int, seen int64, body []byte, err error) {
+	if d < 1 {
+		return 0, 0, nil, fmt.Errorf("feature_dim %d is not positive", d)
+	}
+	if len(b) < headerBytes {
+		return 0, 0, nil, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), headerBytes)
+	}
+	n, cols, s := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])
+	body = b[headerBytes:]
+	if cols != uint64(d) {
+		return 0, 0, nil, fmt.Errorf("rows of %d features, for feature_dim %d", cols, d)
+	}
+	// n is checked against the body before it is multiplied: no overflow.
+	if n > uint64(len(body))/4/(uint64(d)+1) || uint64(len(body)) != 4*n*(uint64(d)+1) {
+		return 0, 0, nil, fmt.Errorf("%d rows of %d features and their labels in %d bytes, want %d bytes per row", n, d, len(body), 4*(d+1))
+	}
+	if s < n || s > math.MaxInt64 {
+		return 0, 0, nil, fmt.Errorf("%d rows sampled from %d records", n, s)
+	}
+	return int(n), int64(s), body, nil
+}
+
+// decodeSample reads encodeSample's layout, checking it against
+// feature_dim d: an error, never a panic, for bytes of any other shape.
+func decodeSample(b []byte, d int) (xs, labels []float32, seen int64, err error) {
+	n, seen, body, err := sampleHeader(b, d)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	xs = make([]float32, n*d)
+	for i := range xs {
+		xs[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+	}
+	body = body[4*len(xs):]
+	labels = make([]float32, n)
+	for i := range labels {
+		labels[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+	}
+	return xs, labels, seen, nil
+}

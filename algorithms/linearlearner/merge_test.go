@@ -1,0 +1,180 @@
+package linearlearner
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
+	"github.com/sagebrush-ml/sagebrush/cluster"
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
+
+// loopback hosts: every host of a test dials the leader by its name.
+var hosts = []string{"127.0.0.1", "127.0.0.2"}
+
+// trainHosts trains one in-process host per entry of channels, joined
+// through real cluster groups on loopback.
+func trainHosts(t *testing.T, hp map[string]any, channels ...map[string]algorithms.Channel) ([]*Model, []*fakeMetrics, []error) {
+	t.Helper()
+	v, err := Algorithm{}.Schema().Parse(hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := hosts[:len(channels)]
+	port := clitest.FreePort(t)
+	groups := make([]*cluster.Group, len(hs))
+	for i := len(hs) - 1; i >= 0; i-- {
+		g, err := cluster.Join(cluster.Config{Hosts: hs, Current: hs[i], Port: port, DialWait: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		groups[i] = g
+	}
+	models := make([]*Model, len(hs))
+	metrics := make([]*fakeMetrics, len(hs))
+	errs := make([]error, len(hs))
+	var wg sync.WaitGroup
+	for i := range hs {
+		metrics[i] = &fakeMetrics{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			job := &algorithms.Job{Hyper: v, Channels: channels[i], Metrics: metrics[i], Compute: compute.Current(),
+				Peers: groups[i], Cluster: algorithms.Cluster{CurrentHost: hs[i], Hosts: hs}}
+			m, err := Algorithm{}.Train(context.Background(), job)
+			if err != nil {
+				groups[i].Fail(err) // as the trainer does
+				errs[i] = err
+				return
+			}
+			models[i] = m.(*Model)
+		}()
+	}
+	wg.Wait()
+	return models, metrics, errs
+}
+
+// byLabel splits c into the rows whose label is below cut and the rest.
+func byLabel(c *memChannel, cut float32) (lo, hi *memChannel) {
+	lo, hi = &memChannel{d: c.d}, &memChannel{d: c.d}
+	for i, y := range c.y {
+		dst := hi
+		if y < cut {
+			dst = lo
+		}
+		dst.x = append(dst.x, c.x[i])
+		dst.y = append(dst.y, y)
+	}
+	return lo, hi
+}
+
+// sameModels fails t unless every host holds the leader's model.
+func sameModels(t *testing.T, models []*Model) {
+	t.Helper()
+	for i, m := range models[1:] {
+		if !slices.Equal(m.w.Data, models[0].w.Data) || !slices.Equal(m.b, models[0].b) || m.threshold != models[0].threshold {
+			t.Errorf("host %d's model differs from the leader's", i+2)
+		}
+	}
+}
+
+// TestMergeBinaryShards: each host holds one class only (ShardedByS3Key
+// over files sorted by label), which no host could learn from alone;
+// the merged job learns the problem, with and without a validation
+// channel (sharded the same way: the leader alone scores it).
+func TestMergeBinaryShards(t *testing.T) {
+	neg, pos := byLabel(synth(4000, 3, 6, binaryTarget), 1)
+	vneg, vpos := byLabel(synth(1000, 3, 7, binaryTarget), 1)
+	test := synth(2000, 3, 8, binaryTarget)
+	hp := map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "num_models": "8", "epochs": "8"}
+	for _, withVal := range []bool{false, true} {
+		chans := []map[string]algorithms.Channel{{"train": neg, "test": test}, {"train": pos, "test": test}}
+		if withVal {
+			chans[0]["validation"], chans[1]["validation"] = vneg, vpos
+		}
+		models, metrics, errs := trainHosts(t, hp, chans...)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("validation %v, host %d: %v", withVal, i+1, err)
+			}
+			// The Bayes accuracy of this problem is about 0.85.
+			if acc := metrics[i].scores["test:binary_classification_accuracy"]; !(acc > 0.80) {
+				t.Errorf("validation %v, host %d: test accuracy %v, want > 0.80", withVal, i+1, acc)
+			}
+		}
+		sameModels(t, models)
+	}
+}
+
+// TestMergeRegression: shards cut by the first feature; both hosts' model
+// fits the whole line to about the noise (sd 0.5).
+func TestMergeRegression(t *testing.T) {
+	all := synth(4000, 3, 1, linearTarget)
+	a, b := &memChannel{d: 3}, &memChannel{d: 3}
+	for i, x := range all.x {
+		dst := b
+		if standardized(x, 0) < 0 {
+			dst = a
+		}
+		dst.x = append(dst.x, x)
+		dst.y = append(dst.y, all.y[i])
+	}
+	test := synth(2000, 3, 2, linearTarget)
+	hp := map[string]any{"feature_dim": "3", "predictor_type": "regressor", "mini_batch_size": "100", "num_models": "4", "epochs": "10"}
+	models, metrics, errs := trainHosts(t, hp, map[string]algorithms.Channel{"train": a, "test": test}, map[string]algorithms.Channel{"train": b, "test": test})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("host %d: %v", i+1, err)
+		}
+		if rmse := math.Sqrt(metrics[i].scores["test:mse"]); !(rmse < 0.6) {
+			t.Errorf("host %d: test RMSE %v, want < 0.6 (noise 0.5)", i+1, rmse)
+		}
+	}
+	sameModels(t, models)
+}
+
+// TestMergeEmptyHost: a host without records takes part with none; when no
+// host has any, every host fails with a client error.
+func TestMergeEmptyHost(t *testing.T) {
+	hp := map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "num_models": "4", "epochs": "5"}
+	test := synth(1000, 3, 8, binaryTarget)
+	models, metrics, errs := trainHosts(t, hp,
+		map[string]algorithms.Channel{"train": &memChannel{d: 3}, "test": test},
+		map[string]algorithms.Channel{"train": synth(3000, 3, 6, binaryTarget), "test": test})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("host %d: %v", i+1, err)
+		}
+		if acc := metrics[i].scores["test:binary_classification_accuracy"]; !(acc > 0.80) {
+			t.Errorf("host %d: test accuracy %v, want > 0.80", i+1, acc)
+		}
+	}
+	sameModels(t, models)
+
+	_, _, errs = trainHosts(t, hp, map[string]algorithms.Channel{"train": &memChannel{d: 3}}, map[string]algorithms.Channel{"train": &memChannel{d: 3}})
+	for i, err := range errs {
+		if err == nil || !algorithms.ClientError(err) {
+			t.Errorf("no records, host %d: %v, want a client error", i+1, err)
+		}
+	}
+}
+
+// FuzzDecodeStats feeds arbitrary bytes to the decoder of a host's sample
+// sums: errors, never panics.
+func FuzzDecodeStats(f *testing.F) {
+	st := &sampleStats{n: 2, sum: []float64{1, 2, 3}, sq: []float64{1, 4, 9}, counts: []float64{1, 1}}
+	f.Add(st.encode())
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeStats(b, 3, 2)
+		if err == nil && (len(got.sum) != 3 || len(got.sq) != 3 || len(got.counts) != 2) {
+			t.Errorf("decoded %+v from %d bytes", got, len(b))
+		}
+	})
+}
