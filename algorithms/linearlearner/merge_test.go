@@ -1,21 +1,14 @@
 package linearlearner
 
 import (
-	"context"
 	"math"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
-	"github.com/sagebrush-ml/sagebrush/cli/clitest"
-	"github.com/sagebrush-ml/sagebrush/cluster"
+	"github.com/sagebrush-ml/sagebrush/cluster/clustertest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 )
-
-// loopback hosts: every host of a test dials the leader by its name.
-var hosts = []string{"127.0.0.1", "127.0.0.2"}
 
 // trainHosts trains one in-process host per entry of channels, joined
 // through real cluster groups on loopback.
@@ -25,38 +18,19 @@ func trainHosts(t *testing.T, hp map[string]any, channels ...map[string]algorith
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := hosts[:len(channels)]
-	port := clitest.FreePort(t)
-	groups := make([]*cluster.Group, len(hs))
-	for i := len(hs) - 1; i >= 0; i-- {
-		g, err := cluster.Join(cluster.Config{Hosts: hs, Current: hs[i], Port: port, DialWait: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { g.Close() })
-		groups[i] = g
-	}
-	models := make([]*Model, len(hs))
-	metrics := make([]*fakeMetrics, len(hs))
-	errs := make([]error, len(hs))
-	var wg sync.WaitGroup
-	for i := range hs {
+	jobs := make([]*algorithms.Job, len(channels))
+	metrics := make([]*fakeMetrics, len(channels))
+	for i, ch := range channels {
 		metrics[i] = &fakeMetrics{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			job := &algorithms.Job{Hyper: v, Channels: channels[i], Metrics: metrics[i], Compute: compute.Current(),
-				Peers: groups[i], Cluster: algorithms.Cluster{CurrentHost: hs[i], Hosts: hs}}
-			m, err := Algorithm{}.Train(context.Background(), job)
-			if err != nil {
-				groups[i].Fail(err) // as the trainer does
-				errs[i] = err
-				return
-			}
-			models[i] = m.(*Model)
-		}()
+		jobs[i] = &algorithms.Job{Hyper: v, Channels: ch, Metrics: metrics[i], Compute: compute.Current()}
 	}
-	wg.Wait()
+	ms, errs := clustertest.Train(t, Algorithm{}, jobs)
+	models := make([]*Model, len(ms))
+	for i, m := range ms {
+		if m != nil {
+			models[i] = m.(*Model)
+		}
+	}
 	return models, metrics, errs
 }
 

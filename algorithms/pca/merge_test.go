@@ -1,22 +1,15 @@
 package pca
 
 import (
-	"context"
 	"math"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
-	"github.com/sagebrush-ml/sagebrush/cli/clitest"
-	"github.com/sagebrush-ml/sagebrush/cluster"
+	"github.com/sagebrush-ml/sagebrush/cluster/clustertest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/internal/wire"
 )
-
-// loopback hosts: every host of a test dials the leader by its name.
-var hosts = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
 
 // trainHosts trains one in-process host per shard, joined through real
 // cluster groups on loopback, and returns each host's model and error.
@@ -26,37 +19,18 @@ func trainHosts(t *testing.T, hp map[string]any, d int, shards ...[][]float32) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := hosts[:len(shards)]
-	port := clitest.FreePort(t)
-	groups := make([]*cluster.Group, len(hs))
-	for i := len(hs) - 1; i >= 0; i-- {
-		g, err := cluster.Join(cluster.Config{Hosts: hs, Current: hs[i], Port: port, DialWait: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { g.Close() })
-		groups[i] = g
+	jobs := make([]*algorithms.Job, len(shards))
+	for i, shard := range shards {
+		jobs[i] = &algorithms.Job{Hyper: v, Channels: map[string]algorithms.Channel{"train": &memChannel{rows: shard, d: d}},
+			Metrics: &fakeMetrics{}, Compute: compute.Current()}
 	}
-	models := make([]*Model, len(hs))
-	errs := make([]error, len(hs))
-	var wg sync.WaitGroup
-	for i := range hs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			job := &algorithms.Job{Hyper: v, Channels: map[string]algorithms.Channel{"train": &memChannel{rows: shards[i], d: d}},
-				Metrics: &fakeMetrics{}, Compute: compute.Current(), Peers: groups[i],
-				Cluster: algorithms.Cluster{CurrentHost: hs[i], Hosts: hs}}
-			m, err := Algorithm{}.Train(context.Background(), job)
-			if err != nil {
-				groups[i].Fail(err) // as the trainer does
-				errs[i] = err
-				return
-			}
+	ms, errs := clustertest.Train(t, Algorithm{}, jobs)
+	models := make([]*Model, len(ms))
+	for i, m := range ms {
+		if m != nil {
 			models[i] = m.(*Model)
-		}()
+		}
 	}
-	wg.Wait()
 	return models, errs
 }
 
@@ -123,7 +97,7 @@ func TestMergeRegular(t *testing.T) {
 			if errs[i] != nil {
 				t.Fatalf("subtract_mean=%s host %d: %v", center, i+1, errs[i])
 			}
-			sameModel(t, "subtract_mean="+center+" host "+hosts[i], m, one, 1e-5)
+			sameModel(t, "subtract_mean="+center+" host "+clustertest.Hosts[i], m, one, 1e-5)
 		}
 		if center == "true" {
 			checkComponents(t, models[0], sigma, r, 1e-4)
@@ -136,13 +110,7 @@ func TestMergeRegular(t *testing.T) {
 // shorter than the rows Q₀ is found from.
 func TestMergeRandomized(t *testing.T) {
 	d := 60
-	sigma := make([]float64, d)
-	mean := make([]float64, d)
-	for i := range sigma {
-		sigma[i] = 100 * math.Pow(0.6, float64(i))
-		mean[i] = float64(i % 7)
-	}
-	rows, r := knownSpectrum(2000, sigma, mean, 2)
+	rows, sigma, r := decaying(d)
 	hp := map[string]any{"feature_dim": "60", "num_components": "4", "extra_components": "10",
 		"algorithm_mode": "randomized", "mini_batch_size": "100"}
 	for _, sizes := range [][]int{{1000, 1000}, {1950, 50}, {2000, 0}} {

@@ -169,9 +169,9 @@ func TestRegularKnownSpectrum(t *testing.T) {
 	}
 }
 
-func TestRandomizedKnownSpectrum(t *testing.T) {
-	// d=60, a decaying spectrum, k=4 with ℓ = 4 + 10 < d.
-	d := 60
+// decaying is knownSpectrum's 2000 rows of d features with singular values
+// 100·0.6^i and means i mod 7.
+func decaying(d int) ([][]float32, []float64, *mat.Dense) {
 	sigma := make([]float64, d)
 	mean := make([]float64, d)
 	for i := range sigma {
@@ -179,6 +179,13 @@ func TestRandomizedKnownSpectrum(t *testing.T) {
 		mean[i] = float64(i % 7)
 	}
 	rows, r := knownSpectrum(2000, sigma, mean, 2)
+	return rows, sigma, r
+}
+
+func TestRandomizedKnownSpectrum(t *testing.T) {
+	// d=60, a decaying spectrum, k=4 with ℓ = 4 + 10 < d.
+	d := 60
+	rows, sigma, r := decaying(d)
 	m := train(t, map[string]any{"feature_dim": "60", "num_components": "4", "extra_components": "10",
 		"algorithm_mode": "randomized", "mini_batch_size": "100"}, &memChannel{rows: rows, d: d})
 	checkComponents(t, m, sigma, r, 1e-3)

@@ -78,11 +78,17 @@ func TestTrainAndLoad(t *testing.T) {
 	if got := trainertest.ModelFiles(t, root); len(got) != 1 || got[0] != "model_algo-1" {
 		t.Fatalf("model files %q", got)
 	}
+	wantSeparates(t, root)
+}
+
+// wantSeparates loads the model of root and checks that it tells csvData's
+// classes apart: x0 = 2 is clearly positive, x0 = -2 clearly negative.
+func wantSeparates(t *testing.T, root string) {
+	t.Helper()
 	m, err := linearlearner.Algorithm{}.Load(filepath.Join(root, "model"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// x0 = 2 is clearly positive, x0 = -2 clearly negative.
 	b := &data.Batch{Rows: 2, Cols: 3, Dense: []float32{2, 10, 0, -2, 10, 0}}
 	p, err := m.Predict(context.Background(), b, algorithms.PredictOptions{})
 	if err != nil {

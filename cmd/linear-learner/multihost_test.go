@@ -2,17 +2,12 @@ package main_test
 
 import (
 	"bytes"
-	"context"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/sagebrush-ml/sagebrush/algorithms"
-	"github.com/sagebrush-ml/sagebrush/algorithms/linearlearner"
 	"github.com/sagebrush-ml/sagebrush/cli/clitest"
-	"github.com/sagebrush-ml/sagebrush/data"
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
 )
 
@@ -65,18 +60,7 @@ func TestTrainMultiHost(t *testing.T) {
 	if got := trainertest.ModelFiles(t, roots[1]); len(got) != 0 {
 		t.Errorf("the second host wrote %q; only the leader writes the model", got)
 	}
-	m, err := linearlearner.Algorithm{}.Load(filepath.Join(roots[0], "model"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &data.Batch{Rows: 2, Cols: 3, Dense: []float32{2, 10, 0, -2, 10, 0}}
-	p, err := m.Predict(context.Background(), b, algorithms.PredictOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l := p.Outputs[1].Values; l[0] != 1 || l[1] != 0 {
-		t.Errorf("predicted_label %v, want [1 0] (scores %v)", l, p.Outputs[0].Values)
-	}
+	wantSeparates(t, roots[0])
 }
 
 // TestTrainMultiHostNoRecords: when no host has a record, both fail with
