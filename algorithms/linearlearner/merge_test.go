@@ -1,9 +1,12 @@
 package linearlearner
 
 import (
+	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/cluster/clustertest"
@@ -24,7 +27,7 @@ func trainHosts(t *testing.T, hp map[string]any, channels ...map[string]algorith
 		metrics[i] = &fakeMetrics{}
 		jobs[i] = &algorithms.Job{Hyper: v, Channels: ch, Metrics: metrics[i], Compute: compute.Current()}
 	}
-	ms, errs := clustertest.Train(t, Algorithm{}, jobs)
+	ms, errs := clustertest.Train(t, context.Background(), Algorithm{}, jobs)
 	models := make([]*Model, len(ms))
 	for i, m := range ms {
 		if m != nil {
@@ -136,6 +139,47 @@ func TestMergeEmptyHost(t *testing.T) {
 		if err == nil || !algorithms.ClientError(err) {
 			t.Errorf("no records, host %d: %v, want a client error", i+1, err)
 		}
+	}
+}
+
+// TestMergeInterrupted: SIGTERM reaches every host mid-training (the
+// leader's context is cancelled at the end of its second epoch, the
+// follower's wherever it is): both return promptly with the cancellation,
+// the leader with a model of what was learnt.
+func TestMergeInterrupted(t *testing.T) {
+	hp := map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "mini_batch_size": "100", "num_models": "4", "epochs": "50"}
+	v, err := Algorithm{}.Schema().Parse(hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lead := &fakeMetrics{}
+	jobs := []*algorithms.Job{
+		{Hyper: v, Channels: map[string]algorithms.Channel{"train": synth(2000, 3, 6, binaryTarget)},
+			Metrics: cancelAfter{fakeMetrics: lead, n: 2, cancel: cancel}, Compute: compute.Current()},
+		{Hyper: v, Channels: map[string]algorithms.Channel{"train": synth(2000, 3, 9, binaryTarget)},
+			Metrics: &fakeMetrics{}, Compute: compute.Current()},
+	}
+	done := make(chan struct{})
+	var models []algorithms.Model
+	var errs []error
+	go func() {
+		defer close(done)
+		models, errs = clustertest.Train(t, ctx, Algorithm{}, jobs)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hosts did not return within 30 s of the cancellation")
+	}
+	for i, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("host %d: %v, want context.Canceled", i+1, err)
+		}
+	}
+	if models[0] == nil {
+		t.Errorf("the leader returned no model of what it learnt")
 	}
 }
 

@@ -212,7 +212,10 @@ func (t *trainer) interrupted(err error) (algorithms.Model, error) {
 		if !t.hasVal {
 			// The sample is in memory: a moment's work, after the cancel.
 			// Should it fail, no model has a snapshot and final keeps
-			// the current weights.
+			// the current weights. On this host's sample alone: the
+			// other hosts are stopping too, and no round with them could
+			// be counted on to complete.
+			t.peers = nil
 			_ = t.selectOnSample(context.Background())
 		}
 		if m := t.final(""); m.finite() {

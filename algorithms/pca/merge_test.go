@@ -1,6 +1,7 @@
 package pca
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
@@ -24,7 +25,7 @@ func trainHosts(t *testing.T, hp map[string]any, d int, shards ...[][]float32) (
 		jobs[i] = &algorithms.Job{Hyper: v, Channels: map[string]algorithms.Channel{"train": &memChannel{rows: shard, d: d}},
 			Metrics: &fakeMetrics{}, Compute: compute.Current()}
 	}
-	ms, errs := clustertest.Train(t, Algorithm{}, jobs)
+	ms, errs := clustertest.Train(t, context.Background(), Algorithm{}, jobs)
 	models := make([]*Model, len(ms))
 	for i, m := range ms {
 		if m != nil {

@@ -36,11 +36,12 @@ func Join(t testing.TB, n int) []*cluster.Group {
 	return groups
 }
 
-// Train runs algo's Train for every job at once, as the hosts of one job:
-// job i becomes host i of the first len(jobs) Hosts, joined by Join, and a
-// host whose Train fails tells the others, as the trainer does. It returns
+// Train runs algo's Train with ctx for every job at once, as the hosts of
+// one job: job i becomes host i of the first len(jobs) Hosts, joined by
+// Join, and a host whose Train fails tells the others unless ctx was
+// cancelled (a stop reaches every host), as the trainer does. It returns
 // each host's model and error.
-func Train(t testing.TB, algo algorithms.Algorithm, jobs []*algorithms.Job) ([]algorithms.Model, []error) {
+func Train(t testing.TB, ctx context.Context, algo algorithms.Algorithm, jobs []*algorithms.Job) ([]algorithms.Model, []error) {
 	t.Helper()
 	hs := Hosts[:len(jobs)]
 	groups := Join(t, len(jobs))
@@ -53,8 +54,8 @@ func Train(t testing.TB, algo algorithms.Algorithm, jobs []*algorithms.Job) ([]a
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			models[i], errs[i] = algo.Train(context.Background(), job)
-			if errs[i] != nil {
+			models[i], errs[i] = algo.Train(ctx, job)
+			if errs[i] != nil && ctx.Err() == nil { // a stop is every host's, not relayed
 				groups[i].Fail(errs[i])
 			}
 		}()
