@@ -128,7 +128,14 @@ const (
 // so that a corrupt length fails rather than allocates.
 const maxFrame = 16 << 30
 
+// MaxMessage is the most bytes one part or result of an Exchange may
+// hold; a larger one fails the round before it is sent.
+const MaxMessage = maxFrame
+
 func writeFrame(w io.Writer, kind byte, round uint32, payload []byte) error {
+	if len(payload) > maxFrame {
+		return fmt.Errorf("a message of %d bytes is above the %d bytes one message between hosts can carry", len(payload), maxFrame)
+	}
 	var h [13]byte
 	h[0] = kind
 	binary.LittleEndian.PutUint32(h[1:], round)

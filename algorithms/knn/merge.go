@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/cluster"
 )
 
 // MergesHosts: in a multi-host job every host samples its share of
@@ -28,6 +29,9 @@ const mergedStream = 0x6d65726765
 // labels.
 func mergeHosts(ctx context.Context, peers algorithms.Peers, res *Reservoir, p Params, metrics algorithms.Metrics) (xs, labels []float32, err error) {
 	part := encodeSample(res.X[:res.Len()*res.Dim], res.Labels, res.Seen, res.Dim)
+	if len(part) > maxMessage {
+		return nil, nil, tooLarge("this host's sample", res.Len(), len(part), p)
+	}
 	out, err := peers.Exchange(ctx, part, func(parts [][]byte) ([]byte, error) {
 		return mergeSamples(parts, p, metrics)
 	})
@@ -67,6 +71,9 @@ func mergeSamples(parts [][]byte, p Params, metrics algorithms.Metrics) ([]byte,
 	if rows == 0 {
 		return nil, algorithms.Errorf("the train channels of all %d hosts hold no records: k-NN needs at least one labelled row", len(parts))
 	}
+	if size := headerBytes + 4*rows*(d+1); size > maxMessage {
+		return nil, tooLarge(fmt.Sprintf("the merged sample of %d hosts", len(parts)), rows, size, p)
+	}
 	out := make([]byte, 0, headerBytes+4*rows*(d+1))
 	out = appendHeader(out, rows, d, seen)
 	for i, body := range bodies {
@@ -78,6 +85,17 @@ func mergeSamples(parts [][]byte, p Params, metrics algorithms.Metrics) ([]byte,
 	metrics.Logf("merged the samples of %d hosts: %d rows of %d records seen (rows per host: %s; sample_size=%d)",
 		len(parts), rows, seen, strings.Join(counts, ", "), p.SampleSize)
 	return out, nil
+}
+
+// maxMessage is the most bytes a sample may take between hosts
+// (cluster.MaxMessage; a variable for the tests).
+var maxMessage = cluster.MaxMessage
+
+// tooLarge is the client error of a sample too large to send between
+// hosts: sample_size is the user's to lower.
+func tooLarge(what string, rows, size int, p Params) error {
+	return algorithms.Errorf("sample_size = %d: %s (%d rows of feature_dim %d) takes %d bytes, above the %d bytes one message between hosts can carry; lower sample_size",
+		p.SampleSize, what, rows, p.FeatureDim, size, maxMessage)
 }
 
 // headerBytes is the length of encodeSample's header.

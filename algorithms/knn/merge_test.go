@@ -79,6 +79,22 @@ func TestMergeSamples(t *testing.T) {
 	}
 }
 
+// TestMergeTooLarge: a merged sample above what one message between hosts
+// carries is a client error naming sample_size, before anything is sent.
+func TestMergeTooLarge(t *testing.T) {
+	defer func(m int) { maxMessage = m }(maxMessage)
+	p := Params{FeatureDim: 2, SampleSize: 4}
+	parts := [][]byte{
+		encodeSample([]float32{1, 2, 3, 4}, []float32{10, 11}, 5, 2),
+		encodeSample([]float32{5, 6}, []float32{12}, 1, 2),
+	}
+	maxMessage = headerBytes + 4*3*3 - 1 // the three rows' merged sample, less a byte
+	_, err := mergeSamples(parts, p, &fakeMetrics{})
+	if err == nil || !algorithms.ClientError(err) || !strings.Contains(err.Error(), "sample_size = 4: the merged sample of 2 hosts (3 rows of feature_dim 2)") {
+		t.Errorf("error %v, want the client error of a merged sample too large", err)
+	}
+}
+
 func binaryHeader(rows, d int, seen int64) []byte { return appendHeader(nil, rows, d, seen) }
 
 // FuzzDecodeSample feeds arbitrary bytes to the decoder of another host's
