@@ -25,7 +25,7 @@ ifeq ($(BLAS),openblas)
   GOBUILD := $(SIMD) CGO_ENABLED=1 CGO_LDFLAGS="$(OPENBLAS_A) -lm -lpthread" $(GO) build \
              -tags openblas,netgo,osusergo -trimpath \
              -ldflags='-s -w -linkmode external -extldflags "-static"'
-  GOTEST_BLAS := CGO_ENABLED=1 CGO_LDFLAGS="$(OPENBLAS_A) -lm -lpthread" $(GO) test -tags openblas,netgo,osusergo
+  GOTEST_BLAS := $(SIMD) CGO_ENABLED=1 CGO_LDFLAGS="$(OPENBLAS_A) -lm -lpthread" $(GO) test -tags openblas,netgo,osusergo
 else
   GOBUILD := $(SIMD) CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w'
 endif
@@ -70,7 +70,7 @@ endif
 
 vet:
 	CGO_ENABLED=0 $(GO) vet ./...
-	$(SIMD) CGO_ENABLED=0 $(GO) vet ./algorithms/linearlearner/... ./algorithms/kmeans/...
+	$(SIMD) CGO_ENABLED=0 $(GO) vet ./algorithms/linearlearner/... ./cmd/linear-learner/... ./algorithms/kmeans/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -65,6 +65,11 @@ type Job struct {
 	Peers Peers
 }
 
+// MultiHost reports whether the job runs on several hosts joined through
+// Peers: each host then trains on its shard, one without records takes
+// part with none, and the merge fails the job when no host has any.
+func (j *Job) MultiHost() bool { return j.Peers != nil && j.Peers.Size() > 1 }
+
 // Peers is the hosts of a multi-host job (cluster.Group), for merging what
 // each host learnt from its shard of the data into one model.
 type Peers interface {

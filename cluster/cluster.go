@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -50,7 +51,8 @@ type Config struct {
 	Current string   // this host, one of Hosts
 	Port    int
 	// DialWait bounds how long a host keeps trying to reach the leader
-	// (which may start later); 0 means 10 minutes.
+	// (which may start later), and how long the leader waits for every
+	// host to join; 0 means 10 minutes.
 	DialWait time.Duration
 }
 
@@ -72,6 +74,7 @@ type Group struct {
 	lnDone  chan struct{} // closed when accept stops (lnErr says why)
 	lnErr   error
 	closing bool
+	joinBy  time.Time // the others must have joined by then
 
 	// Others: the connection to the leader, once dialled.
 	conn net.Conn
@@ -102,6 +105,7 @@ func Join(cfg Config) (*Group, error) {
 		}
 		g.ln, g.conns, g.left = ln, make([]net.Conn, len(cfg.Hosts)), len(cfg.Hosts)-1
 		g.joined, g.lnDone = make(chan struct{}), make(chan struct{})
+		g.joinBy = time.Now().Add(g.dialWait)
 		if g.left == 0 {
 			close(g.joined)
 		}
@@ -124,18 +128,23 @@ const (
 	kindFail                   // payload: 1 byte (1: a client error), then the host's name, NUL, the reason
 )
 
-// maxFrame bounds a frame's payload: 16 GiB, far above any model state,
-// so that a corrupt length fails rather than allocates.
-const maxFrame = 16 << 30
-
 // MaxMessage is the most bytes one part or result of an Exchange may
-// hold; a larger one fails the round before it is sent.
-const MaxMessage = maxFrame
+// hold (16 GiB, far above any model state; a corrupt frame length fails
+// rather than allocates): a larger one fails the round before it is sent,
+// as this host's failure.
+const MaxMessage = 16 << 30
+
+// maxPart is the bound Exchange checks parts and results against:
+// MaxMessage, lowered by tests (readFrame keeps MaxMessage, so that the
+// small frames of a test still pass).
+var maxPart int = MaxMessage
+
+// tooLarge is the error of a part or result above maxPart.
+func tooLarge(what string, n int) error {
+	return fmt.Errorf("cluster: %s of %d bytes is above the %d bytes one message between hosts can carry", what, n, maxPart)
+}
 
 func writeFrame(w io.Writer, kind byte, round uint32, payload []byte) error {
-	if len(payload) > maxFrame {
-		return fmt.Errorf("a message of %d bytes is above the %d bytes one message between hosts can carry", len(payload), maxFrame)
-	}
 	var h [13]byte
 	h[0] = kind
 	binary.LittleEndian.PutUint32(h[1:], round)
@@ -153,7 +162,7 @@ func readFrame(r io.Reader) (kind byte, round uint32, payload []byte, err error)
 		return 0, 0, nil, err
 	}
 	n := binary.LittleEndian.Uint64(h[5:])
-	if n > maxFrame {
+	if n > MaxMessage {
 		return 0, 0, nil, fmt.Errorf("frame of %d bytes", n)
 	}
 	// Grown as bytes arrive, not allocated at the declared length: a
@@ -251,6 +260,9 @@ func (g *Group) Exchange(ctx context.Context, part []byte, merge func(parts [][]
 	if len(g.hosts) == 1 {
 		return merge([][]byte{part})
 	}
+	if len(part) > maxPart {
+		return nil, tooLarge("this host's part", len(part))
+	}
 	if g.Leader() {
 		return g.lead(ctx, part, merge)
 	}
@@ -295,6 +307,9 @@ func (g *Group) lead(ctx context.Context, part []byte, merge func([][]byte) ([]b
 		}
 	}
 	res, err := merge(parts)
+	if err == nil && len(res) > maxPart {
+		err = tooLarge("the leader's merge", len(res))
+	}
 	if err != nil {
 		g.Fail(err)
 		return nil, err
@@ -310,11 +325,28 @@ func (g *Group) lead(ctx context.Context, part []byte, merge func([][]byte) ([]b
 }
 
 func (g *Group) waitJoined(ctx context.Context) error {
+	timer := time.NewTimer(time.Until(g.joinBy))
+	defer timer.Stop()
 	select {
 	case <-g.joined:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-timer.C:
+		select {
+		case <-g.joined:
+			return nil
+		default:
+		}
+		g.mu.Lock()
+		var missing []string
+		for i, c := range g.conns {
+			if i > 0 && c == nil {
+				missing = append(missing, g.hosts[i])
+			}
+		}
+		g.mu.Unlock()
+		return fmt.Errorf("cluster: host(s) %s did not join the leading host within %v", strings.Join(missing, ", "), g.dialWait)
 	case <-g.lnDone:
 		select {
 		case <-g.joined: // the last host joined as the listener closed
@@ -401,6 +433,11 @@ func (g *Group) Fail(err error) {
 		if he.Client {
 			err = clientReason{err}
 		}
+	}
+	if !g.Leader() && he != nil {
+		// The leader sent it, or the connection to the leader broke:
+		// the leader knows already, and would read back its own name.
+		return
 	}
 	p := failPayload(host, err)
 	if g.Leader() {

@@ -217,3 +217,87 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestTooLarge: a part above the message bound fails its host before it is
+// sent, and the others learn it as that host's failure; so does a merge
+// result above it, as the leader's.
+func TestTooLarge(t *testing.T) {
+	defer func(m int) { maxPart = m }(maxPart)
+	maxPart = 10
+	gs := join(t, hosts[:2])
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, g := range gs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part := []byte("p")
+			if i == 1 {
+				part = bytes.Repeat([]byte("x"), 11)
+			}
+			_, errs[i] = g.Exchange(context.Background(), part, concat)
+			if i == 1 && errs[i] != nil {
+				g.Fail(errs[i]) // as the trainer does
+			}
+		}()
+	}
+	wg.Wait()
+	var he *HostError
+	if !strings.Contains(fmt.Sprint(errs[1]), "this host's part of 11 bytes is above the 10 bytes") {
+		t.Errorf("follower: %v, want the error of its too large part", errs[1])
+	}
+	if !errors.As(errs[0], &he) || he.Host != "127.0.0.2" || !strings.Contains(he.Reason, "part of 11 bytes") {
+		t.Errorf("leader: %v, want host 127.0.0.2's failure", errs[0])
+	}
+
+	gs = join(t, hosts[:2])
+	for i, g := range gs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = g.Exchange(context.Background(), []byte("part-"+fmt.Sprint(i)), concat) // 13 bytes merged
+		}()
+	}
+	wg.Wait()
+	if !strings.Contains(fmt.Sprint(errs[0]), "the leader's merge of 13 bytes") ||
+		!errors.As(errs[1], &he) || he.Host != "127.0.0.1" || !strings.Contains(he.Reason, "merge of 13 bytes") {
+		t.Errorf("too large merge: leader %v, follower %v", errs[0], errs[1])
+	}
+}
+
+// TestFollowerKeepsLeaderError: a follower failing with the leader's own
+// error does not send it back, so the leader never reads its own name as
+// the failing host's.
+func TestFollowerKeepsLeaderError(t *testing.T) {
+	gs := join(t, hosts[:2])
+	done := make(chan error, 1)
+	go func() {
+		_, err := gs[0].Exchange(context.Background(), []byte("p"), concat)
+		done <- err
+	}()
+	gs[1].dial(context.Background(), 10*time.Second)
+	gs[1].Fail(&HostError{Host: "127.0.0.1", Reason: "the leader's reason"})
+	gs[1].Close()
+	var he *HostError
+	if err := <-done; !errors.As(err, &he) || he.Host != "127.0.0.2" {
+		t.Fatalf("leader: %v, want the follower's lost connection, not its own name", err)
+	}
+}
+
+// TestLeaderJoinTimeout: a host that never joins fails the leader's round
+// after DialWait, naming it, instead of a wait without end.
+func TestLeaderJoinTimeout(t *testing.T) {
+	g, err := Join(Config{Hosts: hosts[:2], Current: hosts[0], Port: clitest.FreePort(t), DialWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	start := time.Now()
+	_, err = g.Exchange(context.Background(), []byte("p"), concat)
+	if err == nil || !strings.Contains(err.Error(), "host(s) 127.0.0.2 did not join the leading host within 200ms") {
+		t.Fatalf("got %v, want the error naming the host that did not join", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("took %v", time.Since(start))
+	}
+}

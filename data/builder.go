@@ -2,6 +2,7 @@ package data
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -102,6 +103,38 @@ func (bl *builder) toSparse() {
 
 // addSparse appends a sparse row; keys and vals have equal length and every
 // key is < cols (checked by the caller). Keys are sorted here; a repeated
+// checkSparse checks one sparse record (JSON or RecordIO) before it is
+// added: the flattened size of its shape, when given, may be smaller than
+// cols (the SDK writes a scipy matrix's own width, which leaves out
+// trailing columns no row uses) but not larger; it has one value per key;
+// every key is below cols. A size or key beyond cols is a *DimensionError;
+// a count mismatch is counts ("N keys and M values"), for the caller to
+// word.
+func checkSparse(record int, shape, keys []uint64, nvals, cols int) (dim error, counts string) {
+	if len(shape) > 0 {
+		size := uint64(1)
+		for _, d := range shape {
+			if d != 0 && size > math.MaxInt32/d {
+				size = math.MaxInt32
+				break
+			}
+			size *= d
+		}
+		if size > uint64(cols) {
+			return &DimensionError{Record: record, Got: int(size), Want: cols, Shape: true}, ""
+		}
+	}
+	if len(keys) != nvals {
+		return nil, itoa(int64(len(keys))) + " keys and " + itoa(int64(nvals)) + " values"
+	}
+	for _, k := range keys {
+		if k >= uint64(cols) {
+			return &DimensionError{Record: record, Got: int(min(k, math.MaxInt32)), Want: cols, Key: true}, ""
+		}
+	}
+	return nil, ""
+}
+
 // key is an error message.
 func (bl *builder) addSparse(keys []uint64, vals []float32) string {
 	sorted := true

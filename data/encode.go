@@ -109,6 +109,20 @@ func ResponseContentType(accept MediaType) string {
 	return accept.Type
 }
 
+// PythonJSONNonFinite is how Python's json.dumps writes v when v is not
+// finite (NaN, Infinity, -Infinity); ok is false for a finite v.
+func PythonJSONNonFinite(v float64) (s string, ok bool) {
+	switch {
+	case math.IsNaN(v):
+		return "NaN", true
+	case math.IsInf(v, 1):
+		return "Infinity", true
+	case math.IsInf(v, -1):
+		return "-Infinity", true
+	}
+	return "", false
+}
+
 // AppendPythonFloat appends Python's repr of v: the shortest text that
 // reads back to v, in fixed notation with at least one fraction digit
 // ("7.0", "0.0001", "123456789012345.0") when the decimal exponent is in
@@ -202,13 +216,8 @@ func appendNumber(dst []byte, o *Output, v float32) ([]byte, error) {
 		if o.Kind == Int {
 			return dst, fmt.Errorf("data: output %q of kind Int has the value %v", o.Name, v)
 		}
-		switch {
-		case v > 0:
-			return append(dst, "Infinity"...), nil
-		case v < 0:
-			return append(dst, "-Infinity"...), nil
-		}
-		return append(dst, "NaN"...), nil
+		s, _ := PythonJSONNonFinite(float64(v))
+		return append(dst, s...), nil
 	}
 	if o.Kind == Int {
 		if v != float32(math.Trunc(float64(v))) || math.Abs(float64(v)) > 1<<53 {

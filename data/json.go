@@ -503,26 +503,10 @@ func (s *jsonScanner) commit(bl *builder, sparse bool) error {
 		bl.addDense(s.vals)
 		return nil
 	}
-	if len(s.shape) > 0 {
-		size := uint64(1)
-		for _, d := range s.shape {
-			if d != 0 && size > 1<<31/d {
-				size = 1 << 31
-				break
-			}
-			size *= d
-		}
-		if size > uint64(cols) { // smaller is fine, as for RecordIO
-			return &DimensionError{Record: s.inst, Got: int(size), Want: cols, Shape: true}
-		}
-	}
-	if len(s.keys) != len(s.vals) {
-		return s.errInst("sparse features have " + itoa(int64(len(s.keys))) + " keys and " + itoa(int64(len(s.vals))) + " values")
-	}
-	for _, k := range s.keys {
-		if k >= uint64(cols) {
-			return &DimensionError{Record: s.inst, Got: int(min(k, 1<<31)), Want: cols, Key: true}
-		}
+	if dim, counts := checkSparse(s.inst, s.shape, s.keys, len(s.vals), cols); dim != nil {
+		return dim
+	} else if counts != "" {
+		return s.errInst("sparse features have " + counts)
 	}
 	if msg := bl.addSparse(s.keys, s.vals); msg != "" {
 		return s.errInst(msg)

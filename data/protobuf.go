@@ -3,7 +3,6 @@ package data
 import (
 	"errors"
 	"io"
-	"math"
 
 	"google.golang.org/protobuf/proto"
 
@@ -121,29 +120,10 @@ func (d *protoDecoder) decode(payload []byte, idx int, bl *builder) (label float
 	cols := bl.cols
 	if len(keys) > 0 || (len(vals) == 0 && len(shape) > 0) {
 		// Sparse: keys index the flattened tensor of the given shape.
-		if len(shape) > 0 {
-			size := uint64(1)
-			for _, s := range shape {
-				if s != 0 && size > math.MaxInt32/s {
-					size = math.MaxInt32
-					break
-				}
-				size *= s
-			}
-			// Smaller is fine: the SDK writes a scipy matrix's own width,
-			// which leaves out trailing columns no row uses.
-			if size > uint64(cols) {
-				return 0, false, &DimensionError{Record: idx, Got: int(size), Want: cols, Shape: true}
-			}
-		}
-		if len(keys) != len(vals) {
-			return 0, false, perr("sparse tensor has "+itoa(int64(len(keys)))+" keys and "+itoa(int64(len(vals)))+" values", nil)
-		}
-		for _, k := range keys {
-			if k >= uint64(cols) {
-				got := int(min(k, math.MaxInt32))
-				return 0, false, &DimensionError{Record: idx, Got: got, Want: cols, Key: true}
-			}
+		if dim, counts := checkSparse(idx, shape, keys, len(vals), cols); dim != nil {
+			return 0, false, dim
+		} else if counts != "" {
+			return 0, false, perr("sparse tensor has "+counts, nil)
 		}
 		if msg := bl.addSparse(keys, vals); msg != "" {
 			return 0, false, perr(msg, nil)

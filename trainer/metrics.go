@@ -228,13 +228,8 @@ func formatValue(v float64) string {
 // jsonValue is formatValue with Python's json spellings of the non-finite
 // values.
 func jsonValue(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "Infinity"
-	case math.IsInf(v, -1):
-		return "-Infinity"
+	if s, ok := data.PythonJSONNonFinite(v); ok {
+		return s
 	}
 	return formatValue(v)
 }

@@ -2,13 +2,12 @@ package kmeans
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/internal/wire"
 )
 
 // MergesHosts: in a multi-host job every host runs the mini-batch phase on
@@ -38,6 +37,9 @@ func (t *trainer) mergeHosts(ctx context.Context, peers algorithms.Peers, rng *r
 		if all.Rows == 0 {
 			return nil, algorithms.Errorf("the train channels of all %d hosts hold no records: k-means needs at least k=%d rows", len(parts), t.p.K)
 		}
+		if seen < int64(t.p.K) {
+			return nil, algorithms.Errorf("the train channels of all %d hosts hold %d records but k is %d: k-means needs at least k records", len(parts), seen, t.p.K)
+		}
 		t.metrics.Logf("mini-batch phase done on %d hosts: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
 			len(parts), all.Rows, seen, t.p.K, t.p.LloydInitMethod, t.p.LloydNumTrials)
 		centers := reduce(t.be, all, counts, t.p, rng)
@@ -57,44 +59,34 @@ func (t *trainer) mergeHosts(ctx context.Context, peers algorithms.Peers, rng *r
 	return centers, nil
 }
 
-// encodeCenters lays out rows, cols, seen, whether counts follow, the
-// float32 centers and the float64 counts, little-endian.
+// encodeCenters lays out rows, cols, seen, the number of counts (0 or
+// rows), the float32 centers and the float64 counts (internal/wire).
 func encodeCenters(c compute.Matrix, counts []float64, seen int64) []byte {
-	b := make([]byte, 0, 32+4*len(c.Data)+8*len(counts))
-	b = binary.LittleEndian.AppendUint64(b, uint64(c.Rows))
-	b = binary.LittleEndian.AppendUint64(b, uint64(c.Cols))
-	b = binary.LittleEndian.AppendUint64(b, uint64(seen))
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(counts)))
-	for _, v := range c.Data[:c.Rows*c.Cols] {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-	}
-	for _, v := range counts {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
-	}
-	return b
+	w := wire.Writer{B: make([]byte, 0, 32+4*c.Rows*c.Cols+8*len(counts))}
+	w.U64(uint64(c.Rows))
+	w.U64(uint64(c.Cols))
+	w.U64(uint64(seen))
+	w.U64(uint64(len(counts)))
+	w.F32s(c.Data[:c.Rows*c.Cols])
+	w.F64s(counts)
+	return w.B
 }
 
 // decodeCenters reads encodeCenters' layout, checking that the centers
 // have d columns (an empty host sends none).
 func decodeCenters(b []byte, d int) (compute.Matrix, []float64, int64, error) {
-	if len(b) < 32 {
-		return compute.Matrix{}, nil, 0, fmt.Errorf("%d bytes, shorter than the 32-byte header", len(b))
+	r := wire.NewReader(b)
+	rows, cols, seen, nc := r.U64(), r.U64(), r.U64(), r.U64()
+	if err := r.Err(); err != nil {
+		return compute.Matrix{}, nil, 0, err
 	}
-	rows, cols := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
-	seen, nc := int64(binary.LittleEndian.Uint64(b[16:])), binary.LittleEndian.Uint64(b[24:])
-	b = b[32:]
-	if rows > 0 && cols != uint64(d) || nc != 0 && nc != rows || rows > uint64(len(b)) ||
-		uint64(len(b)) != 4*rows*cols+8*nc {
+	if rows > 0 && cols != uint64(d) || nc != 0 && nc != rows || rows > uint64(r.Len())/4 {
 		return compute.Matrix{}, nil, 0, fmt.Errorf("%d×%d centers with %d counts in %d bytes, for feature_dim %d", rows, cols, nc, len(b), d)
 	}
-	c := compute.NewMatrix(int(rows), d)
-	for i := range c.Data {
-		c.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	data := r.F32s(int(rows) * d)
+	counts := r.F64s(int(nc))
+	if err := r.Done(); err != nil {
+		return compute.Matrix{}, nil, 0, fmt.Errorf("%d×%d centers with %d counts in %d bytes: %w", rows, cols, nc, len(b), err)
 	}
-	b = b[4*len(c.Data):]
-	counts := make([]float64, nc)
-	for i := range counts {
-		counts[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	}
-	return c, counts, seen, nil
+	return compute.MatrixOf(int(rows), d, data), counts, int64(seen), nil
 }

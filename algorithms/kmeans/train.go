@@ -36,13 +36,13 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		}
 	}
 	rng := rand.New(rand.NewPCG(seed, uint64(host)))
-	t := &trainer{p: p, be: job.Compute, rng: rng, metrics: job.Metrics}
+	multi := job.MultiHost()
+	t := &trainer{p: p, be: job.Compute, rng: rng, metrics: job.Metrics, multi: multi}
 	if t.be == nil {
 		t.be = compute.Current()
 	}
 	train := job.Channels["train"]
 	err := t.stream(ctx, train)
-	multi := job.Peers != nil && job.Peers.Size() > 1
 	if t.centers.Rows == 0 && !multi {
 		if err == nil {
 			err = algorithms.Errorf("the train channel holds no records: k-means needs at least k=%d rows", p.K)
@@ -66,6 +66,8 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
 		centers = reduce(t.be, t.centers, t.counts, p, rng)
 	}
+	// No centers: no local Lloyd trial had a finite loss (overflowed
+	// distances), so reduce kept none.
 	if centers.Rows == 0 || !algorithms.Finite(centers.Data) {
 		return nil, errOverflow
 	}
@@ -87,6 +89,7 @@ type trainer struct {
 	be      compute.Backend
 	rng     *rand.Rand
 	metrics algorithms.Metrics
+	multi   bool // a host of a multi-host job: fewer than k rows of its own are fine
 
 	centers compute.Matrix // K × d
 	counts  []float64      // (decayed) points represented by each center
@@ -175,10 +178,11 @@ func rows(bs []*data.Batch) int {
 // init picks the K = k × extra_center_factor initial centers from the rows
 // of the first batches (one batch unless mini_batch_size < K). With fewer
 // rows than K in the whole channel, K shrinks to the rows available; fewer
-// than k rows is an error.
+// than k rows is an error, on one host; a host of a multi-host job keeps
+// what it has, and the leader checks the hosts' rows together.
 func (t *trainer) init(first []*data.Batch) error {
 	d, n := t.p.FeatureDim, rows(first)
-	if n < t.p.K {
+	if n < t.p.K && !t.multi {
 		return algorithms.Errorf("the train channel holds %d records but k is %d: k-means needs at least k records", n, t.p.K)
 	}
 	K := min(t.p.K*t.p.ExtraCenterFactor, n)

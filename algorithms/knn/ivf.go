@@ -227,6 +227,11 @@ func (v *IVF) Search(be compute.Backend, q compute.Matrix, k int, dist []float32
 		return
 	}
 	nprobe := min(max(p.NProbe, 1), v.nlist)
+	if v.n < k {
+		// No probe of fewer lists can find k rows: probe them all at once
+		// rather than widen query by query (searchWider).
+		nprobe = v.nlist
+	}
 	pd, pl := make([]float32, n*nprobe), make([]int32, n*nprobe)
 	v.quant.Search(be, q, nprobe, pd, pl, SearchParams{})
 

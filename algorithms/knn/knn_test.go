@@ -364,6 +364,43 @@ func TestIVFShortLists(t *testing.T) {
 	}
 }
 
+// TestIVFFewerRowsThanK: an index of 40 rows asked for k=60 returns every
+// row (ascending, each once) and then empty slots (id -1), from whatever
+// nprobe: all lists are probed at once.
+func TestIVFFewerRowsThanK(t *testing.T) {
+	be := compute.Current()
+	xs, _ := blobs(40, 8, 4, 5)
+	qs, _ := blobs(5, 8, 4, 6)
+	x, q := compute.MatrixOf(40, 8, xs), compute.MatrixOf(5, 8, qs)
+	const k = 60
+	for _, ix := range []*IVF{NewIVFFlat(8, 8, false), NewIVFPQ(8, 8, 2)} {
+		if err := ix.Train(be, x, rand.New(rand.NewPCG(1, 2))); err != nil {
+			t.Fatal(err)
+		}
+		ix.Add(be, x)
+		dist, ids := make([]float32, q.Rows*k), make([]int32, q.Rows*k)
+		ix.Search(be, q, k, dist, ids, SearchParams{NProbe: 1})
+		for i := range q.Rows {
+			row, rd := ids[i*k:(i+1)*k], dist[i*k:(i+1)*k]
+			real := slices.Clone(row[:40])
+			slices.Sort(real)
+			for j, id := range real {
+				if id != int32(j) {
+					t.Fatalf("pq=%t query %d: the first 40 ids are not the 40 rows: %v", ix.pq != nil, i, row[:40])
+				}
+			}
+			if !slices.IsSorted(rd[:40]) {
+				t.Fatalf("pq=%t query %d: distances not ascending", ix.pq != nil, i)
+			}
+			for _, id := range row[40:] {
+				if id != -1 {
+					t.Fatalf("pq=%t query %d: slot past the 40 rows holds id %d, want -1", ix.pq != nil, i, id)
+				}
+			}
+		}
+	}
+}
+
 // TestIVFAddInPartsAndSave: an IVFFlat built by two Adds holds and
 // finds what one Add of the same rows does (the first Add lays the lists
 // out in one array, the second must not write into a neighbour), and the

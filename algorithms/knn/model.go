@@ -445,8 +445,8 @@ func loadIndex(f *mxnet.File, meta Metadata) (Index, error) {
 				compute.Current().RowSquaredNorms(L.norms, compute.MatrixOf(hi-lo, d, L.x))
 			}
 		}
-		if v.pq == nil && off.Int64[0] == 0 && off.Int64[nlist] == int64(v.n) {
-			v.vecs = vecs // the lists tile it in order
+		if v.pq == nil {
+			v.vecs = vecs // the lists tile it in order (offsets checked above)
 		}
 		return v, nil
 	}

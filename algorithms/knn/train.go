@@ -51,7 +51,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	// In a multi-host job a host without records takes part with none; the
 	// leader fails the job when no host has any.
-	multi := job.Peers != nil && job.Peers.Size() > 1
+	multi := job.MultiHost()
 	if res.Len() == 0 && !multi {
 		return nil, algorithms.Errorf("the train channel holds no records: k-NN needs at least one labelled row")
 	}

@@ -42,20 +42,12 @@ func adamRowAVX2(w, gr, s1, s2, lr, wd []float32, b1, b2, corr float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
-// expTable holds the bits of 2^(j/16), j = 0..15, for expInPlaceAVX2.
-var expTable = func() (t [16]uint32) {
-	for j := range t {
-		t[j] = exp2Sixteenths[j]
-	}
-	return t
-}()
-
 // expInPlaceAVX2 is exp32 eight values at a time, with the same operations
 // in the same order; the 16-entry table of 2^(j/16) is two registers, read
 // by VPERMPS and merged on bit 3 of j.
 func expInPlaceAVX2(x []float32) {
-	tlo := archsimd.LoadUint32x8Slice(expTable[:8]).AsFloat32x8()
-	thi := archsimd.LoadUint32x8Slice(expTable[8:]).AsFloat32x8()
+	tlo := archsimd.LoadUint32x8Slice(exp2Sixteenths[:8]).AsFloat32x8()
+	thi := archsimd.LoadUint32x8Slice(exp2Sixteenths[8:]).AsFloat32x8()
 	floor := archsimd.BroadcastFloat32x8(-87)
 	scale := archsimd.BroadcastFloat32x8(16 / math.Ln2)
 	half := archsimd.BroadcastFloat32x8(0.5)

@@ -140,18 +140,21 @@ func addTo(dst, src []float64) {
 // out of rows ends the epoch, and returns the losses and rows summed over
 // the hosts with done set.
 func (t *trainer) syncStep(ctx context.Context, dw compute.Matrix, gb []float32, rows int, lossSum []float64, n int64) (losses []float64, total int64, done bool, err error) {
-	var w wire.Writer
+	nw := dw.Rows * dw.Cols
+	// A gradient a step (1 MB at Fashion-MNIST's 784 × 320): the buffer is
+	// sized once, not grown by append each step.
+	w := wire.Writer{B: t.stepBuf[:0]}
 	if rows > 0 {
 		w.U64(1)
 		w.U64(uint64(rows))
-		w.F32s(dw.Data[:dw.Rows*dw.Cols])
+		w.F32s(dw.Data[:nw])
 		w.F32s(gb[:t.cols])
 	} else {
 		w.U64(0)
 		w.U64(uint64(n))
 		w.F64s(lossSum)
 	}
-	nw := len(dw.Data[:dw.Rows*dw.Cols])
+	t.stepBuf = w.B
 	res, err := t.peers.Exchange(ctx, w.B, func(parts [][]byte) ([]byte, error) {
 		return t.mergeSteps(parts, nw)
 	})
@@ -167,12 +170,11 @@ func (t *trainer) syncStep(ctx context.Context, dw compute.Matrix, gb []float32,
 		}
 		return losses, count, true, nil
 	}
-	avg, avgB := r.F32s(nw), r.F32s(t.cols)
+	r.F32sTo(dw.Data[:nw])
+	r.F32sTo(gb[:t.cols])
 	if err := r.Done(); err != nil {
 		return nil, 0, false, fmt.Errorf("linear-learner: the leader's averaged gradient: %w", err)
 	}
-	copy(dw.Data, avg)
-	copy(gb, avgB)
 	if t.fold && !t.folded {
 		t.refold() // a host without rows has not run forward yet
 	}
@@ -189,11 +191,13 @@ func (t *trainer) mergeSteps(parts [][]byte, nw int) ([]byte, error) {
 	dw := make([]float64, nw)
 	gb := make([]float64, t.cols)
 	losses := make([]float64, t.M)
+	g, b := make([]float32, nw), make([]float32, t.cols) // one host's, in turn
 	for h, p := range parts {
 		r := wire.NewReader(p)
 		kind, count := r.U64(), r.U64()
 		if kind == 1 {
-			g, b := r.F32s(nw), r.F32s(t.cols)
+			r.F32sTo(g)
+			r.F32sTo(b)
 			if err := r.Done(); err != nil {
 				return nil, fmt.Errorf("linear-learner: the gradient of host %d: %w", h+1, err)
 			}
@@ -214,7 +218,7 @@ func (t *trainer) mergeSteps(parts [][]byte, nw int) ([]byte, error) {
 		addTo(losses, l)
 		seen += int64(count)
 	}
-	var out wire.Writer
+	out := wire.Writer{B: make([]byte, 0, 16+4*(nw+t.cols))}
 	if rows == 0 {
 		out.U64(0)
 		out.U64(uint64(seen))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,8 +137,19 @@ func TestMergeEmptyHost(t *testing.T) {
 
 	_, _, errs = trainHosts(t, hp, map[string]algorithms.Channel{"train": &memChannel{d: 3}}, map[string]algorithms.Channel{"train": &memChannel{d: 3}})
 	for i, err := range errs {
-		if err == nil || !algorithms.ClientError(err) {
-			t.Errorf("no records, host %d: %v, want a client error", i+1, err)
+		if err == nil || !algorithms.ClientError(err) || !strings.Contains(err.Error(), "the train channels of all 2 hosts hold no records") {
+			t.Errorf("no records, host %d: %v, want the client error of no train records", i+1, err)
+		}
+	}
+
+	// Validation channels present but empty on every host.
+	tr := synth(1000, 3, 6, binaryTarget)
+	_, _, errs = trainHosts(t, hp,
+		map[string]algorithms.Channel{"train": tr, "validation": &memChannel{d: 3}},
+		map[string]algorithms.Channel{"train": tr, "validation": &memChannel{d: 3}})
+	for i, err := range errs {
+		if err == nil || !algorithms.ClientError(err) || !strings.Contains(err.Error(), "the validation channels of all 2 hosts hold no records") {
+			t.Errorf("no validation records, host %d: %v, want the client error of no validation records", i+1, err)
 		}
 	}
 }

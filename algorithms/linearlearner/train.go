@@ -49,7 +49,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		r.Close()
 		return nil, err
 	}
-	multi := job.Peers != nil && job.Peers.Size() > 1
+	multi := job.MultiHost()
 	leads := !multi || job.Peers.Leader()
 	if t.sampleRows == 0 && !multi {
 		r.Close()
@@ -270,6 +270,7 @@ type trainer struct {
 	metrics algorithms.Metrics
 	rng     *rand.Rand
 	peers   algorithms.Peers // a multi-host job's (nil for one host): every step is synchronous
+	stepBuf []byte           // syncStep's part, reused step after step
 
 	sample     []*data.Batch // the first rows of the train channel (copies)
 	sampleRows int

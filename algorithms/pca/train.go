@@ -75,7 +75,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	if be == nil {
 		be = compute.Current()
 	}
-	multi := job.Peers != nil && job.Peers.Size() > 1
+	multi := job.MultiHost()
 	var sum summary
 	switch p.Mode {
 	case "randomized":

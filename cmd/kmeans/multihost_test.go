@@ -141,3 +141,33 @@ func TestTrainMultiHostNoRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainMultiHostSmallShard: a host with fewer rows than k takes part
+// with what it has (ShardedByS3Key can leave a host a small file); the job
+// fails only when all hosts together hold fewer than k rows.
+func TestTrainMultiHostSmallShard(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	truth := [][2]float64{{0, 0}, {10, 0}, {0, 10}, {10, 10}}
+	small := blobs(rng, 1, truth[0], truth[1], truth[2]) // 3 rows, k = 4
+	hp := map[string]string{"k": "4", "feature_dim": "2", "mini_batch_size": "20"}
+	roots := hostRoots(t, hp, [][]byte{small, blobs(rng, 30, truth...)})
+	codes, logs := trainHosts(t, roots)
+	for i, code := range codes {
+		if code != 0 {
+			f, _ := trainertest.Failure(t, roots[i])
+			t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", twoHosts[i], code, f, logs[i])
+		}
+	}
+	if !strings.Contains(logs[0], "from 123 records") {
+		t.Errorf("the leader's log does not count both hosts' records:\n%s", logs[0])
+	}
+
+	roots = hostRoots(t, hp, [][]byte{small, nil})
+	codes, logs = trainHosts(t, roots)
+	for i := range roots {
+		f, _ := trainertest.Failure(t, roots[i])
+		if codes[i] != 2 || !strings.Contains(f, "the train channels of all 2 hosts hold 3 records but k is 4") {
+			t.Errorf("host %s: exit %d, failure %q; want the ClientError of too few records\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+		}
+	}
+}

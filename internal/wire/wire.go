@@ -93,15 +93,28 @@ func (r *Reader) F32s(n int) []float32 {
 		r.take(-1)
 		return nil
 	}
-	b := r.take(4 * n)
-	if b == nil {
+	xs := make([]float32, n)
+	r.F32sTo(xs)
+	if r.err != nil {
 		return nil
 	}
-	xs := make([]float32, n)
-	for i := range xs {
-		xs[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
 	return xs
+}
+
+// F32sTo reads len(dst) values into dst (left as it was after an error):
+// for a caller that reuses its buffer round after round.
+func (r *Reader) F32sTo(dst []float32) {
+	if len(dst) > len(r.b)/4 {
+		r.take(-1)
+		return
+	}
+	b := r.take(4 * len(dst))
+	if b == nil {
+		return
+	}
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
 }
 
 // Done reports the first error, or bytes left over after the layout.

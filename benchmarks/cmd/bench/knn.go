@@ -183,7 +183,7 @@ func knnOurs(e *env, dir string, h map[string]string, trainRec, testRec string) 
 		Name:    "sagebrush knn",
 		Quality: map[string]float64{"test accuracy": accs[len(accs)-1]},
 		TimeS:   median(searches),
-		Timed:   "median over the repeats of the search + vote time of the 10,000 test rows, as `bin/knn train` logs it while scoring the test channel (mini-batches of 5000 queries through compute's TopK kernel on the binary's engine: OpenBLAS sgemm in `make build`, all cores)",
+		Timed:   "median over the repeats of the search + vote time of the 10,000 test rows, as `bin/knn train` logs it while scoring the test channel (mini-batches of 5000 queries through compute's TopK kernel on the binary's engine, all cores: OpenBLAS when `make build` could link it, gonum otherwise, as the training log's `compute backend` line says)",
 		PeakMB:  float64(peakKB) / 1024,
 		Extra:   map[string]any{"search_seconds_each": searches, "train_wall_seconds": median(walls), "train_wall_seconds_each": walls, "model_metadata": md},
 	}, nil

@@ -137,6 +137,9 @@ func TestServingTargets(t *testing.T) {
 	if _, err := parseSweep("1,x"); err == nil {
 		t.Error("parseSweep accepted x")
 	}
+	if got, err := parseSweep("4, 1,4,8"); err != nil || !slices.Equal(got, []int{4, 1, 8}) {
+		t.Errorf("parseSweep(\"4, 1,4,8\") = %v, %v; want [4 1 8], each count once", got, err)
+	}
 }
 
 // TestServingChart: the serving chart, with the p99-against-load panel,

@@ -201,6 +201,9 @@ func parseSweep(s string) ([]int, error) {
 		if err != nil || c < 1 {
 			return nil, fmt.Errorf("--serve-sweep: %q is not a connection count (a positive integer)", f)
 		}
+		if slices.Contains(out, c) {
+			continue // one load per count: a repeat would merge two loads' rounds
+		}
 		out = append(out, c)
 	}
 	return out, nil
