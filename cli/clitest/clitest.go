@@ -469,3 +469,15 @@ func TrainHosts(t testing.TB, bin string, roots []string) ([]int, []string) {
 	}
 	return codes, logs
 }
+
+// HostsSucceeded stops the test unless every host of TrainHosts exited 0,
+// showing the first failing host's failure file and log.
+func HostsSucceeded(t testing.TB, roots []string, codes []int, logs []string) {
+	t.Helper()
+	for i, code := range codes {
+		if code != 0 {
+			f, _ := trainertest.Failure(t, roots[i])
+			t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", TwoHosts[i], code, f, logs[i])
+		}
+	}
+}

@@ -45,17 +45,6 @@ func trainHosts(t *testing.T, roots []string) ([]int, []string) {
 	return clitest.TrainHosts(t, binary, roots)
 }
 
-// succeeded fails t unless every host exited 0.
-func succeeded(t *testing.T, roots []string, codes []int, logs []string) {
-	t.Helper()
-	for i, code := range codes {
-		if code != 0 {
-			f, _ := trainertest.Failure(t, roots[i])
-			t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", twoHosts[i], code, f, logs[i])
-		}
-	}
-}
-
 // predict loads the leader's model and predicts a label for each point.
 func predict(t *testing.T, root string, points ...[2]float32) []float32 {
 	t.Helper()
@@ -89,7 +78,7 @@ func TestTrainMultiHost(t *testing.T) {
 			hp["index_type"] = typ
 			roots := hostRoots(t, hp, shards, test)
 			codes, logs := trainHosts(t, roots)
-			succeeded(t, roots, codes, logs)
+			clitest.HostsSucceeded(t, roots, codes, logs)
 			if got := trainertest.ModelFiles(t, roots[1]); len(got) != 0 {
 				t.Errorf("the second host wrote %q; only the leader writes the model", got)
 			}
@@ -123,7 +112,7 @@ func TestTrainMultiHostEmptyShard(t *testing.T) {
 	roots := hostRoots(t, map[string]string{"feature_dim": "2", "k": "1", "predictor_type": "classifier", "sample_size": "200"},
 		[][]byte{nil, shard}, nil)
 	codes, logs := trainHosts(t, roots)
-	succeeded(t, roots, codes, logs)
+	clitest.HostsSucceeded(t, roots, codes, logs)
 	if !strings.Contains(logs[0], "merged the samples of 2 hosts: 60 rows of 60 records seen (rows per host: 0, 60; sample_size=200)") {
 		t.Errorf("the leader's log does not count the second host's records alone:\n%s", logs[0])
 	}

@@ -36,12 +36,9 @@ func TestTrainMultiHost(t *testing.T) {
 		"validation": csvChannel(csvData(500, 2)), "test": csvChannel(csvData(500, 3))})
 	codes, logs := clitest.TrainHosts(t, binary, roots)
 	acc := regexp.MustCompile(`test binary_classification_accuracy <score>=([0-9.]+)`)
+	clitest.HostsSucceeded(t, roots, codes, logs)
 	var scores []string
-	for i, code := range codes {
-		if code != 0 {
-			f, _ := trainertest.Failure(t, roots[i])
-			t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", clitest.TwoHosts[i], code, f, logs[i])
-		}
+	for i := range codes {
 		m := acc.FindStringSubmatch(logs[i])
 		if m == nil {
 			t.Fatalf("host %s logged no test accuracy:\n%s", clitest.TwoHosts[i], logs[i])

@@ -56,11 +56,8 @@ func TestTrainMultiHost(t *testing.T) {
 
 			roots := clitest.HostRoots(t, hp, shards, test)
 			codes, logs := clitest.TrainHosts(t, binary, roots)
-			for i, code := range codes {
-				if code != 0 {
-					f, _ := trainertest.Failure(t, roots[i])
-					t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", clitest.TwoHosts[i], code, f, logs[i])
-				}
+			clitest.HostsSucceeded(t, roots, codes, logs)
+			for i := range codes {
 				if !strings.Contains(logs[i], "test: 50 records, mean squared reconstruction error") {
 					t.Errorf("host %s did not score its test channel:\n%s", clitest.TwoHosts[i], logs[i])
 				}
