@@ -123,7 +123,8 @@ func csvColumns(line []byte, labelSize int) int {
 }
 
 // decodeCSV decodes a whole text/csv body: rows separated by \n or \r\n,
-// blank lines skipped, labelSize leading label columns.
+// blank lines skipped, labelSize leading label columns, a byte order mark
+// at the start of a line dropped (see NewCSVReader).
 func decodeCSV(body []byte, featureDim, labelSize int) (*Batch, error) {
 	b := new(Batch)
 	var bl builder
@@ -138,6 +139,7 @@ func decodeCSV(body []byte, featureDim, labelSize int) (*Batch, error) {
 	for lineNo := 1; len(body) > 0; lineNo++ {
 		var line []byte
 		line, body, _ = bytes.Cut(body, newline)
+		line = bytes.TrimPrefix(line, BOM)
 		if blank(line) {
 			continue
 		}
@@ -151,7 +153,10 @@ func decodeCSV(body []byte, featureDim, labelSize int) (*Batch, error) {
 // NewCSVReader returns a training reader of text/csv rows from r: each line
 // holds labelSize label columns then featureDim feature columns, separated
 // by commas, with \n or \r\n line endings; spaces around numbers and blank
-// lines are ignored. featureDim <= 0 takes the width from the first row and
+// lines are ignored, and so is a UTF-8 byte order mark at the start of a
+// line: Excel's "CSV UTF-8" starts every file with one, and the start of
+// each file of a channel, of each S3 object in a Pipe-mode stream and of
+// each RecordIO-wrapped payload is the start of a line. featureDim <= 0 takes the width from the first row and
 // enforces it after that. Batches are dense, with LabelSize labelSize
 // (Labels nil when 0).
 //
@@ -223,6 +228,7 @@ func (r *csvReader) Read(n int) (*Batch, error) {
 			return nil, err
 		}
 		r.line++
+		line = bytes.TrimPrefix(line, BOM)
 		if blank(line) {
 			continue
 		}

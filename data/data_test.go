@@ -473,6 +473,8 @@ func TestDecodeRequest(t *testing.T) {
 		{"csv empty", "text/csv", "", 4, nil, false, nil},
 		// Excel's "CSV UTF-8" and Windows editors start with a byte order mark.
 		{"csv byte order mark", "text/csv", "\xef\xbb\xbf1.5,16.0,14,23.0", 4, [][]float32{row}, false, nil},
+		// Files joined into one body (a batch transform input made by cat) keep theirs.
+		{"csv byte order marks of joined files", "text/csv", "\xef\xbb\xbf1.5,16.0,14,23.0\n\xef\xbb\xbf1.5,16.0,14,23.0\n\xef\xbb\xbf\n", 4, [][]float32{row, row}, false, nil},
 		{"json byte order mark", "application/json", "\xef\xbb\xbf" + specDense, 4, [][]float32{row}, false, nil},
 		{"jsonlines byte order mark", "application/jsonlines", "\xef\xbb\xbf{\"features\":[1.5,16,14,23]}", 4, [][]float32{row}, false, nil},
 		{"json dense", "application/json", specDense, 4, [][]float32{row}, false, nil},

@@ -86,8 +86,9 @@ func (c *channel) text() bool { return !strings.Contains(c.mt.Type, "recordio") 
 
 // lines reports whether the bytes of the channel's files or pipe are its
 // text lines themselves, not RecordIO records wrapping them
-// (RecordWrapperType RecordIO): where lines are counted, a byte order mark
-// is skipped and a missing final newline added.
+// (RecordWrapperType RecordIO): where lines are counted and a missing final
+// newline added. (The CSV reader drops a byte order mark at the start of
+// any line, so every file's, object's and payload's.)
 func (c *channel) lines() bool { return c.text() && !c.unwrap }
 
 // dir is the File-mode directory of the channel.
@@ -138,9 +139,6 @@ func (c *channel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, er
 		src, stream = f, f
 		if c.gzip {
 			stream = &gunzip{src: f, channel: c.name}
-		}
-		if c.lines() {
-			stream = &bomSkipper{r: stream}
 		}
 	default:
 		if err := c.checkDir(); err != nil {
@@ -360,9 +358,6 @@ func (m *multiFile) Read(p []byte) (int, error) {
 			if m.c.gzip {
 				m.r = &gunzip{src: f, channel: m.c.name, file: m.rel[m.i]}
 			}
-			if m.c.lines() { // each file may start with a byte order mark
-				m.r = &bomSkipper{r: m.r}
-			}
 			m.last = '\n'
 		}
 		n, err := m.r.Read(p)
@@ -391,34 +386,6 @@ func (m *multiFile) Read(p []byte) (int, error) {
 }
 
 var newline = []byte{'\n'}
-
-// bomSkipper drops a UTF-8 byte order mark at the start of a text file or
-// pipe (Excel's "CSV UTF-8" writes one); it is no part of the first value.
-type bomSkipper struct {
-	r       io.Reader
-	started bool
-	head    []byte // the first bytes read, when they are not a mark
-	buf     [3]byte
-}
-
-func (b *bomSkipper) Read(p []byte) (int, error) {
-	if !b.started {
-		b.started = true
-		n, err := io.ReadFull(b.r, b.buf[:])
-		if n < len(data.BOM) || !bytes.Equal(b.buf[:], data.BOM) {
-			b.head = b.buf[:n]
-		}
-		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-			return 0, err
-		}
-	}
-	if len(b.head) > 0 {
-		n := copy(p, b.head)
-		b.head = b.head[n:]
-		return n, nil
-	}
-	return b.r.Read(p)
-}
 
 // locate names the file holding line (1-based) of the concatenation read
 // so far, and its line there.

@@ -59,20 +59,40 @@ func TestWrappedObjectLargerThanRecordLimit(t *testing.T) {
 }
 
 // TestByteOrderMark: a UTF-8 byte order mark at the start of each CSV file
-// (Excel's "CSV UTF-8") or of a pipe is skipped, not read as part of the
-// first value; a file too short to hold one is read whole.
+// (Excel's "CSV UTF-8"), of each S3 object in a pipe (SageMaker streams
+// the objects one after the other) and of each RecordIO-wrapped object is
+// skipped, not read as part of the first value; a file too short to hold
+// one is read whole.
 func TestByteOrderMark(t *testing.T) {
 	bom := "\xef\xbb\xbf"
 	hp := map[string]string{"feature_dim": "2"}
-	for _, mode := range []string{FileMode, PipeMode} {
-		t.Run(mode, func(t *testing.T) {
-			ch := trainertest.Channel{ContentType: "text/csv", Mode: mode}
-			if mode == FileMode {
+	for _, tc := range []struct {
+		mode    string
+		wrapped bool
+	}{{FileMode, false}, {PipeMode, false}, {FileMode, true}, {PipeMode, true}} {
+		name := tc.mode
+		if tc.wrapped {
+			name += " RecordIO-wrapped"
+		}
+		t.Run(name, func(t *testing.T) {
+			ch := trainertest.Channel{ContentType: "text/csv", Mode: tc.mode}
+			pipe := []byte(bom + "0,1,2\n" + bom + "1,3,4\n")
+			if tc.wrapped {
+				pipe = wrapRecords(t, bom+"0,1,2", bom+"1,3,4\n")
+			}
+			if tc.mode == FileMode {
 				ch.Files = map[string][]byte{"a.csv": []byte(bom + "0,1,2\n"), "b.csv": []byte(bom + "1,3,4\n"), "c.csv": []byte("\n"), "d.csv": nil}
+				if tc.wrapped {
+					ch.Files = map[string][]byte{"a": pipe}
+				}
 			}
 			root := trainertest.NewOptML(t, hp, map[string]trainertest.Channel{"train": ch})
-			if mode == PipeMode {
-				trainertest.ServePipe(t, root, "train", 0, []byte(bom+"0,1,2\n1,3,4\n"))
+			if tc.wrapped {
+				writeConfig(t, root, "inputdataconfig.json", fmt.Sprintf(
+					`{"train": {"ContentType": "text/csv", "TrainingInputMode": %q, "RecordWrapperType": "RecordIO"}}`, tc.mode))
+			}
+			if tc.mode == PipeMode {
+				trainertest.ServePipe(t, root, "train", 0, pipe)
 			}
 			code, _ := run(t, context.Background(), &fakeAlgo{}, root)
 			if code != 0 {
