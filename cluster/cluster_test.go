@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -296,6 +298,45 @@ func TestLeaderJoinTimeout(t *testing.T) {
 	_, err = g.Exchange(context.Background(), []byte("p"), concat)
 	if err == nil || !strings.Contains(err.Error(), "host(s) 127.0.0.2 did not join the leading host within 200ms") {
 		t.Fatalf("got %v, want the error naming the host that did not join", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("took %v", time.Since(start))
+	}
+}
+
+// TestLeaderCannotListen: a leader whose port is taken fails at once with
+// an error naming the port and the variable that moves it.
+func TestLeaderCannotListen(t *testing.T) {
+	port := clitest.FreePort(t)
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	g, err := Join(Config{Hosts: hosts[:2], Current: hosts[0], Port: port})
+	if err == nil {
+		g.Close()
+		t.Fatal("joined on a port another listener holds")
+	}
+	if want := fmt.Sprintf("cluster: the leader cannot listen on port %d (set SAGEBRUSH_CLUSTER_PORT to another)", port); !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %q, want it to start %q", err, want)
+	}
+}
+
+// TestFollowerCannotReachLeader: a follower whose leader never listens
+// gives up after DialWait, naming the address it tried.
+func TestFollowerCannotReachLeader(t *testing.T) {
+	port := clitest.FreePort(t)
+	g, err := Join(Config{Hosts: hosts[:2], Current: hosts[1], Port: port, DialWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	start := time.Now()
+	_, err = g.Exchange(context.Background(), []byte("p"), concat)
+	want := fmt.Sprintf("cluster: could not reach the leading host at 127.0.0.1:%d within 200ms", port)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want an error starting %q", err, want)
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("took %v", time.Since(start))

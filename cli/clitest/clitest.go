@@ -471,13 +471,19 @@ func TrainHosts(t testing.TB, bin string, roots []string) ([]int, []string) {
 }
 
 // HostsSucceeded stops the test unless every host of TrainHosts exited 0,
-// showing the first failing host's failure file and log.
+// showing the first failing host's failure file and log, and every
+// following host's last line says that the leader saves the model.
 func HostsSucceeded(t testing.TB, roots []string, codes []int, logs []string) {
 	t.Helper()
 	for i, code := range codes {
 		if code != 0 {
 			f, _ := trainertest.Failure(t, roots[i])
 			t.Fatalf("host %s: exit %d, failure %q\nlog:\n%s", TwoHosts[i], code, f, logs[i])
+		}
+	}
+	for i, l := range logs[1:] {
+		if last := l[strings.LastIndexByte(strings.TrimRight(l, "\n"), '\n')+1:]; !strings.HasSuffix(strings.TrimSpace(last), "training completed; the leading host saves the model") {
+			t.Errorf("host %s ends its log with %q, want the line saying the leading host saves the model", TwoHosts[i+1], last)
 		}
 	}
 }
