@@ -11,7 +11,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -165,17 +164,36 @@ func readFrame(r io.Reader) (kind byte, round uint32, payload []byte, err error)
 	if n > MaxMessage {
 		return 0, 0, nil, fmt.Errorf("frame of %d bytes", n)
 	}
-	// Grown as bytes arrive, not allocated at the declared length: a
-	// corrupt or hostile length fails at the end of the stream instead.
-	var buf bytes.Buffer
-	buf.Grow(int(min(n, 1<<20)))
-	if _, err := io.CopyN(&buf, r, int64(n)); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, 0, nil, err
+	// The first trustAfter bytes before the declared length is allocated:
+	// a corrupt or hostile length fails at the end of the stream instead
+	// of in a huge allocation. A sender that got that far means it, and
+	// the rest gets one exact allocation: growing by doubling held up to
+	// twice a large message (a kNN sample) at once.
+	buf := make([]byte, min(n, uint64(trustAfter)))
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return 0, 0, nil, unexpectedEOF(err)
 	}
-	return h[0], binary.LittleEndian.Uint32(h[1:]), buf.Bytes(), nil
+	if n > uint64(len(buf)) {
+		full := make([]byte, n)
+		m := copy(full, buf)
+		buf = nil
+		if _, err := io.ReadFull(r, full[m:]); err != nil {
+			return 0, 0, nil, unexpectedEOF(err)
+		}
+		buf = full
+	}
+	return h[0], binary.LittleEndian.Uint32(h[1:]), buf, nil
+}
+
+// trustAfter is how much of a frame readFrame reads before it allocates
+// the whole declared length (a variable for tests).
+var trustAfter = 64 << 20
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // HostError is another host's failure, or the loss of its connection.

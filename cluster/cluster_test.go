@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -173,6 +174,27 @@ func TestFrameRoundTrip(t *testing.T) {
 	kind, round, p, err := readFrame(&b)
 	if err != nil || kind != kindPart || round != 7 || string(p) != "abc" {
 		t.Fatalf("%d %d %q %v", kind, round, p, err)
+	}
+	// Past trustAfter the rest is allocated at once: the bytes all arrive.
+	defer func(v int) { trustAfter = v }(trustAfter)
+	trustAfter = 4
+	for _, n := range []int{3, 4, 5, 9, 100} {
+		msg := bytes.Repeat([]byte("0123456789"), 10)[:n]
+		b.Reset()
+		if err := writeFrame(&b, kindPart, 8, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, p, err := readFrame(&b); err != nil || !bytes.Equal(p, msg) {
+			t.Fatalf("%d bytes: got %q, %v", n, p, err)
+		}
+		// Cut short, before and after trustAfter: an unexpected EOF.
+		for _, cut := range []int{13 + n/2, 13 + n - 1} {
+			b.Reset()
+			writeFrame(&b, kindPart, 8, msg)
+			if _, _, _, err := readFrame(bytes.NewReader(b.Bytes()[:cut])); err != io.ErrUnexpectedEOF {
+				t.Fatalf("%d bytes cut to %d: got %v, want io.ErrUnexpectedEOF", n, cut-13, err)
+			}
+		}
 	}
 	// A corrupt length fails instead of allocating.
 	h := make([]byte, 13)
