@@ -36,6 +36,15 @@ func MatrixOf(rows, cols int, data []float32) Matrix {
 // Row returns row i as a slice of length Cols.
 func (m Matrix) Row(i int) []float32 { return m.Data[i*m.Stride : i*m.Stride+m.Cols] }
 
+// RowRange returns rows lo to hi-1 as a view sharing m's data, its Data
+// ending with row hi-1 (so a copy of Data copies those rows only).
+func (m Matrix) RowRange(lo, hi int) Matrix {
+	if hi <= lo {
+		return Matrix{Cols: m.Cols, Stride: m.Stride}
+	}
+	return Matrix{Rows: hi - lo, Cols: m.Cols, Stride: m.Stride, Data: m.Data[lo*m.Stride : (hi-1)*m.Stride+m.Cols]}
+}
+
 // Backend is one implementation of the kernels.
 type Backend interface {
 	// Name says which implementation runs, for the log ("cpu", "cuda").
@@ -177,7 +186,7 @@ func topKFallback(dist []float32, idx []int32, k int, x, y Matrix, fill func(d, 
 	for i0 := 0; i0 < x.Rows; i0 += topKBlock {
 		mb := min(topKBlock, x.Rows-i0)
 		d := MatrixOf(mb, y.Rows, buf)
-		xb := Matrix{Rows: mb, Cols: x.Cols, Stride: x.Stride, Data: x.Data[i0*x.Stride:]}
+		xb := x.RowRange(i0, i0+mb)
 		fill(d, xb)
 		for i := range mb {
 			h.Reset(dist[(i0+i)*k:(i0+i+1)*k], idx[(i0+i)*k:(i0+i+1)*k])

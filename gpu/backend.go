@@ -340,12 +340,4 @@ func unpack(m compute.Matrix, src []float32) {
 	}
 }
 
-// rowsOf returns rows [i0, i0+n) of m as a view.
-func rowsOf(m compute.Matrix, i0, n int) compute.Matrix {
-	if n == 0 {
-		return compute.Matrix{Cols: m.Cols, Stride: m.Stride}
-	}
-	return compute.Matrix{Rows: n, Cols: m.Cols, Stride: m.Stride, Data: m.Data[i0*m.Stride : (i0+n-1)*m.Stride+m.Cols]}
-}
-
 var posInf = float32(math.Inf(1))

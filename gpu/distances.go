@@ -132,7 +132,7 @@ func (b *Backend) distances(o *distOp) error {
 		if err != nil {
 			return err
 		}
-		pack(floats(hx, rows*d), rowsOf(o.x, i0, rows))
+		pack(floats(hx, rows*d), o.x.RowRange(i0, i0+rows))
 		if err := b.htod(dX, hx, 4*rows*d); err != nil {
 			return err
 		}
@@ -205,7 +205,7 @@ func (b *Backend) collect(o *distOp, slot, i0, rows int) error {
 	ny := o.y.Rows
 	switch o.kind {
 	case opPairwise:
-		unpack(rowsOf(o.dst, i0, rows), floats(st.p, rows*ny))
+		unpack(o.dst.RowRange(i0, i0+rows), floats(st.p, rows*ny))
 	case opNearest:
 		copy(o.idx[i0:i0+rows], int32s(st.p, rows))
 		copy(o.dist[i0:i0+rows], floats(unsafe.Add(st.p, 4*rows), rows))

@@ -147,7 +147,7 @@ func (v *IVF) Add(be compute.Backend, x compute.Matrix) {
 		codes = make([]uint8, 0, x.Rows*v.pq.M)
 		for lo := 0; lo < x.Rows; lo += addBlock {
 			hi := min(lo+addBlock, x.Rows)
-			xb := compute.Matrix{Rows: hi - lo, Cols: x.Cols, Stride: x.Stride, Data: x.Data[lo*x.Stride:]}
+			xb := x.RowRange(lo, hi)
 			codes = append(codes, v.pq.Encode(be, v.residuals(be, xb, lists[lo:hi]))...)
 		}
 	}
@@ -221,7 +221,7 @@ func (v *IVF) Search(be compute.Backend, q compute.Matrix, k int, dist []float32
 		// the peak of an IVFPQ job): a block of queries at a time.
 		for lo := 0; lo < n; lo += pqSearchBlock {
 			hi := min(lo+pqSearchBlock, n)
-			qb := compute.Matrix{Rows: hi - lo, Cols: q.Cols, Stride: q.Stride, Data: q.Data[lo*q.Stride:]}
+			qb := q.RowRange(lo, hi)
 			v.Search(be, qb, k, dist[lo*k:hi*k], ids[lo*k:hi*k], p)
 		}
 		return
