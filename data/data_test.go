@@ -576,6 +576,8 @@ func TestNegotiateAccept(t *testing.T) {
 		{"text/html", "text/html", "", true},
 		{"text/csv", "text/csv", "", true},
 		{"garbage", ";;;", "", true},
+		{"parameter without a value", "application/json; verbose", "", true},
+		{"parameter without a value, then a good type", "application/json; verbose, application/jsonlines", "application/jsonlines", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := NegotiateAccept(tc.accept)

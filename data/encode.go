@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"mime"
@@ -36,12 +37,19 @@ func NegotiateAccept(accept string) (MediaType, error) {
 		wildcard bool
 	}
 	var best *cand
+	var malformed string
 	for _, entry := range splitAccept(accept) {
 		if strings.TrimSpace(entry) == "" {
 			continue
 		}
 		t, params, err := mime.ParseMediaType(entry)
 		if err != nil {
+			// A type we answer with a parameter that is not name=value
+			// ("application/json; verbose"): if nothing else is
+			// acceptable, the error names it rather than the type.
+			if errors.Is(err, mime.ErrInvalidMediaParameter) && malformed == "" && answerable(t) {
+				malformed = strings.TrimSpace(entry)
+			}
 			continue
 		}
 		q := 1.0
@@ -56,13 +64,12 @@ func NegotiateAccept(accept string) (MediaType, error) {
 		if q == 0 {
 			continue
 		}
-		wild := false
-		switch t {
-		case "*", "*/*", "application/*":
-			t, wild = JSON, true
-		case JSON, JSONLines, RecordIOProtobuf:
-		default:
+		if !answerable(t) {
 			continue
+		}
+		wild := false
+		if !strings.HasPrefix(t, "application/") || t == "application/*" {
+			t, wild = JSON, true
 		}
 		if len(params) == 0 {
 			params = nil
@@ -72,9 +79,19 @@ func NegotiateAccept(accept string) (MediaType, error) {
 		}
 	}
 	if best == nil {
-		return MediaType{}, &NotAcceptableError{Accept: accept, Supported: responseTypes}
+		return MediaType{}, &NotAcceptableError{Accept: accept, Supported: responseTypes, Malformed: malformed}
 	}
 	return best.mt, nil
+}
+
+// answerable reports whether an Accept entry of media type t would name a
+// response type, parameters aside.
+func answerable(t string) bool {
+	switch t {
+	case "*", "*/*", "application/*", JSON, JSONLines, RecordIOProtobuf:
+		return true
+	}
+	return false
 }
 
 // splitAccept splits at commas outside quoted strings.

@@ -118,9 +118,15 @@ func (e *UnsupportedMediaTypeError) ClientError() bool { return true }
 type NotAcceptableError struct {
 	Accept    string
 	Supported []string
+	// Malformed is the entry that named a supported type with a parameter
+	// that is not name=value, when no entry was acceptable.
+	Malformed string
 }
 
 func (e *NotAcceptableError) Error() string {
+	if e.Malformed != "" {
+		return fmt.Sprintf("accept %q has a malformed parameter in %q: expected name=value, as in %s; verbose=true", e.Accept, e.Malformed, JSON)
+	}
 	return fmt.Sprintf("accept %q is not supported: expected one of %s", e.Accept, strings.Join(e.Supported, ", "))
 }
 

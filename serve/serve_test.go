@@ -404,7 +404,7 @@ func TestInvocationsErrors(t *testing.T) {
 		{name: "unsupported accept", contentType: "text/csv", accept: "text/html", body: []byte("1,2,3"),
 			wantStatus: 406, wantError: []string{"text/html"}},
 		{name: "malformed accept", contentType: "text/csv", accept: "application/json; verbose", body: []byte("1,2,3"),
-			wantStatus: 406},
+			wantStatus: 406, wantError: []string{`malformed parameter in "application/json; verbose"`, "verbose=true"}},
 		{name: "oversize with length", contentType: "text/csv", body: csvRows(1<<20 + 1),
 			wantStatus: 413, wantError: []string{"1048576"}},
 		{name: "oversize chunked", contentType: "text/csv", body: csvRows(1<<20 + 1), chunked: true,
