@@ -88,10 +88,10 @@ func NegotiateAccept(accept string) (MediaType, error) {
 // response type, parameters aside.
 func answerable(t string) bool {
 	switch t {
-	case "*", "*/*", "application/*", JSON, JSONLines, RecordIOProtobuf:
+	case "*", "*/*", "application/*":
 		return true
 	}
-	return false
+	return slices.Contains(responseTypes, t)
 }
 
 // splitAccept splits at commas outside quoted strings.

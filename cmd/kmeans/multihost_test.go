@@ -25,17 +25,6 @@ func blobs(rng *rand.Rand, n int, centers ...[2]float64) []byte {
 	return []byte(b.String())
 }
 
-// hostRoots makes one ml root per host of twoHosts with hp and its shard.
-func hostRoots(t *testing.T, hp map[string]string, shards [][]byte) []string {
-	return clitest.HostRoots(t, hp, shards, nil)
-}
-
-func trainHosts(t *testing.T, roots []string) ([]int, []string) {
-	return clitest.TrainHosts(t, binary, roots)
-}
-
-var twoHosts = clitest.TwoHosts
-
 // TestTrainMultiHost trains on two hosts whose shards hold different
 // clusters (ShardedByS3Key can split data so): the leader's model must
 // find all four, which neither shard alone holds, and only the leader
@@ -44,8 +33,8 @@ func TestTrainMultiHost(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	truth := [][2]float64{{0, 0}, {10, 0}, {0, 10}, {10, 10}}
 	shards := [][]byte{blobs(rng, 100, truth[0], truth[1]), blobs(rng, 100, truth[2], truth[3])}
-	roots := hostRoots(t, map[string]string{"k": "4", "feature_dim": "2", "mini_batch_size": "50", "epochs": "2"}, shards)
-	codes, logs := trainHosts(t, roots)
+	roots := clitest.HostRoots(t, map[string]string{"k": "4", "feature_dim": "2", "mini_batch_size": "50", "epochs": "2"}, shards, nil)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	clitest.HostsSucceeded(t, roots, codes, logs)
 	if got := trainertest.ModelFiles(t, roots[1]); len(got) != 0 {
 		t.Errorf("the second host wrote %q; only the leader writes the model", got)
@@ -78,18 +67,18 @@ func TestTrainMultiHost(t *testing.T) {
 func TestTrainMultiHostBadShard(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	shards := [][]byte{blobs(rng, 20, [2]float64{0, 0}, [2]float64{5, 5}), []byte("0,1,2\n0,1,2,3\n")}
-	roots := hostRoots(t, map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "10"}, shards)
-	codes, logs := trainHosts(t, roots)
+	roots := clitest.HostRoots(t, map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "10"}, shards, nil)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	for i := range roots {
 		f, _ := trainertest.Failure(t, roots[i])
 		if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "shard.csv") {
-			t.Errorf("host %s: exit %d, failure %q; want a ClientError naming shard.csv\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+			t.Errorf("host %s: exit %d, failure %q; want a ClientError naming shard.csv\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
 		}
 		if i == 0 && !strings.Contains(f, "host 127.0.0.2 failed") {
 			t.Errorf("the leader's failure %q does not name the failing host", f)
 		}
 		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
-			t.Errorf("host %s wrote %q after the job failed", twoHosts[i], got)
+			t.Errorf("host %s wrote %q after the job failed", clitest.TwoHosts[i], got)
 		}
 	}
 }
@@ -100,9 +89,9 @@ func TestTrainMultiHostBadShard(t *testing.T) {
 func TestTrainMultiHostEmptyShard(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	truth := [][2]float64{{0, 0}, {10, 10}}
-	roots := hostRoots(t, map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "20"},
-		[][]byte{nil, blobs(rng, 50, truth...)})
-	codes, logs := trainHosts(t, roots)
+	roots := clitest.HostRoots(t, map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "20"},
+		[][]byte{nil, blobs(rng, 50, truth...)}, nil)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	clitest.HostsSucceeded(t, roots, codes, logs)
 	if !strings.Contains(logs[0], "mini-batch phase done on 2 hosts: 20 centers from 100 records") {
 		t.Errorf("the leader's log does not count the second host's records alone:\n%s", logs[0])
@@ -122,12 +111,12 @@ func TestTrainMultiHostEmptyShard(t *testing.T) {
 // TestTrainMultiHostNoRecords: when no host has a record, both fail with
 // the leader's ClientError.
 func TestTrainMultiHostNoRecords(t *testing.T) {
-	roots := hostRoots(t, map[string]string{"k": "2", "feature_dim": "2"}, [][]byte{nil, nil})
-	codes, logs := trainHosts(t, roots)
+	roots := clitest.HostRoots(t, map[string]string{"k": "2", "feature_dim": "2"}, [][]byte{nil, nil}, nil)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	for i := range roots {
 		f, _ := trainertest.Failure(t, roots[i])
 		if codes[i] != 2 || !strings.Contains(f, "the train channels of all 2 hosts hold no records") {
-			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
 		}
 	}
 }
@@ -140,19 +129,19 @@ func TestTrainMultiHostSmallShard(t *testing.T) {
 	truth := [][2]float64{{0, 0}, {10, 0}, {0, 10}, {10, 10}}
 	small := blobs(rng, 1, truth[0], truth[1], truth[2]) // 3 rows, k = 4
 	hp := map[string]string{"k": "4", "feature_dim": "2", "mini_batch_size": "20"}
-	roots := hostRoots(t, hp, [][]byte{small, blobs(rng, 30, truth...)})
-	codes, logs := trainHosts(t, roots)
+	roots := clitest.HostRoots(t, hp, [][]byte{small, blobs(rng, 30, truth...)}, nil)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	clitest.HostsSucceeded(t, roots, codes, logs)
 	if !strings.Contains(logs[0], "from 123 records") {
 		t.Errorf("the leader's log does not count both hosts' records:\n%s", logs[0])
 	}
 
-	roots = hostRoots(t, hp, [][]byte{small, nil})
-	codes, logs = trainHosts(t, roots)
+	roots = clitest.HostRoots(t, hp, [][]byte{small, nil}, nil)
+	codes, logs = clitest.TrainHosts(t, binary, roots)
 	for i := range roots {
 		f, _ := trainertest.Failure(t, roots[i])
 		if codes[i] != 2 || !strings.Contains(f, "the train channels of all 2 hosts hold 3 records but k is 4") {
-			t.Errorf("host %s: exit %d, failure %q; want the ClientError of too few records\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+			t.Errorf("host %s: exit %d, failure %q; want the ClientError of too few records\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
 		}
 	}
 }

@@ -16,8 +16,6 @@ import (
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
 )
 
-var twoHosts = clitest.TwoHosts
-
 // leaderModel is the files the leading host writes.
 var leaderModel = []string{"model_127.0.0.1", "model_127.0.0.1.json", "model_127.0.0.1.labels"}
 
@@ -30,7 +28,7 @@ func region(rng *rand.Rand, n int, c float64, l int) []byte {
 	return []byte(b.String())
 }
 
-// hostRoots makes one ml root per host of twoHosts, each with hp, its
+// hostRoots makes one ml root per host of clitest.TwoHosts, each with hp, its
 // shard as a CSV train channel and, when test is not nil, a CSV test
 // channel.
 func hostRoots(t *testing.T, hp map[string]string, shards [][]byte, test []byte) []string {
@@ -39,10 +37,6 @@ func hostRoots(t *testing.T, hp map[string]string, shards [][]byte, test []byte)
 		extra = map[string]trainertest.Channel{"test": {ContentType: "text/csv", Files: map[string][]byte{"test.csv": test}}}
 	}
 	return clitest.HostRoots(t, hp, shards, extra)
-}
-
-func trainHosts(t *testing.T, roots []string) ([]int, []string) {
-	return clitest.TrainHosts(t, binary, roots)
 }
 
 // predict loads the leader's model and predicts a label for each point.
@@ -77,7 +71,7 @@ func TestTrainMultiHost(t *testing.T) {
 		t.Run(typ, func(t *testing.T) {
 			hp["index_type"] = typ
 			roots := hostRoots(t, hp, shards, test)
-			codes, logs := trainHosts(t, roots)
+			codes, logs := clitest.TrainHosts(t, binary, roots)
 			clitest.HostsSucceeded(t, roots, codes, logs)
 			if got := trainertest.ModelFiles(t, roots[1]); len(got) != 0 {
 				t.Errorf("the second host wrote %q; only the leader writes the model", got)
@@ -90,7 +84,7 @@ func TestTrainMultiHost(t *testing.T) {
 				!strings.Contains(logs[1], "the model is written by the leading host 127.0.0.1") {
 				t.Errorf("the logs do not tell of the merge:\n%s\n%s", logs[0], logs[1])
 			}
-			for i, h := range twoHosts {
+			for i, h := range clitest.TwoHosts {
 				if want := "#test_score (" + h + ") : ('accuracy', 1.0)"; !strings.Contains(logs[i], want) {
 					t.Errorf("host %s: log lacks %q:\n%s", h, want, logs[i])
 				}
@@ -111,7 +105,7 @@ func TestTrainMultiHostEmptyShard(t *testing.T) {
 	shard := append(region(rng, 30, 0, 0), region(rng, 30, 10, 1)...)
 	roots := hostRoots(t, map[string]string{"feature_dim": "2", "k": "1", "predictor_type": "classifier", "sample_size": "200"},
 		[][]byte{nil, shard}, nil)
-	codes, logs := trainHosts(t, roots)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	clitest.HostsSucceeded(t, roots, codes, logs)
 	if !strings.Contains(logs[0], "merged the samples of 2 hosts: 60 rows of 60 records seen (rows per host: 0, 60; sample_size=200)") {
 		t.Errorf("the leader's log does not count the second host's records alone:\n%s", logs[0])
@@ -128,14 +122,14 @@ func TestTrainMultiHostEmptyShard(t *testing.T) {
 // the leader's ClientError and neither writes a model.
 func TestTrainMultiHostNoRecords(t *testing.T) {
 	roots := hostRoots(t, map[string]string{"feature_dim": "2", "k": "1", "predictor_type": "classifier", "sample_size": "10"}, [][]byte{nil, nil}, nil)
-	codes, logs := trainHosts(t, roots)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	for i := range roots {
 		f, _ := trainertest.Failure(t, roots[i])
 		if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "the train channels of all 2 hosts hold no records") {
-			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
 		}
 		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
-			t.Errorf("host %s wrote %q after the job failed", twoHosts[i], got)
+			t.Errorf("host %s wrote %q after the job failed", clitest.TwoHosts[i], got)
 		}
 	}
 }
@@ -148,17 +142,17 @@ func TestTrainMultiHostBadShard(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	shards := [][]byte{region(rng, 20, 0, 0), []byte("1,1,2,3\n1,4,5,6\n")}
 	roots := hostRoots(t, map[string]string{"feature_dim": "2", "k": "1", "predictor_type": "classifier", "sample_size": "10"}, shards, nil)
-	codes, logs := trainHosts(t, roots)
+	codes, logs := clitest.TrainHosts(t, binary, roots)
 	for i := range roots {
 		f, _ := trainertest.Failure(t, roots[i])
 		if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "shard.csv") || !strings.Contains(f, "4 columns") {
-			t.Errorf("host %s: exit %d, failure %q; want a ClientError naming shard.csv and its 4 columns\nlog:\n%s", twoHosts[i], codes[i], f, logs[i])
+			t.Errorf("host %s: exit %d, failure %q; want a ClientError naming shard.csv and its 4 columns\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
 		}
 		if i == 0 && !strings.Contains(f, "host 127.0.0.2 failed") {
 			t.Errorf("the leader's failure %q does not name the failing host", f)
 		}
 		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
-			t.Errorf("host %s wrote %q after the job failed", twoHosts[i], got)
+			t.Errorf("host %s wrote %q after the job failed", clitest.TwoHosts[i], got)
 		}
 	}
 }
