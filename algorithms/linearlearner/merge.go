@@ -261,79 +261,84 @@ func (t *trainer) drain(ctx context.Context, lossSum []float64, n int64) ([]floa
 // num_calibration_samples. Every host gets the same, so every host's
 // selection sees all hosts' rows.
 func (t *trainer) mergeEvals(ctx context.Context, evals []*evaluator, channel string) ([]*evaluator, error) {
-	var w wire.Writer
-	c := len(t.cal.labels)
-	w.U64(uint64(c))
-	for _, e := range evals {
-		w.F64s([]float64{e.lossSum, e.n})
-	}
-	w.F32s(t.cal.labels)
-	for _, sc := range t.cal.scores {
-		w.F32s(sc[:c])
-	}
 	cal := t.cal.scores != nil
-	res, err := t.peers.Exchange(ctx, w.B, func(parts [][]byte) ([]byte, error) {
-		sums := make([]float64, 2*t.M)
-		var labels []float32
-		scores := make([][]float32, t.M)
+	own := evalSums{sums: make([]float64, 0, 2*t.M), labels: t.cal.labels}
+	for _, e := range evals {
+		own.sums = append(own.sums, e.lossSum, e.n)
+	}
+	for _, sc := range t.cal.scores {
+		own.scores = append(own.scores, sc[:len(own.labels)])
+	}
+	res, err := t.peers.Exchange(ctx, own.encode(), func(parts [][]byte) ([]byte, error) {
+		all := evalSums{sums: make([]float64, 2*t.M)}
+		if cal {
+			all.scores = make([][]float32, t.M)
+		}
 		for h, p := range parts {
-			r := wire.NewReader(p)
-			hc := int(min(r.U64(), uint64(len(p))))
-			hs := r.F64s(2 * t.M)
-			hl := r.F32s(hc)
-			var hsc [][]float32
-			if cal {
-				for range t.M {
-					hsc = append(hsc, r.F32s(hc))
-				}
-			}
-			if err := r.Done(); err != nil {
+			e, err := decodeEvalSums(p, t.M, cal)
+			if err != nil {
 				return nil, fmt.Errorf("linear-learner: the %s evaluation of host %d: %w", channel, h+1, err)
 			}
-			addTo(sums, hs)
-			take := max(0, min(hc, t.p.NumCalibration-len(labels)))
-			labels = append(labels, hl[:take]...)
-			for m := range hsc {
-				scores[m] = append(scores[m], hsc[m][:take]...)
+			addTo(all.sums, e.sums)
+			take := max(0, min(len(e.labels), t.p.NumCalibration-len(all.labels)))
+			all.labels = append(all.labels, e.labels[:take]...)
+			for m, sc := range e.scores {
+				all.scores[m] = append(all.scores[m], sc[:take]...)
 			}
 		}
-		if sums[1] == 0 {
+		if all.sums[1] == 0 {
 			return nil, algorithms.Errorf("the %s channels of all %d hosts hold no records", channel, len(parts))
 		}
-		var out wire.Writer
-		out.U64(uint64(len(labels)))
-		out.F64s(sums)
-		out.F32s(labels)
-		if cal {
-			for _, sc := range scores {
-				out.F32s(sc)
-			}
-		}
-		return out.B, nil
+		return all.encode(), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	r := wire.NewReader(res)
-	mc := int(min(r.U64(), uint64(len(res))))
-	sums := r.F64s(2 * t.M)
-	labels := r.F32s(mc)
-	var scores [][]float32
-	if cal {
-		for range t.M {
-			scores = append(scores, r.F32s(mc))
-		}
-	}
-	if err := r.Done(); err != nil {
+	all, err := decodeEvalSums(res, t.M, cal)
+	if err != nil {
 		return nil, fmt.Errorf("linear-learner: the leader's %s evaluation: %w", channel, err)
 	}
 	out := make([]*evaluator, t.M)
 	for m := range out {
 		out[m] = newEvaluator(t.p, defaultThreshold(t.p.Loss))
-		out[m].lossSum, out[m].n = sums[2*m], sums[2*m+1]
+		out[m].lossSum, out[m].n = all.sums[2*m], all.sums[2*m+1]
 	}
-	t.cal = calibration{scores: scores, labels: labels}
+	t.cal = calibration{scores: all.scores, labels: all.labels}
 	return out, nil
+}
+
+// evalSums is an evaluation of the models as it travels between hosts, a
+// host's own and the leader's merge in one layout: per model the loss sum
+// and rows, the calibration labels and, when calibrating, each model's
+// scores of those rows.
+type evalSums struct {
+	sums   []float64 // loss sum and rows, per model
+	labels []float32
+	scores [][]float32 // per model, len(labels) each; nil without calibration
+}
+
+func (e evalSums) encode() []byte {
+	var w wire.Writer
+	w.U64(uint64(len(e.labels)))
+	w.F64s(e.sums)
+	w.F32s(e.labels)
+	for _, sc := range e.scores {
+		w.F32s(sc)
+	}
+	return w.B
+}
+
+// decodeEvalSums reads what encode wrote for models models.
+func decodeEvalSums(p []byte, models int, cal bool) (evalSums, error) {
+	r := wire.NewReader(p)
+	c := int(min(r.U64(), uint64(len(p))))
+	e := evalSums{sums: r.F64s(2 * models), labels: r.F32s(c)}
+	if cal {
+		for range models {
+			e.scores = append(e.scores, r.F32s(c))
+		}
+	}
+	return e, r.Done()
 }
 
 // shareStop makes the leader's early-stopping decision every host's.
