@@ -102,11 +102,16 @@ type errorBody struct {
 
 // writeError answers with status and {"error": msg}.
 func writeError(c *gin.Context, status int, msg string) {
+	c.Data(status, "application/json", errorJSON(msg))
+}
+
+// errorJSON is the body {"error": msg}.
+func errorJSON(msg string) []byte {
 	b, err := json.Marshal(errorBody{Error: msg})
 	if err != nil { // a string always marshals
 		panic(err)
 	}
-	c.Data(status, "application/json", b)
+	return b
 }
 
 // errorMiddleware runs the handlers, then maps the last error they recorded

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -111,7 +109,6 @@ func (s *Server) invocations(c *gin.Context) {
 	h := c.Writer.Header()
 	h["Content-Type"] = []string{data.ResponseContentType(accept)}
 	h["Content-Length"] = []string{strconv.Itoa(len(out))}
-	h["Date"] = s.date.header()
 	c.Writer.WriteHeader(http.StatusOK)
 	_, _ = c.Writer.Write(out)
 }
@@ -141,24 +138,4 @@ func putOut(b *[]byte) {
 		*b = (*b)[:0]
 		outPool.Put(b)
 	}
-}
-
-// httpDate caches the Date header of the current second. net/http formats
-// one for every response that has none, a percent or two of a 1-row
-// request's CPU under load; the value only changes once a second.
-type httpDate struct{ v atomic.Pointer[dateValue] }
-
-type dateValue struct {
-	unix   int64
-	header []string // shared by every response of that second: read-only
-}
-
-func (d *httpDate) header() []string {
-	now := time.Now()
-	if v := d.v.Load(); v != nil && v.unix == now.Unix() {
-		return v.header
-	}
-	v := &dateValue{unix: now.Unix(), header: []string{now.UTC().Format(http.TimeFormat)}}
-	d.v.Store(v)
-	return v.header
 }

@@ -1,6 +1,7 @@
-// Package serve is the SageMaker serving runtime: an HTTP server on gin that
-// answers GET /ping, POST /invocations and GET /execution-parameters for any
-// algorithms.Model, as SageMaker's serving container contract asks
+// Package serve is the SageMaker serving runtime: gin handlers, carried by a
+// fasthttp connection layer (conn.go), that answer GET /ping, POST
+// /invocations and GET /execution-parameters for any algorithms.Model, as
+// SageMaker's serving container contract asks
 // (port 8080 or SAGEMAKER_BIND_TO_PORT, a SAGEMAKER_MAX_PAYLOAD_IN_MB body
 // limit, readiness only once the model is loaded, graceful stop on SIGTERM).
 //
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/valyala/fasthttp"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
@@ -85,7 +87,6 @@ type Server struct {
 	params  []byte // the /execution-parameters body
 	log     *log.Logger
 	engine  *gin.Engine
-	date    httpDate
 }
 
 // maxTransforms is MaxConcurrentTransforms for a host of cores: one
@@ -198,12 +199,7 @@ func Run(ctx context.Context, algo algorithms.Algorithm, opts Options) error {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          s.log,
-	}
+	srv := s.newConnServer()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Printf("listening on %s, payload limit %d MB", ln.Addr(), s.limitMB)
@@ -248,15 +244,13 @@ func Run(ctx context.Context, algo algorithms.Algorithm, opts Options) error {
 	}
 }
 
-// shutdown stops srv gracefully within timeout, then forcibly.
-func shutdown(srv *http.Server, timeout time.Duration) error {
+// shutdown stops srv gracefully: it closes the listener and idle
+// connections and waits up to timeout for requests in flight to finish.
+// Connections still busy then are left to the process's exit.
+func shutdown(srv *fasthttp.Server, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		srv.Close()
-	}
-	return err
+	return srv.ShutdownWithContext(ctx)
 }
 
 // bindPort is SAGEMAKER_BIND_TO_PORT when set, else port, else 8080.

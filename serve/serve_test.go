@@ -559,25 +559,3 @@ func BenchmarkInvocations(b *testing.B) {
 		})
 	}
 }
-
-// TestDateHeader checks the Date of an /invocations answer (cached for
-// the second, not formatted by net/http).
-func TestDateHeader(t *testing.T) {
-	s, _, _ := newTestServer(t)
-	for range 2 {
-		w := do(s.Handler(), "POST", "/invocations", []byte("1,2,3\n"), "Content-Type", "text/csv")
-		if w.Code != http.StatusOK {
-			t.Fatalf("status %d: %s", w.Code, w.Body)
-		}
-		if got := w.Header().Values("Date"); len(got) != 1 {
-			t.Fatalf("Date headers %q, want one", got)
-		}
-		d, err := http.ParseTime(w.Header().Get("Date"))
-		if err != nil {
-			t.Fatalf("Date %q: %v", w.Header().Get("Date"), err)
-		}
-		if off := time.Since(d); off < -time.Second || off > 2*time.Second {
-			t.Errorf("Date %v is %v from now", d, off)
-		}
-	}
-}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +11,6 @@ import (
 
 func TestRunKeepAliveAndClose(t *testing.T) {
 	for _, closeConn := range []bool{false, true} {
-		h := TrivialHandler()
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/bad" {
 				http.Error(w, "no", http.StatusTeapot)
@@ -19,7 +19,8 @@ func TestRunKeepAliveAndClose(t *testing.T) {
 			if closeConn {
 				w.Header().Set("Connection", "close")
 			}
-			h.ServeHTTP(w, r)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(trivialBody)
 		}))
 		addr := strings.TrimPrefix(srv.URL, "http://")
 		req := BuildRequest(addr, "/invocations", map[string]string{"Content-Type": "text/csv"}, []byte("1,2,3\n"))
@@ -42,5 +43,25 @@ func TestRunKeepAliveAndClose(t *testing.T) {
 			t.Errorf("bad: %v %+v", err, res)
 		}
 		srv.Close()
+	}
+}
+
+// TestServeTrivial: the ceiling server answers the generator's requests
+// over keep-alive connections with its fixed body.
+func TestServeTrivial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go ServeTrivial(ln)
+	addr := ln.Addr().String()
+	req := BuildRequest(addr, "/invocations", map[string]string{"Content-Type": "text/csv"}, []byte("1,2,3\n"))
+	res, err := Run(Config{Addr: addr, Requests: [][]byte{req}, Concurrency: 2, Duration: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 || res.Reconnects > 2 || string(res.Sample) != string(trivialBody) {
+		t.Errorf("%+v", res)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
+	"net"
 	"os"
 	"time"
 
@@ -31,7 +31,11 @@ func main() {
 	flag.Parse()
 
 	if *trivial != "" {
-		fmt.Fprintln(os.Stderr, http.ListenAndServe(*trivial, loadgen.TrivialHandler()))
+		ln, err := net.Listen("tcp", *trivial)
+		if err == nil {
+			err = loadgen.ServeTrivial(ln)
+		}
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	headers := map[string]string{"Accept": *accept}
