@@ -872,6 +872,22 @@ func TestBatchClone(t *testing.T) {
 
 // TestParseMediaTypeAsMime checks that ParseMediaType's shortcut for a bare
 // type answers what mime.ParseMediaType would.
+// TestMediaTypeErrorMessage: a media type that does not parse is named
+// with what was expected of it.
+func TestMediaTypeErrorMessage(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"text/csv; label_size", `media type "text/csv; label_size" is malformed: each parameter after the type must be name=value, as in text/csv;label_size=1`},
+		{"text/csv; a=1; a=2", `media type "text/csv; a=1; a=2" is malformed: duplicate parameter name`},
+		{"; label_size=1", `media type "; label_size=1" is malformed: no media type`},
+	} {
+		_, err := ParseMediaType(tc.in)
+		var mt *MediaTypeError
+		if !errors.As(err, &mt) || err.Error() != tc.want {
+			t.Errorf("%q: got %v, want %s", tc.in, err, tc.want)
+		}
+	}
+}
+
 func TestParseMediaTypeAsMime(t *testing.T) {
 	for _, s := range []string{
 		"text/csv", "application/json", "application/x-recordio-protobuf", "application/vnd.a+json",

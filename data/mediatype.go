@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"mime"
 	"strconv"
@@ -91,7 +92,10 @@ type MediaTypeError struct {
 }
 
 func (e *MediaTypeError) Error() string {
-	return fmt.Sprintf("media type %q is malformed: %v", e.Value, e.Err)
+	if errors.Is(e.Err, mime.ErrInvalidMediaParameter) {
+		return fmt.Sprintf("media type %q is malformed: each parameter after the type must be name=value, as in %s;label_size=1", e.Value, CSV)
+	}
+	return fmt.Sprintf("media type %q is malformed: %s", e.Value, strings.TrimPrefix(e.Err.Error(), "mime: "))
 }
 func (e *MediaTypeError) Unwrap() error     { return e.Err }
 func (e *MediaTypeError) ClientError() bool { return true }
