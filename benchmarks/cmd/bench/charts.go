@@ -1,7 +1,8 @@
 package main
 
 // PNG charts next to the results: per algorithm, time and quality of ours
-// against the peer side by side; the k-means learning curve; serving
+// against the peer side by side; learning curves of the trainers that
+// iterate (k-means, linear learner); serving
 // throughput; kernel GFLOP/s. Drawn with gonum.org/v1/plot.
 
 import (
@@ -31,60 +32,98 @@ var (
 	colOther = color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}
 )
 
-// LearningPoint is k-means' test msd after some epochs.
+// LearningPoint is a test metric after some epochs.
 type LearningPoint struct {
-	Epochs  int     `json:"epochs"`
-	TestMSD float64 `json:"test_msd"`
-	WallS   float64 `json:"wall_s"`
+	Epochs int     `json:"epochs"`
+	Value  float64 `json:"value"`
+	WallS  float64 `json:"wall_s"`
 }
 
-// LearningCurve is the k-means learning curve: test msd of separate
-// trainings with epochs = 1, 2, 4, 8 (headline settings otherwise).
+// LearningCurve is one iterating trainer's test metric against epochs:
+// one fresh training per point, headline settings otherwise, next to the
+// peer's figure for the same metric.
 type LearningCurve struct {
-	Points  []LearningPoint `json:"points"`
-	PeerMSD float64         `json:"peer_test_msd"`
-	How     string          `json:"how"`
+	Algorithm string          `json:"algorithm"` // the row's algorithm, e.g. "k-means"
+	Title     string          `json:"title"`
+	Metric    string          `json:"metric"` // e.g. "test msd"
+	Lower     bool            `json:"lower_is_better"`
+	Points    []LearningPoint `json:"points"`
+	Peer      float64         `json:"peer"`
+	PeerLabel string          `json:"peer_label"`
+	How       string          `json:"how"`
 }
 
-// kmeansLearningCurve trains bin/kmeans with epochs 1, 2, 4, 8 on the
-// cached RecordIO channels and reads each run's test msd.
-func kmeansLearningCurve(e *env, rows []Row) (*LearningCurve, error) {
+// curveSpec says how to draw one learning curve.
+type curveSpec struct {
+	algorithm, bin, title, peerLabel string
+	hyper                            map[string]string
+	epochs                           []int
+	logMetric, metric                string // the log's name, the table's name
+	lower                            bool
+}
+
+// curveSpecs: the trainers that iterate over epochs, on Fashion-MNIST.
+var curveSpecs = []curveSpec{
+	{algorithm: "k-means", bin: "kmeans", title: "k-means on Fashion-MNIST: test msd vs epochs", peerLabel: "scikit-learn KMeans (converged)",
+		hyper: kmeansHeadline, epochs: []int{1, 2, 4, 8}, logMetric: "test msd", metric: "test msd", lower: true},
+	{algorithm: "linear-learner", bin: "linear-learner", title: "linear learner on Fashion-MNIST: test accuracy vs epochs", peerLabel: "scikit-learn LogisticRegression",
+		hyper: llFashionHeadline, epochs: []int{1, 2, 4, 8, 15}, logMetric: "test multiclass_accuracy", metric: "test accuracy"},
+}
+
+// learningCurves trains each iterating algorithm whose headline row ran
+// with each point's epochs on the cached RecordIO channels and reads its
+// test metric from the log.
+func learningCurves(e *env, rows []Row) ([]*LearningCurve, error) {
 	dataDir := filepath.Join(e.DataDir, "fashion-mnist")
 	trainRec, testRec := abs(filepath.Join(dataDir, "train.rec")), abs(filepath.Join(dataDir, "test.rec"))
-	if !exists(trainRec) || !exists(testRec) {
-		return nil, fmt.Errorf("no %s: run the kmeans benchmark first", trainRec)
+	var out []*LearningCurve
+	for _, sp := range curveSpecs {
+		var head *Row
+		for i := range rows {
+			if rows[i].Algorithm == sp.algorithm && rows[i].Headline {
+				head = &rows[i]
+				break
+			}
+		}
+		if head == nil {
+			continue
+		}
+		if !exists(trainRec) || !exists(testRec) {
+			return out, fmt.Errorf("no %s: run the %s benchmark first", trainRec, sp.algorithm)
+		}
+		lc := &LearningCurve{
+			Algorithm: sp.algorithm, Title: sp.title, Metric: sp.metric, Lower: sp.lower,
+			Peer: head.Peer.Quality[sp.metric], PeerLabel: sp.peerLabel,
+			How: fmt.Sprintf("one fresh `bin/%s train` per point with epochs=%s (headline hyperparameters otherwise); %s from each log",
+				sp.bin, strings.Trim(strings.Join(strings.Fields(fmt.Sprint(sp.epochs)), ","), "[]"), sp.metric),
+		}
+		root := abs(filepath.Join(e.WorkDir, sp.bin+"-curve", "ml"))
+		for _, ep := range sp.epochs {
+			h := maps.Clone(sp.hyper)
+			h["epochs"] = strconv.Itoa(ep)
+			os.RemoveAll(root)
+			err := harness.LayoutRoot(root, h, []harness.Channel{
+				{Name: "train", ContentType: harness.RecordIOProtobuf, Files: []string{trainRec}},
+				{Name: "test", ContentType: harness.RecordIOProtobuf, Files: []string{testRec}},
+			})
+			if err != nil {
+				return out, err
+			}
+			os.MkdirAll(filepath.Join(root, "model"), 0o755)
+			res, err := harness.Train(context.Background(), abs(filepath.Join(e.BinDir, sp.bin)), root, nil)
+			if err != nil {
+				return out, err
+			}
+			v, ok := res.Metrics[sp.logMetric]
+			if !ok {
+				return out, fmt.Errorf("%s epochs=%d: no %s in the log", sp.algorithm, ep, sp.logMetric)
+			}
+			lc.Points = append(lc.Points, LearningPoint{Epochs: ep, Value: v, WallS: res.Wall.Seconds()})
+			fmt.Printf("   %s epochs=%d: %s %.4f, wall %.2fs\n", sp.algorithm, ep, sp.metric, v, res.Wall.Seconds())
+		}
+		out = append(out, lc)
 	}
-	lc := &LearningCurve{How: "one fresh `bin/kmeans train` per point with epochs=1,2,4,8 (headline hyperparameters otherwise); test msd from each log"}
-	for _, r := range rows {
-		if r.Algorithm == "k-means" && r.Headline {
-			lc.PeerMSD = r.Peer.Quality["test msd"]
-		}
-	}
-	for _, ep := range []int{1, 2, 4, 8} {
-		h := maps.Clone(kmeansHeadline)
-		h["epochs"] = strconv.Itoa(ep)
-		root := abs(filepath.Join(e.WorkDir, "kmeans-curve", "ml"))
-		os.RemoveAll(root)
-		err := harness.LayoutRoot(root, h, []harness.Channel{
-			{Name: "train", ContentType: harness.RecordIOProtobuf, Files: []string{trainRec}},
-			{Name: "test", ContentType: harness.RecordIOProtobuf, Files: []string{testRec}},
-		})
-		if err != nil {
-			return nil, err
-		}
-		os.MkdirAll(filepath.Join(root, "model"), 0o755)
-		res, err := harness.Train(context.Background(), abs(filepath.Join(e.BinDir, "kmeans")), root, nil)
-		if err != nil {
-			return nil, err
-		}
-		msd, ok := res.Metrics["test msd"]
-		if !ok {
-			return nil, fmt.Errorf("epochs=%d: no test msd in the log", ep)
-		}
-		lc.Points = append(lc.Points, LearningPoint{Epochs: ep, TestMSD: msd, WallS: res.Wall.Seconds()})
-		fmt.Printf("   k-means epochs=%d: test msd %.4f, wall %.2fs\n", ep, msd, res.Wall.Seconds())
-	}
-	return lc, nil
+	return out, nil
 }
 
 // barPanel is a two-or-more bar chart: one bar per (name, value, color).
@@ -173,14 +212,20 @@ func writeCharts(r *Report, dir string) ([]string, error) {
 		}
 		paths = append(paths, path)
 	}
-	if lc := r.LearningCurve; lc != nil && len(lc.Points) > 0 {
+	for _, lc := range r.LearningCurves {
+		if len(lc.Points) == 0 {
+			continue
+		}
 		p := plot.New()
-		p.Title.Text = "k-means on Fashion-MNIST: test msd vs epochs"
+		p.Title.Text = lc.Title
 		p.X.Label.Text = "epochs"
-		p.Y.Label.Text = "test msd (lower is better)"
+		p.Y.Label.Text = lc.Metric + " (higher is better)"
+		if lc.Lower {
+			p.Y.Label.Text = lc.Metric + " (lower is better)"
+		}
 		xys := make(plotter.XYs, len(lc.Points))
 		for i, pt := range lc.Points {
-			xys[i] = plotter.XY{X: float64(pt.Epochs), Y: pt.TestMSD}
+			xys[i] = plotter.XY{X: float64(pt.Epochs), Y: pt.Value}
 		}
 		line, pts, err := plotter.NewLinePoints(xys)
 		if err != nil {
@@ -188,19 +233,19 @@ func writeCharts(r *Report, dir string) ([]string, error) {
 		}
 		line.Color, pts.Color = colOurs, colOurs
 		p.Add(line, pts)
-		p.Legend.Add("sagebrush kmeans", line, pts)
-		if lc.PeerMSD > 0 {
-			pl, err := plotter.NewLine(plotter.XYs{{X: 1, Y: lc.PeerMSD}, {X: float64(lc.Points[len(lc.Points)-1].Epochs), Y: lc.PeerMSD}})
+		p.Legend.Add("sagebrush "+lc.Algorithm, line, pts)
+		if lc.Peer > 0 {
+			pl, err := plotter.NewLine(plotter.XYs{{X: 1, Y: lc.Peer}, {X: float64(lc.Points[len(lc.Points)-1].Epochs), Y: lc.Peer}})
 			if err == nil {
 				pl.Color = colPeer
 				pl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 				p.Add(pl)
-				p.Legend.Add("scikit-learn KMeans (converged)", pl)
+				p.Legend.Add(lc.PeerLabel, pl)
 			}
 		}
-		p.Legend.Top = true
+		p.Legend.Top = lc.Lower
 		p.Add(plotter.NewGrid())
-		path := filepath.Join(dir, r.Date+"-kmeans-learning-curve.png")
+		path := filepath.Join(dir, fmt.Sprintf("%s-%s-learning-curve.png", r.Date, slug(lc.Algorithm)))
 		if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
 			return paths, err
 		}

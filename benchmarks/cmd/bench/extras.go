@@ -43,12 +43,10 @@ func runExtras(e *env, rep *Report, resultsDir string) (failed bool) {
 	}
 	if want["charts"] {
 		fmt.Println("== charts")
-		if hasKMeans(rep.Rows) {
-			lc, err := kmeansLearningCurve(e, rep.Rows)
-			rep.LearningCurve = lc
-			if err != nil {
-				fail("learning curve", err)
-			}
+		lcs, err := learningCurves(e, rep.Rows)
+		rep.LearningCurves = lcs
+		if err != nil {
+			fail("learning curves", err)
 		}
 		if err := os.MkdirAll(resultsDir, 0o755); err != nil {
 			fail("charts", err)
@@ -64,15 +62,6 @@ func runExtras(e *env, rep *Report, resultsDir string) (failed bool) {
 		}
 	}
 	return failed
-}
-
-func hasKMeans(rows []Row) bool {
-	for _, r := range rows {
-		if r.Algorithm == "k-means" {
-			return true
-		}
-	}
-	return false
 }
 
 // hasExtras reports whether any extra section has something to show.
@@ -92,10 +81,14 @@ func (r *Report) extrasMarkdown() string {
 	if r.Kernels != nil {
 		r.Kernels.markdown(&b)
 	}
-	if lc := r.LearningCurve; lc != nil && len(lc.Points) > 0 {
-		fmt.Fprintf(&b, "\n## k-means learning curve\n\n%s; scikit-learn's converged test msd %.4f.\n\n| epochs | test msd | wall (s) |\n|---|---|---|\n", lc.How, lc.PeerMSD)
+	for _, lc := range r.LearningCurves {
+		if len(lc.Points) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n## %s learning curve\n\n%s; %s: %s %.4f.\n\n| epochs | %s | wall (s) |\n|---|---|---|\n",
+			lc.Algorithm, lc.How, lc.PeerLabel, lc.Metric, lc.Peer, lc.Metric)
 		for _, p := range lc.Points {
-			fmt.Fprintf(&b, "| %d | %.4f | %.2f |\n", p.Epochs, p.TestMSD, p.WallS)
+			fmt.Fprintf(&b, "| %d | %.4f | %.2f |\n", p.Epochs, p.Value, p.WallS)
 		}
 	}
 	if len(r.Charts) > 0 {

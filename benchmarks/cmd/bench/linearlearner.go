@@ -128,6 +128,10 @@ func linearLearnerBench(e *env) ([]Row, error) {
 	return append(rows, r), nil
 }
 
+// llFashionHeadline is the multiclass headline: the documented defaults
+// with the problem's shape.
+var llFashionHeadline = map[string]string{"feature_dim": "784", "predictor_type": "multiclass_classifier", "num_classes": "10"}
+
 func llFashion(e *env) (Row, error) {
 	train, test, err := e.loadFashion()
 	if err != nil {
@@ -142,7 +146,7 @@ func llFashion(e *env) (Row, error) {
 	if err != nil {
 		return Row{}, err
 	}
-	h := map[string]string{"feature_dim": "784", "predictor_type": "multiclass_classifier", "num_classes": "10"}
+	h := llFashionHeadline
 	// The time target is a ratio near its line: the two sides alternate.
 	ours, peer, err := interleaved(e, func(e *env) (*Side, error) {
 		return llOurs(e, "linear-learner-fashion", h, trainRec, testRec, map[string]string{

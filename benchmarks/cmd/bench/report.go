@@ -60,12 +60,12 @@ type Report struct {
 	Rows    []Row   `json:"rows"`
 
 	// The sections after the algorithm tables (extras.go).
-	Serving       *ServingReport `json:"serving,omitempty"`
-	ColdStart     []ColdStart    `json:"cold_start,omitempty"`
-	Kernels       *KernelsReport `json:"kernels,omitempty"`
-	LearningCurve *LearningCurve `json:"kmeans_learning_curve,omitempty"`
-	Charts        []string       `json:"charts,omitempty"`
-	SectionErrors []string       `json:"section_errors,omitempty"`
+	Serving        *ServingReport   `json:"serving,omitempty"`
+	ColdStart      []ColdStart      `json:"cold_start,omitempty"`
+	Kernels        *KernelsReport   `json:"kernels,omitempty"`
+	LearningCurves []*LearningCurve `json:"learning_curves,omitempty"`
+	Charts         []string         `json:"charts,omitempty"`
+	SectionErrors  []string         `json:"section_errors,omitempty"`
 }
 
 func machineInfo() Machine {
@@ -121,8 +121,8 @@ func (r *Report) mergeFrom(old *Report) {
 	if r.Kernels == nil {
 		r.Kernels = old.Kernels
 	}
-	if r.LearningCurve == nil {
-		r.LearningCurve = old.LearningCurve
+	if r.LearningCurves == nil {
+		r.LearningCurves = old.LearningCurves
 	}
 	if r.Charts == nil {
 		r.Charts = old.Charts
