@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -75,6 +76,47 @@ func (l connLogger) Printf(format string, args ...any) {
 		return
 	}
 	l.log.Printf(format, args...)
+}
+
+// lingerTime is how long a closing connection keeps reading what the
+// client still sends, as net/http's rstAvoidanceDelay.
+const lingerTime = 500 * time.Millisecond
+
+// lingerListener's TCP connections close as net/http closes one after an
+// answer the client may not have read yet: FIN first, then what the client
+// still sends is read and dropped for up to lingerTime, then the close. A
+// plain close with unread input sends a reset, which can destroy the 413
+// for a body over the limit before the client, still sending it, reads it.
+type lingerListener struct{ net.Listener }
+
+func (l lingerListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok && err == nil {
+		return &lingerConn{TCPConn: tc}, nil
+	}
+	return c, err
+}
+
+type lingerConn struct {
+	*net.TCPConn
+	once sync.Once
+}
+
+// Close half-closes at once and finishes the close in the background, so
+// that no server goroutine waits on the client.
+func (c *lingerConn) Close() error {
+	c.once.Do(func() {
+		if c.CloseWrite() != nil {
+			c.TCPConn.Close()
+			return
+		}
+		go func() {
+			c.SetReadDeadline(time.Now().Add(lingerTime))
+			io.Copy(io.Discard, c.TCPConn)
+			c.TCPConn.Close()
+		}()
+	})
+	return nil
 }
 
 // bodyTimeout gives a large or chunked body bodyReadTimeout to arrive.

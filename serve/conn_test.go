@@ -119,6 +119,28 @@ func TestConnRequestsItCannotRead(t *testing.T) {
 	}
 }
 
+// TestConnBodyOverLimitWhileSending: a client still sending a body over the
+// limit reads the 413, however its write and the server's close cross
+// (without the lingering close, about half of these ended in a reset).
+func TestConnBodyOverLimitWhileSending(t *testing.T) {
+	addr, _ := startConnServer(t)
+	client := &http.Client{Timeout: 10 * time.Second}
+	big := strings.Repeat("0.5,", 2<<20/4) // 2 MB against the 1 MB limit
+	for i := range 20 {
+		resp, err := client.Post("http://"+addr+"/invocations", "text/csv", strings.NewReader(big))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("request %d: status %d, want 413", i, resp.StatusCode)
+		}
+		if msg := jsonError(t, resp); !strings.Contains(msg, "payload limit") {
+			t.Errorf("request %d: error %q", i, msg)
+		}
+		resp.Body.Close()
+	}
+}
+
 // TestConnHTTP: what the connection layer must keep of net/http's
 // behaviour: a Date and no Server header, chunked bodies, pipelined
 // requests answered in order, a header sent twice seen as one joined

@@ -201,7 +201,7 @@ func Run(ctx context.Context, algo algorithms.Algorithm, opts Options) error {
 	}
 	srv := s.newConnServer()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(lingerListener{ln}) }()
 	s.log.Printf("listening on %s, payload limit %d MB", ln.Addr(), s.limitMB)
 
 	dir := filepath.Join(opts.Root, "model")
