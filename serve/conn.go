@@ -151,6 +151,12 @@ func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 		msg = "malformed HTTP request: " + err.Error()
 	}
 	ctx.Response.Reset()
+	connError(ctx, status, msg)
+}
+
+// connError answers status with {"error": msg}, as writeError does for
+// the gin handlers.
+func connError(ctx *fasthttp.RequestCtx, status int, msg string) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(errorJSON(msg))
@@ -176,9 +182,7 @@ func (s *Server) serveConn(ctx *fasthttp.RequestCtx) {
 	uri := string(ctx.RequestURI())
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
-		ctx.SetStatusCode(http.StatusBadRequest)
-		ctx.SetContentType("application/json")
-		ctx.SetBody(errorJSON(fmt.Sprintf("malformed request target %q", uri)))
+		connError(ctx, http.StatusBadRequest, fmt.Sprintf("malformed request target %q", uri))
 		return
 	}
 	x := exchangePool.Get().(*exchange)

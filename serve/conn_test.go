@@ -195,6 +195,18 @@ func TestConnHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("malformed request target", func(t *testing.T) {
+		resp := exchangeRaw(t, addr, "GET noslash HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %d, want 400", resp.StatusCode)
+		}
+		// fasthttp refuses it while reading (readError); serveConn's own
+		// check is for targets it passes that net/url does not.
+		if msg := jsonError(t, resp); !strings.Contains(msg, `malformed HTTP request`) || !strings.Contains(msg, "noslash") {
+			t.Errorf("error %q, want it to name the target", msg)
+		}
+	})
+
 	t.Run("HTTP/1.0", func(t *testing.T) {
 		resp := exchangeRaw(t, addr, "GET /ping HTTP/1.0\r\n\r\n", 1)[0]
 		if resp.StatusCode != http.StatusOK || !resp.Close {
