@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,14 +165,23 @@ func readFrame(r io.Reader) (kind byte, round uint32, payload []byte, err error)
 	if n > MaxMessage {
 		return 0, 0, nil, fmt.Errorf("frame of %d bytes", n)
 	}
-	// The first trustAfter bytes before the declared length is allocated:
-	// a corrupt or hostile length fails at the end of the stream instead
-	// of in a huge allocation. A sender that got that far means it, and
-	// the rest gets one exact allocation: growing by doubling held up to
-	// twice a large message (a kNN sample) at once.
-	buf := make([]byte, min(n, uint64(trustAfter)))
+	// The first trustAfter bytes are read into a buffer that doubles as
+	// they arrive, so a corrupt or hostile length fails at the end of the
+	// stream instead of in a huge allocation. A sender that got that far
+	// means it, and the rest gets one exact allocation: doubling all the
+	// way held up to twice a large message (a kNN sample) at once.
+	trusted := min(n, uint64(trustAfter))
+	buf := make([]byte, min(trusted, 64<<10))
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return 0, 0, nil, unexpectedEOF(err)
+	}
+	for uint64(len(buf)) < trusted {
+		m := len(buf)
+		k := int(min(uint64(m), trusted-uint64(m)))
+		buf = slices.Grow(buf, k)[:m+k]
+		if _, err := io.ReadFull(r, buf[m:]); err != nil {
+			return 0, 0, nil, unexpectedEOF(err)
+		}
 	}
 	if n > uint64(len(buf)) {
 		full := make([]byte, n)

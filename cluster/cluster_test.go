@@ -3,10 +3,12 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,6 +197,38 @@ func TestFrameRoundTrip(t *testing.T) {
 				t.Fatalf("%d bytes cut to %d: got %v, want io.ErrUnexpectedEOF", n, cut-13, err)
 			}
 		}
+	}
+	// Past the first read the buffer doubles up to trustAfter, then takes
+	// the rest in one allocation.
+	trustAfter = 1 << 20
+	for _, n := range []int{64 << 10, 100 << 10, 300 << 10, 1 << 20, 3 << 20} {
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i * 7)
+		}
+		b.Reset()
+		writeFrame(&b, kindPart, 8, msg)
+		if _, _, p, err := readFrame(bytes.NewReader(b.Bytes())); err != nil || !bytes.Equal(p, msg) {
+			t.Fatalf("%d bytes: got %d bytes, %v", n, len(p), err)
+		}
+		if _, _, _, err := readFrame(bytes.NewReader(b.Bytes()[:13+n-1])); err != io.ErrUnexpectedEOF {
+			t.Fatalf("%d bytes cut by one: got %v, want io.ErrUnexpectedEOF", n, err)
+		}
+	}
+	// A length the stream does not back costs what the stream holds, not
+	// the length: a 60 MiB frame of 10 bytes.
+	trustAfter = 64 << 20
+	h60 := make([]byte, 13+10)
+	h60[0] = kindPart
+	binary.LittleEndian.PutUint64(h60[5:], 60<<20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, _, _, err := readFrame(bytes.NewReader(h60)); err != io.ErrUnexpectedEOF {
+		t.Fatalf("60 MiB frame of 10 bytes: got %v, want io.ErrUnexpectedEOF", err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("a 60 MiB frame of 10 bytes allocated %d bytes", got)
 	}
 	// A corrupt length fails instead of allocating.
 	h := make([]byte, 13)
