@@ -119,6 +119,39 @@ func TestConnRequestsItCannotRead(t *testing.T) {
 	}
 }
 
+// TestConnRequestTimeout: a request that stops arriving before its end gets
+// a 408 with the JSON error body once readHeaderTimeout has passed, headers
+// cut short or a small body cut short alike.
+func TestConnRequestTimeout(t *testing.T) {
+	defer func(d time.Duration) { readHeaderTimeout = d }(readHeaderTimeout)
+	readHeaderTimeout = 300 * time.Millisecond
+	addr, logs := startConnServer(t)
+	for _, tc := range []struct{ name, raw string }{
+		{"header cut short", "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Ty"},
+		{"body cut short", "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 10\r\n\r\n1,2,"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			resp := exchangeRaw(t, addr, tc.raw, 1)[0]
+			if resp.StatusCode != http.StatusRequestTimeout {
+				t.Errorf("status %d, want 408", resp.StatusCode)
+			}
+			if msg := jsonError(t, resp); !strings.Contains(msg, "did not arrive in time") {
+				t.Errorf("error %q", msg)
+			}
+			if !resp.Close {
+				t.Error("the connection stays open after a request that timed out")
+			}
+			if d := time.Since(start); d < readHeaderTimeout {
+				t.Errorf("answered after %v, before the %v timeout", d, readHeaderTimeout)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "error when serving") {
+		t.Errorf("client errors were logged:\n%s", logs.String())
+	}
+}
+
 // TestConnBodyOverLimitWhileSending: a client still sending a body over the
 // limit reads the 413, however its write and the server's close cross
 // (without the lingering close, about half of these ended in a reset).

@@ -49,9 +49,12 @@ const (
 	// between SIGTERM and SIGKILL.
 	DefaultShutdownTimeout = 25 * time.Second
 
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 120 * time.Second
+	idleTimeout = 120 * time.Second
 )
+
+// readHeaderTimeout bounds a request from its first byte to its end, unless
+// its body is large (a variable for tests).
+var readHeaderTimeout = 10 * time.Second
 
 // The environment variables the runtime reads.
 const (
