@@ -228,6 +228,21 @@ func TestConnHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("expect 100-continue with a body over the limit", func(t *testing.T) {
+		// Only the header is sent: the answer must not wait for the body.
+		raw := "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n"
+		resp := exchangeRaw(t, addr, raw, 1)[0]
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d, want 413 before any body", resp.StatusCode)
+		}
+		if msg := jsonError(t, resp); !strings.Contains(msg, "exceeds the payload limit of 1048576 bytes") {
+			t.Errorf("error %q", msg)
+		}
+		if !resp.Close {
+			t.Error("the connection stays open after refusing a body the client may be sending")
+		}
+	})
+
 	t.Run("malformed request target", func(t *testing.T) {
 		resp := exchangeRaw(t, addr, "GET noslash HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]
 		if resp.StatusCode != http.StatusBadRequest {
