@@ -332,3 +332,31 @@ func TestFoldedWeightsStayCurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestOneClassSample: a binary train channel of one class trains a model
+// that predicts that class. The defect: its log-odds are infinite, the
+// bias started at 0 instead, and 15 Adam steps on 500 rows left every
+// score near 0.5 (training loss 0.59 after the last epoch).
+func TestOneClassSample(t *testing.T) {
+	for _, class := range []float32{0, 1} {
+		c := synth(500, 3, 8, func([]float32, *rand.Rand) float32 { return class })
+		tr := newTrainer(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "num_models": "2"}, c)
+		want := math.Log(0.5 / 500.5)
+		if class == 1 {
+			want = -want
+		}
+		for m := range tr.M {
+			if math.Abs(float64(tr.b[m])-want) > 1e-5 {
+				t.Errorf("class %v, model %d: initial bias %v, want %v", class, m, tr.b[m], want)
+			}
+		}
+		model, _ := train(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier"},
+			map[string]algorithms.Channel{"train": c})
+		for _, x := range c.x[:50] {
+			out := predict(t, model, x).Outputs
+			if s := out[0].Values[0]; math.Abs(float64(s-class)) > 0.01 {
+				t.Fatalf("class %v: score %v", class, s)
+			}
+		}
+	}
+}

@@ -68,6 +68,10 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	if p.TuningObjective != "" {
 		job.Metrics.Logf("automatic model tuning (objective %s): the internal tuning is off, one model whatever num_models says", p.TuningObjective)
 	}
+	if p.PredictorType == Binary && (t.posFraction == 0 || t.posFraction == 1) {
+		job.Metrics.Logf("warning: every label of the train channel's %d sample rows is %g; a binary classifier learns both classes only from rows of both",
+			int64(st.n), t.posFraction)
+	}
 	job.Metrics.Logf("linear learner: %s, loss %s, optimizer %s, models in parallel: %d, %d features, normalization: data=%v (shift=%v) label=%v, from %d sample rows",
 		p.PredictorType, p.Loss, p.Optimizer, t.M, p.FeatureDim, p.NormalizeData, t.shiftData, p.NormalizeLabel, t.sampleRows)
 
@@ -283,6 +287,7 @@ type trainer struct {
 	classWeights  []float64 // multiclass
 	classFreq     []float64 // multiclass, from the sample
 	posFraction   float64   // binary, from the sample
+	posSmoothed   float64   // posFraction with half a row of each class added: never 0 or 1
 	trainLoss     lossFn    // in normalised label units
 	rawLoss       lossFn
 	M, K, cols    int // models, outputs per model, M*K
@@ -456,6 +461,7 @@ func (t *trainer) fitScaler(st *sampleStats) {
 	switch p.PredictorType {
 	case Binary:
 		t.posFraction = counts[1] / n
+		t.posSmoothed = (counts[1] + 0.5) / (n + 1)
 	case Multiclass:
 		t.classWeights = make([]float64, p.NumClasses)
 		t.classFreq = make([]float64, p.NumClasses)
@@ -583,11 +589,16 @@ func (t *trainer) initBias() {
 	}
 	switch {
 	case p.PredictorType == Binary && p.Loss == "logistic":
-		if t.posFraction <= 0 || t.posFraction >= 1 {
-			return
+		// A sample of one class has no log-odds; half a row of each class
+		// added gives a finite one (about -7 for 500 negatives), so such a
+		// model predicts that class from the start instead of scoring 0.5
+		// until the optimizer walks the bias down.
+		f := t.posFraction
+		if f <= 0 || f >= 1 {
+			f = t.posSmoothed
 		}
 		for m := range t.M {
-			t.b[m] += float32(math.Log(t.posW[m] * t.posFraction / (1 - t.posFraction)))
+			t.b[m] += float32(math.Log(t.posW[m] * f / (1 - f)))
 		}
 	case p.PredictorType == Multiclass && !p.BalanceClass:
 		// log frequencies, centred; a class absent from the sample gets
