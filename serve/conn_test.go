@@ -76,6 +76,21 @@ func jsonError(t *testing.T, resp *http.Response) string {
 	return e.Error
 }
 
+// wantRefused checks an answer to a request the connection layer refused:
+// status, a JSON error containing want, and the connection closed.
+func wantRefused(t *testing.T, resp *http.Response, status int, want string) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Errorf("status %d, want %d", resp.StatusCode, status)
+	}
+	if msg := jsonError(t, resp); !strings.Contains(msg, want) {
+		t.Errorf("error %q, want it to contain %q", msg, want)
+	}
+	if !resp.Close {
+		t.Error("the connection stays open after a refused request")
+	}
+}
+
 // TestConnRequestsItCannotRead: requests the connection layer refuses before
 // any handler runs get the same JSON error bodies as the handlers' errors,
 // and none is logged.
@@ -102,16 +117,7 @@ func TestConnRequestsItCannotRead(t *testing.T) {
 			http.StatusBadRequest, "malformed HTTP request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := exchangeRaw(t, addr, tc.raw, 1)[0]
-			if resp.StatusCode != tc.status {
-				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
-			}
-			if msg := jsonError(t, resp); !strings.Contains(msg, tc.want) {
-				t.Errorf("error %q, want it to contain %q", msg, tc.want)
-			}
-			if !resp.Close {
-				t.Error("the connection stays open after a request that could not be read")
-			}
+			wantRefused(t, exchangeRaw(t, addr, tc.raw, 1)[0], tc.status, tc.want)
 		})
 	}
 	if strings.Contains(logs.String(), "error when serving") {
@@ -132,16 +138,7 @@ func TestConnRequestTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			resp := exchangeRaw(t, addr, tc.raw, 1)[0]
-			if resp.StatusCode != http.StatusRequestTimeout {
-				t.Errorf("status %d, want 408", resp.StatusCode)
-			}
-			if msg := jsonError(t, resp); !strings.Contains(msg, "did not arrive in time") {
-				t.Errorf("error %q", msg)
-			}
-			if !resp.Close {
-				t.Error("the connection stays open after a request that timed out")
-			}
+			wantRefused(t, exchangeRaw(t, addr, tc.raw, 1)[0], http.StatusRequestTimeout, "did not arrive in time")
 			if d := time.Since(start); d < readHeaderTimeout {
 				t.Errorf("answered after %v, before the %v timeout", d, readHeaderTimeout)
 			}
@@ -231,16 +228,7 @@ func TestConnHTTP(t *testing.T) {
 	t.Run("expect 100-continue with a body over the limit", func(t *testing.T) {
 		// Only the header is sent: the answer must not wait for the body.
 		raw := "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n"
-		resp := exchangeRaw(t, addr, raw, 1)[0]
-		if resp.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Fatalf("status %d, want 413 before any body", resp.StatusCode)
-		}
-		if msg := jsonError(t, resp); !strings.Contains(msg, "exceeds the payload limit of 1048576 bytes") {
-			t.Errorf("error %q", msg)
-		}
-		if !resp.Close {
-			t.Error("the connection stays open after refusing a body the client may be sending")
-		}
+		wantRefused(t, exchangeRaw(t, addr, raw, 1)[0], http.StatusRequestEntityTooLarge, "exceeds the payload limit of 1048576 bytes")
 	})
 
 	t.Run("malformed request target", func(t *testing.T) {
