@@ -260,6 +260,7 @@ func FuzzServeConn(f *testing.F) {
 		"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/jsonlines; verbose=true\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n{\"instances\"\r\n0\r\n\r\n",
 		"GET /ping HTTP/1.0\r\n\r\nGET /execution-parameters HTTP/1.1\r\nHost: x\r\n\r\n",
 		"POST http://x/invocations?a=%zz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n1,2",
+		"POST /invocations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n1,2",
 		"GARBAGE\r\n\r\n",
 	} {
 		f.Add([]byte(seed))
