@@ -218,6 +218,8 @@ func (s *Server) serveConn(ctx *fasthttp.RequestCtx) {
 		proto, minor = "HTTP/1.0", 0
 	}
 	body := ctx.Request.Body()
+	// RemoteAddr stays empty: no handler reads it, and formatting it was 3
+	// of a 1-row request's 22 allocations (BenchmarkServeConn).
 	x.req = http.Request{
 		Method:        string(ctx.Method()),
 		URL:           u,
@@ -228,7 +230,6 @@ func (s *Server) serveConn(ctx *fasthttp.RequestCtx) {
 		Body:          http.NoBody,
 		ContentLength: int64(len(body)),
 		Host:          string(ctx.Host()),
-		RemoteAddr:    ctx.RemoteAddr().String(),
 		RequestURI:    uri,
 	}
 	if len(body) > 0 {
