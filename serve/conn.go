@@ -130,7 +130,7 @@ func bodyTimeout(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 
 // expect answers Expect: 100-continue: a declared body over the payload
 // limit gets its 413 at once, so the client does not send it first (curl
-// asks before sending a body over 1 MiB); any other gets 100 Continue.
+// 7.88 asks before sending a body over 1 MiB); any other gets 100 Continue.
 // fasthttp sets the status itself and closes the connection after a
 // refusal; the JSON body is set here.
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {

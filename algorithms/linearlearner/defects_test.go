@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -350,8 +352,11 @@ func TestOneClassSample(t *testing.T) {
 				t.Errorf("class %v, model %d: initial bias %v, want %v", class, m, tr.b[m], want)
 			}
 		}
-		model, _ := train(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier"},
+		model, ms := train(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier"},
 			map[string]algorithms.Channel{"train": c})
+		if !slices.ContainsFunc(ms.logs, func(l string) bool { return strings.Contains(l, "every label of the train channel") }) {
+			t.Errorf("class %v: no warning that the channel holds one label in %q", class, ms.logs)
+		}
 		for _, x := range c.x[:50] {
 			out := predict(t, model, x).Outputs
 			if s := out[0].Values[0]; math.Abs(float64(s-class)) > 0.01 {
