@@ -17,7 +17,7 @@ import (
 
 // startConnServer runs Run on loopback with the fake model loaded and a
 // 1 MB payload limit, and returns its address and log.
-func startConnServer(t *testing.T) (addr string, logs *strings.Builder) {
+func startConnServer(t *testing.T) (addr string, logs *lockedWriter) {
 	t.Helper()
 	t.Setenv(EnvMaxPayloadMB, "1")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -25,9 +25,9 @@ func startConnServer(t *testing.T) (addr string, logs *strings.Builder) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs = new(strings.Builder)
+	logs = &lockedWriter{w: new(strings.Builder)}
 	done := startRun(t, ctx, &fakeAlgo{model: &fakeModel{}},
-		Options{Root: t.TempDir(), Listener: ln, Log: &lockedWriter{w: logs}, ShutdownTimeout: 5 * time.Second})
+		Options{Root: t.TempDir(), Listener: ln, Log: logs, ShutdownTimeout: 5 * time.Second})
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -294,22 +294,28 @@ func FuzzServeConn(f *testing.F) {
 // request, as fasthttp hands it over (no sockets): what each request costs
 // above the handler's own BenchmarkInvocations figures.
 func BenchmarkServeConn(b *testing.B) {
-	s := NewServer(Options{Log: io.Discard})
-	s.SetModel(&fakeModel{})
-	var req fasthttp.Request
-	req.Header.SetMethod("POST")
-	req.SetRequestURI("/invocations")
-	req.Header.SetContentType("text/csv")
-	req.Header.Set("Accept", "application/json")
-	req.SetBodyString("1.5,16.0,14\n")
-	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-	var ctx fasthttp.RequestCtx
-	b.ReportAllocs()
-	for b.Loop() {
-		ctx.Init(&req, addr, nil)
-		s.serveConn(&ctx)
-		if ctx.Response.StatusCode() != http.StatusOK {
-			b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
+	for _, rows := range []int{1, 100_000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			s := NewServer(Options{Log: io.Discard})
+			s.SetModel(&fakeModel{})
+			var req fasthttp.Request
+			req.Header.SetMethod("POST")
+			req.SetRequestURI("/invocations")
+			req.Header.SetContentType("text/csv")
+			req.Header.Set("Accept", "application/json")
+			req.SetBodyString(strings.Repeat("1.5,16.0,14\n", rows))
+			addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+			var ctx fasthttp.RequestCtx
+			b.SetBytes(int64(len(req.Body())))
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Init(&req, addr, nil)
+				ctx.Response.Reset() // Init keeps the last response, as fasthttp's server does not
+				s.serveConn(&ctx)
+				if ctx.Response.StatusCode() != http.StatusOK {
+					b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				}
+			}
+		})
 	}
 }

@@ -171,6 +171,14 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// String is what was written so far, when w is a fmt.Stringer (a
+// strings.Builder), read under the lock the server's writes take.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(fmt.Stringer).String()
+}
+
 // errorOf decodes an {"error": "..."} body, failing the test on any other.
 func errorOf(t *testing.T, w *httptest.ResponseRecorder) string {
 	t.Helper()

@@ -44,7 +44,7 @@ func imbalanced(n, d int, seed uint64) *memChannel {
 // weight of each model, folded and not.
 func TestGradient(t *testing.T) {
 	c := imbalanced(40, 6, 3)
-	mc := *c
+	mc := c.clone()
 	mc.y = make([]float32, len(c.y))
 	for i, x := range c.x {
 		mc.y[i] = float32(int(math.Abs(standardized(x, 1))*2) % 3)
@@ -56,7 +56,7 @@ func TestGradient(t *testing.T) {
 	}{
 		{"logistic", map[string]any{"predictor_type": "binary_classifier"}, c},
 		{"hinge", map[string]any{"predictor_type": "binary_classifier", "loss": "hinge_loss", "margin": "3"}, c},
-		{"softmax", map[string]any{"predictor_type": "multiclass_classifier", "num_classes": "3"}, &mc},
+		{"softmax", map[string]any{"predictor_type": "multiclass_classifier", "num_classes": "3"}, mc},
 	} {
 		for _, fold := range []bool{true, false} {
 			hp := map[string]any{"feature_dim": "6", "num_models": "2"}
@@ -246,7 +246,7 @@ func TestFoldedEqualsNormalized(t *testing.T) {
 		for k, v := range pt {
 			hp[k] = v
 		}
-		cc := *c
+		cc := c.clone()
 		if pt["predictor_type"] == "regressor" {
 			cc.y = make([]float32, len(c.y))
 			for i, x := range c.x {
@@ -258,7 +258,7 @@ func TestFoldedEqualsNormalized(t *testing.T) {
 				cc.y[i] = float32(int(math.Abs(standardized(x, 1))*2) % 3)
 			}
 		}
-		tr := newTrainer(t, hp, &cc)
+		tr := newTrainer(t, hp, cc)
 		tr.step(context.Background(), tr.sample[0], make([]float64, tr.M))
 		tr.select_(nil)
 		model := tr.final("")

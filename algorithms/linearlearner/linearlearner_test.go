@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -20,13 +21,22 @@ type memChannel struct {
 	x      [][]float32
 	y      []float32
 	d      int
-	opens  []int
 	sparse bool
+
+	mu    sync.Mutex // hosts of a multi-host test share a channel
+	opens []int
+}
+
+// clone is a channel over the same rows with its own record of opens.
+func (c *memChannel) clone() *memChannel {
+	return &memChannel{x: c.x, y: c.y, d: c.d, sparse: c.sparse}
 }
 
 func (c *memChannel) Name() string { return "mem" }
 func (c *memChannel) Open(ctx context.Context, epoch int) (data.BatchReadCloser, error) {
+	c.mu.Lock()
 	c.opens = append(c.opens, epoch)
+	c.mu.Unlock()
 	return &memReader{c: c}, nil
 }
 
@@ -178,9 +188,9 @@ func TestRegression(t *testing.T) {
 			}
 			trc := tr
 			if tc.name == "sparse input" {
-				c := *tr
+				c := tr.clone()
 				c.sparse = true
-				trc = &c
+				trc = c
 			}
 			_, m := train(t, hp, map[string]algorithms.Channel{"train": trc, "validation": val, "test": test})
 			if rmse := m.scores["test:rmse"]; !(rmse < tc.maxRMSE) {
