@@ -31,7 +31,7 @@ else
 endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test fuzz vet fmt-check proto clean
+.PHONY: all build deps test race fuzz vet fmt-check proto clean
 all: build
 
 # One static binary per algorithm (deps first, so a fresh machine gets OpenBLAS).
@@ -67,6 +67,17 @@ test: fmt-check vet
 ifeq ($(BLAS),openblas)
 	$(GOTEST_BLAS) -count=1 ./compute/... ./algorithms/...
 endif
+	$(MAKE) --no-print-directory race
+
+# The packages that run goroutines of their own (serving, multi-host
+# training, the trainer's signals, the algorithms' parallel steps) under the
+# race detector, which needs cgo (gcc). About a minute on two cores.
+RACE_PKGS = ./serve/... ./cluster/... ./trainer/... ./algorithms/... ./compute/
+race:
+	@if command -v gcc >/dev/null 2>&1; then \
+	  echo "CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)"; \
+	  CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS); \
+	else echo "no gcc: skipping the race detector's run"; fi
 
 vet:
 	CGO_ENABLED=0 $(GO) vet ./...
