@@ -69,10 +69,10 @@ func (r *Reader) U64() uint64 {
 	return binary.LittleEndian.Uint64(b)
 }
 
-// F64s reads n values; nil after an error (or when n is too large for
-// what is left, which is the error).
+// F64s reads n values; nil after an error (or when n is negative or too
+// large for what is left, which is the error).
 func (r *Reader) F64s(n int) []float64 {
-	if n > len(r.b)/8 {
+	if n < 0 || n > len(r.b)/8 {
 		r.take(-1)
 		return nil
 	}
@@ -89,7 +89,7 @@ func (r *Reader) F64s(n int) []float64 {
 
 // F32s reads n values, as F64s.
 func (r *Reader) F32s(n int) []float32 {
-	if n > len(r.b)/4 {
+	if n < 0 || n > len(r.b)/4 {
 		r.take(-1)
 		return nil
 	}

@@ -38,21 +38,42 @@ func TestShortAndLeftOver(t *testing.T) {
 	if got := r.F32s(1 << 60); got != nil || r.Err() == nil {
 		t.Errorf("a huge count was not refused")
 	}
+	// A count read from a corrupt part can be negative once converted to
+	// int: F32s made a slice of it and panicked (FuzzDecodeParts in pca).
+	for _, n := range []int{-1, -1 << 62} {
+		r = NewReader(w.B)
+		if got := r.F32s(n); got != nil || r.Err() == nil {
+			t.Errorf("F32s(%d) gave %v and no error", n, got)
+		}
+		r = NewReader(w.B)
+		if got := r.F64s(n); got != nil || r.Err() == nil {
+			t.Errorf("F64s(%d) gave %v and no error", n, got)
+		}
+	}
 }
 
-// FuzzReader reads arbitrary bytes as a count and that many values: an
-// error or the values, never a panic or an allocation beyond the input.
+// FuzzReader reads arbitrary bytes as a count and that many values, as
+// F64s or F32s, the count converted to int as the decoders do (so it may be
+// negative): an error or the values, never a panic or an allocation beyond
+// the input.
 func FuzzReader(f *testing.F) {
 	var w Writer
 	w.U64(2)
 	w.F64s([]float64{1, 2})
 	f.Add(w.B)
+	f.Add([]byte("\xff\xff\xff\xff\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := NewReader(b)
 		n := r.U64()
-		xs := r.F64s(int(min(n, 1<<40)))
+		xs := r.F64s(int(n))
 		if r.Done() == nil && uint64(len(xs)) != n {
-			t.Errorf("count %d, read %d values", n, len(xs))
+			t.Errorf("count %d, read %d float64s", n, len(xs))
+		}
+		r = NewReader(b)
+		n = r.U64()
+		ys := r.F32s(int(n))
+		if r.Done() == nil && uint64(len(ys)) != n {
+			t.Errorf("count %d, read %d float32s", n, len(ys))
 		}
 	})
 }
