@@ -17,6 +17,11 @@
 // Results do not depend on GOMAXPROCS: every output element is computed by
 // the same sequence of floating-point operations however the work is split,
 // and PairwiseL2 followed by ArgminRows gives bit for bit what NearestL2 gives.
+// One exception: with OpenBLAS, Gemm's products with B (not Bᵀ) run as one
+// row block per core, and OpenBLAS forms the last rows of a call with other
+// kernels than the rest, so the last bits of some rows depend on the split,
+// and so on GOMAXPROCS (a 1000×784 by 784×60 product: 332 rows differ
+// between one call and two of 512 and 488 rows).
 package cpu
 
 import (
