@@ -71,8 +71,9 @@ endif
 
 # The packages that run goroutines of their own (serving, multi-host
 # training, the trainer's signals, the algorithms' parallel steps) under the
-# race detector, which needs cgo (gcc). About a minute on two cores.
-RACE_PKGS = ./serve/... ./cluster/... ./trainer/... ./algorithms/... ./compute/
+# race detector, which needs cgo (gcc); and the real binaries' tests, whose
+# binaries clitest then builds with -race too. About 2.5 minutes on two cores.
+RACE_PKGS = ./serve/... ./cluster/... ./trainer/... ./algorithms/... ./compute/ ./cmd/...
 race:
 	@if command -v gcc >/dev/null 2>&1; then \
 	  echo "CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)"; \

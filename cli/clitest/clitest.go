@@ -36,7 +36,7 @@ import (
 // name, sets *bin to the binary's path, runs the tests and removes the
 // directory. It returns the exit code for os.Exit. The build honours
 // CGO_ENABLED from the environment and defaults it to 0, as the image is
-// built.
+// built; under `go test -race` the binary is built with -race (and cgo).
 //
 //	func TestMain(m *testing.M) { os.Exit(clitest.BuildMain(m, "kmeans", &binary)) }
 func BuildMain(m *testing.M, name string, bin *string) int {
@@ -52,9 +52,13 @@ func BuildMain(m *testing.M, name string, bin *string) int {
 		return 1
 	}
 	*bin = filepath.Join(dir, name)
-	build := exec.Command(gobin, "build", "-o", *bin, ".")
+	args := []string{"build", "-o", *bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command(gobin, append(args, ".")...)
 	build.Env = os.Environ()
-	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok {
+	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok && !raceEnabled {
 		build.Env = append(build.Env, "CGO_ENABLED=0")
 	}
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

@@ -1,0 +1,8 @@
+//go:build race
+
+package clitest
+
+// raceEnabled is true in a test binary built with -race: BuildMain then
+// builds the binary under test with -race too, so that the real binary's
+// goroutines (serving, training, signals) run under the detector.
+const raceEnabled = true
