@@ -3,6 +3,7 @@ package linearlearner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -80,8 +81,10 @@ type fakeMetrics struct {
 	logs   []string
 }
 
-func (m *fakeMetrics) Logf(format string, args ...any) { m.logs = append(m.logs, format) }
-func (m *fakeMetrics) Batch(int)                       {}
+func (m *fakeMetrics) Logf(format string, args ...any) {
+	m.logs = append(m.logs, fmt.Sprintf(format, args...))
+}
+func (m *fakeMetrics) Batch(int) {}
 func (m *fakeMetrics) EpochEnd(int, map[string]float64) {
 	m.epochs++
 }
