@@ -340,8 +340,8 @@ type trainer struct {
 
 // Retiring models. The num_models models are a search over learning rate,
 // wd and l1; most of them fall behind the best within a few epochs and stay
-// there (Fashion-MNIST: three of six end 4-23% above the best training
-// loss, and are 6-30% above it by the third epoch). A model whose loss has
+// there (Fashion-MNIST: three of six are 6-15% above the best training
+// loss in the third epoch and end 5-23% above it). A model whose loss has
 // been more than retireMargin above the best model's for retirePatience
 // epochs in a row, and whose best snapshot is not the best, stops training:
 // its columns leave W, and every later mini-batch's two GEMMs shrink with
