@@ -341,20 +341,51 @@ func decodeEvalSums(p []byte, models int, cal bool) (evalSums, error) {
 	return e, r.Done()
 }
 
-// shareStop makes the leader's early-stopping decision every host's.
-func shareStop(ctx context.Context, peers algorithms.Peers, stop bool) (bool, error) {
-	part := []byte{0}
+// shareDecision makes the leader's decisions after an epoch every host's:
+// whether to stop early, and which models go on training (keep: their
+// positions, ascending; nil: all; see retiring).
+func shareDecision(ctx context.Context, peers algorithms.Peers, stop bool, keep []int, models int) (bool, []int, error) {
+	var w wire.Writer
+	w.B = []byte{0}
 	if stop {
-		part[0] = 1
+		w.B[0] = 1
 	}
-	res, err := peers.Exchange(ctx, part, func(parts [][]byte) ([]byte, error) { return parts[0], nil })
+	if keep != nil {
+		w.U64(uint64(len(keep)))
+		for _, m := range keep {
+			w.U64(uint64(m))
+		}
+	}
+	res, err := peers.Exchange(ctx, w.B, func(parts [][]byte) ([]byte, error) { return parts[0], nil })
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
-	if len(res) != 1 {
-		return false, fmt.Errorf("linear-learner: the leader's stopping decision is %d bytes, not 1", len(res))
+	if len(res) < 1 {
+		return false, nil, fmt.Errorf("linear-learner: the leader's stopping decision is empty")
 	}
-	return res[0] == 1, nil
+	stop, keep = res[0] == 1, nil
+	if len(res) > 1 {
+		r := wire.NewReader(res[1:])
+		n := r.U64()
+		if r.Err() == nil && (n < 1 || n > uint64(models)) {
+			return false, nil, fmt.Errorf("linear-learner: the leader keeps %d of %d models", n, models)
+		}
+		keep = make([]int, 0, n)
+		for range n {
+			m := r.U64()
+			if r.Err() != nil {
+				break
+			}
+			if m >= uint64(models) || len(keep) > 0 && int(m) <= keep[len(keep)-1] {
+				return false, nil, fmt.Errorf("linear-learner: the leader keeps model %d after %v of %d", m, keep, models)
+			}
+			keep = append(keep, int(m))
+		}
+		if err := r.Done(); err != nil {
+			return false, nil, fmt.Errorf("linear-learner: the leader's models to keep: %w", err)
+		}
+	}
+	return stop, keep, nil
 }
 
 // shareModel sends the leader's selected model (m, nil elsewhere) to every

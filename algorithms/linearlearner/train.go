@@ -142,14 +142,21 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			}
 		}
 		stopNow := t.stopCheck(stop) && epoch+1 < p.Epochs
-		if !stopNow && epoch+1 < p.Epochs {
-			t.retire(lag, epoch)
+		var keep []int // the models that go on training; nil: all
+		if !stopNow && epoch+1 < p.Epochs && leads {
+			keep = t.retiring(lag, epoch)
 		}
 		if multi {
-			// The leader's decision: validation is scored there only.
-			if stopNow, err = shareStop(ctx, job.Peers, stopNow); err != nil {
+			// The leader's decisions, which every host must carry out alike.
+			if stopNow, keep, err = shareDecision(ctx, job.Peers, stopNow, keep, t.M); err != nil {
 				return t.interrupted(err)
 			}
+		}
+		if keep != nil {
+			if !leads {
+				job.Metrics.Logf("training %d of %d models from epoch %d on, as the leading host decided", len(keep), t.numModels, epoch+1)
+			}
+			t.keepModels(keep)
 		}
 		if stopNow {
 			job.Metrics.Logf("early stopping after epoch %d: no relative improvement of at least %g in %d epochs", epoch, p.Tolerance, p.Patience)
@@ -347,17 +354,19 @@ type trainer struct {
 // its columns leave W, and every later mini-batch's two GEMMs shrink with
 // them. Only where selection is by the loss itself (multiclass and
 // regression; binary classifiers select by a criterion the loss does not
-// rank), and on one host (the hosts of a job would have to agree on it).
+// rank). In a multi-host job the leader decides and every host carries it
+// out (shareDecision).
 const retireMargin = 0.05
 
 var retirePatience = 3 // a variable for the tests, which turn retiring off
 
-// retire stops training the models that lag the best: loss holds each
-// model's loss of this epoch (on validation when there is one, else the
-// epoch's training loss, what selection will compare).
-func (t *trainer) retire(loss []float64, epoch int) {
-	if t.M < 2 || t.peers != nil || t.p.PredictorType == Binary {
-		return
+// retiring returns the positions of the models that go on training, nil
+// when all do, and logs the others: loss holds each model's loss of this
+// epoch (on validation when there is one, else the epoch's training loss,
+// what selection will compare).
+func (t *trainer) retiring(loss []float64, epoch int) []int {
+	if t.M < 2 || t.p.PredictorType == Binary {
+		return nil
 	}
 	best, bestSnap := math.Inf(1), math.Inf(1)
 	for m, v := range loss {
@@ -367,7 +376,7 @@ func (t *trainer) retire(loss []float64, epoch int) {
 		bestSnap = math.Min(bestSnap, t.snapScore[m])
 	}
 	if math.IsInf(best, 1) {
-		return // every model diverged: early stopping and selection deal with it
+		return nil // every model diverged: early stopping and selection deal with it
 	}
 	keep := make([]int, 0, t.M)
 	for m, v := range loss {
@@ -385,9 +394,10 @@ func (t *trainer) retire(loss []float64, epoch int) {
 				100*retireMargin, strconv.FormatFloat(best, 'g', 6, 64), retirePatience)
 		}
 	}
-	if len(keep) < t.M {
-		t.keepModels(keep)
+	if len(keep) == t.M {
+		return nil
 	}
+	return keep
 }
 
 // keepModels keeps only the models at positions keep (ascending), in every
