@@ -59,7 +59,15 @@ func sign(x float64) float64 {
 func (l lossFn) eval(z, y float64) (loss, grad float64) {
 	switch l.name {
 	case "logistic": // y in {0, 1}; -y log σ(z) - (1-y) log(1-σ(z))
-		return softplus(z) - y*z, sigmoid(z) - y
+		// One exponential for both: softplus(z) = max(z, 0) + log1p(e)
+		// and σ(z) from e = e^-|z| (the loss loop of a binary mini-batch
+		// spent most of its time in Exp and Log1p).
+		e := math.Exp(-math.Abs(z))
+		sp := math.Log1p(e)
+		if z >= 0 {
+			return (1-y)*z + sp, 1/(1+e) - y // not z + sp - y·z: for y = 1 that cancels
+		}
+		return sp - y*z, e/(1+e) - y
 	case "hinge_loss": // y in {0, 1} mapped to ±1
 		s := 2*y - 1
 		if m := l.margin - s*z; m > 0 {

@@ -909,29 +909,20 @@ func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, i
 // with respect to the outputs, one GEMM Xᵀ·G for all models, then each
 // model's optimizer step with its own learning rate, wd and l1.
 func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) error {
-	p, B := t.p, b.Rows
+	B := b.Rows
 	x := t.prepare(b)
 	z := t.forward(x)
 	t.g = grow(t.g, B*t.cols)
 	g := compute.MatrixOf(B, t.cols, t.g)
 	inv := 1 / float64(B)
-	if p.PredictorType == Multiclass {
+	if t.p.PredictorType == Multiclass {
 		t.softmaxGrad(z, g, inv, lossSum)
 	} else {
-		for i := 0; i < B; i++ {
-			zr, gr := z.Row(i), g.Row(i)
-			y := t.y[i]
-			for m := range t.M {
-				zv := float64(zr[m])
-				_, gv := t.trainLoss.eval(zv, y)
-				l, _ := t.rawLoss.eval(zv*t.yScale+t.yShift, y*t.yScale+t.yShift)
-				lossSum[m] += l
-				w := inv
-				if p.PredictorType == Binary && y == 1 {
-					w *= t.posW[m]
-				}
-				gr[m] = float32(w * gv)
-			}
+		loss := parallelSums(B, 256, t.M, func(acc []float64, lo, hi int) {
+			t.outputGrad(z, g, inv, acc, lo, hi)
+		})
+		for m, v := range loss {
+			lossSum[m] += v
 		}
 	}
 	dw, gb := t.backward(x, g)
@@ -942,6 +933,33 @@ func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) er
 	t.updates++
 	t.update(dw, gb)
 	return nil
+}
+
+// outputGrad writes the gradient of every model's loss with respect to its
+// output for rows lo..hi of z into g (weighted by inv, and by the model's
+// positive weight for a positive binary label), and adds each model's loss
+// in the label's units to lossSum. For a classifier the label is not
+// normalised, so the training loss is that loss and is evaluated once.
+func (t *trainer) outputGrad(z, g compute.Matrix, inv float64, lossSum []float64, lo, hi int) {
+	binary := t.p.PredictorType == Binary
+	raw := t.yScale != 1 || t.yShift != 0
+	for i := lo; i < hi; i++ {
+		zr, gr := z.Row(i), g.Row(i)
+		y := t.y[i]
+		for m := range t.M {
+			zv := float64(zr[m])
+			l, gv := t.trainLoss.eval(zv, y)
+			if raw {
+				l, _ = t.rawLoss.eval(zv*t.yScale+t.yShift, y*t.yScale+t.yShift)
+			}
+			lossSum[m] += l
+			w := inv
+			if binary && y == 1 {
+				w *= t.posW[m]
+			}
+			gr[m] = float32(w * gv)
+		}
+	}
 }
 
 // backward returns the gradient of the mean loss with respect to W (d ×
