@@ -943,6 +943,10 @@ func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) er
 func (t *trainer) outputGrad(z, g compute.Matrix, inv float64, lossSum []float64, lo, hi int) {
 	binary := t.p.PredictorType == Binary
 	raw := t.yScale != 1 || t.yShift != 0
+	if binary && t.trainLoss.name == "logistic" && !raw {
+		t.logisticRows(z, g, inv, lossSum, lo, hi)
+		return
+	}
 	for i := lo; i < hi; i++ {
 		zr, gr := z.Row(i), g.Row(i)
 		y := t.y[i]
@@ -961,6 +965,49 @@ func (t *trainer) outputGrad(z, g compute.Matrix, inv float64, lossSum []float64
 		}
 	}
 }
+
+// logisticRows is outputGrad for the logistic loss, the binary default, in
+// float32 with exp32 as the softmax's: e = e^-|z| gives the sigmoid (1/(1+e)
+// for z ≥ 0, e/(1+e) below) and the loss max(z, 0) + log1p(e) - y·z, whose
+// log1p terms are summed as the log of their product, one log per model
+// per many rows (the product stays in [1, 2^rows], flushed before it could
+// overflow).
+func (t *trainer) logisticRows(z, g compute.Matrix, inv float64, lossSum []float64, lo, hi int) {
+	prod := make([]float64, t.M)
+	for m := range prod {
+		prod[m] = 1
+	}
+	for i := lo; i < hi; i++ {
+		zr, gr := z.Row(i), g.Row(i)
+		y := t.y[i]
+		for m := range t.M {
+			zv := zr[m]
+			e := exp32(-abs32(zv))
+			var sg float32
+			var lin float64 // max(z, 0) - y·z, exact for y in {0, 1}
+			if zv >= 0 {
+				sg, lin = 1/(1+e), (1-y)*float64(zv)
+			} else {
+				sg, lin = e/(1+e), -y*float64(zv)
+			}
+			lossSum[m] += lin
+			if prod[m] *= 1 + float64(e); prod[m] > 1e200 {
+				lossSum[m] += math.Log(prod[m])
+				prod[m] = 1
+			}
+			w := inv
+			if y == 1 {
+				w *= t.posW[m]
+			}
+			gr[m] = float32(w * (float64(sg) - y))
+		}
+	}
+	for m, v := range prod {
+		lossSum[m] += math.Log(v)
+	}
+}
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
 
 // backward returns the gradient of the mean loss with respect to W (d ×
 // M·K) and b from G, the gradient with respect to the outputs: Xᵀ·G (one
