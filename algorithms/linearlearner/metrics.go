@@ -1,6 +1,7 @@
 package linearlearner
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -66,19 +67,16 @@ func calibrate(scores, labels []float32, p Params, def float64) (threshold, valu
 	if p.Criterion == "loss_function" {
 		return def, 0, true
 	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
+	// Rows by descending score (NaN last, cmp.Compare's order). Rows of
+	// equal score are never split by a cut (below), so their order does
+	// not matter and an unstable sort of the pairs themselves does: a
+	// stable sort of indices was a tenth of a binary run's CPU with a
+	// 64,000-row validation channel (32 models, every epoch).
+	rows := make([]scoredRow, n)
+	for i := range rows {
+		rows[i] = scoredRow{scores[i], labels[i]}
 	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		switch {
-		case scores[a] > scores[b]:
-			return -1
-		case scores[a] < scores[b]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(rows, func(a, b scoredRow) int { return cmp.Compare(b.s, a.s) })
 	var pos float64
 	for _, y := range labels {
 		if y == 1 {
@@ -90,24 +88,24 @@ func calibrate(scores, labels []float32, p Params, def float64) (threshold, valu
 	thresholdAt := func(i int) float64 {
 		switch {
 		case i == 0:
-			return float64(scores[idx[0]])
+			return float64(rows[0].s)
 		case i == n:
-			return math.Nextafter(float64(scores[idx[n-1]]), math.Inf(-1))
+			return math.Nextafter(float64(rows[n-1].s), math.Inf(-1))
 		}
-		return (float64(scores[idx[i-1]]) + float64(scores[idx[i]])) / 2
+		return (float64(rows[i-1].s) + float64(rows[i].s)) / 2
 	}
 	bestI, bestV, bestFeasible := -1, math.Inf(-1), false
 	fallbackI, fallbackV := 0, math.Inf(-1)
 	var tp, fp float64
 	for i := 0; i <= n; i++ {
 		if i > 0 {
-			if labels[idx[i-1]] == 1 {
+			if rows[i-1].y == 1 {
 				tp++
 			} else {
 				fp++
 			}
 		}
-		if i > 0 && i < n && scores[idx[i-1]] == scores[idx[i]] {
+		if i > 0 && i < n && rows[i-1].s == rows[i].s {
 			continue // not a cut: equal scores get the same label
 		}
 		c := confusion{tp: tp, fp: fp, fn: pos - tp, tn: neg - fp}
@@ -141,6 +139,9 @@ func calibrate(scores, labels []float32, p Params, def float64) (threshold, valu
 	return thresholdAt(bestI), bestV, bestFeasible
 }
 
+// scoredRow is a calibration row: its score and label.
+type scoredRow struct{ s, y float32 }
+
 // evaluator accumulates one model's quality on labelled rows: the
 // objective loss and the metrics of its predictor type.
 type evaluator struct {
@@ -171,14 +172,30 @@ func newEvaluator(p Params, threshold float64) *evaluator {
 }
 
 // add adds one row: z are its raw outputs (1, or num_classes), in the
-// label's units; y its label.
-func (e *evaluator) add(z []float32, y float64) {
+// label's units; y its label. For a binary classifier it returns the row's
+// score (scoreOf), for the calibration sample.
+func (e *evaluator) add(z []float32, y float64) (score float32) {
 	e.n++
 	switch e.p.PredictorType {
 	case Binary:
-		l, _ := e.loss.eval(float64(z[0]), y)
+		zv := float64(z[0])
+		var l float64
+		if e.p.Loss == "logistic" {
+			// lossFn.eval and scoreOf's sigmoid from one exponential, with
+			// their operations: the same bits.
+			ex := math.Exp(-math.Abs(zv))
+			sp := math.Log1p(ex)
+			if zv >= 0 {
+				l, score = (1-y)*zv+sp, float32(1/(1+ex))
+			} else {
+				l, score = sp-y*zv, float32(ex/(1+ex))
+			}
+		} else {
+			l, _ = e.loss.eval(zv, y)
+			score = scoreOf(e.p.Loss, zv)
+		}
 		e.lossSum += l
-		pred := float64(scoreOf(e.p.Loss, float64(z[0]))) > e.threshold
+		pred := float64(score) > e.threshold
 		switch {
 		case pred && y == 1:
 			e.c.tp++
@@ -220,6 +237,7 @@ func (e *evaluator) add(z []float32, y float64) {
 		}
 		e.dcg += 1 / math.Log2(float64(rank)+2)
 	}
+	return score
 }
 
 // meanLoss is the mean objective loss.

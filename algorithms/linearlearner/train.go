@@ -1351,29 +1351,36 @@ func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel st
 		calScores = make([][]float32, t.M)
 	}
 	var n int64
-	out := make([]float32, t.K)
 	err := data.Each(ctx, src, p.MiniBatchSize, func(b *data.Batch) error {
 		if err := t.checkBatch(b, channel, n); err != nil {
 			return err
 		}
 		x := t.prepare(b)
 		z := t.forward(x)
-		for i := 0; i < b.Rows; i++ {
-			y := float64(b.Label(i))
-			zr := z.Row(i)
-			cal := calScores != nil && len(calLabels) < p.NumCalibration
-			for m := range t.M {
-				for k := range t.K {
-					out[k] = float32(float64(zr[m*t.K+k])*t.yScale + t.yShift)
-				}
-				evals[m].add(out, y)
-				if cal {
-					calScores[m] = append(calScores[m], scoreOf(p.Loss, float64(out[0])))
+		calRows := 0 // the batch's first rows join the calibration sample
+		if calScores != nil {
+			calRows = min(b.Rows, max(0, p.NumCalibration-len(calLabels)))
+		}
+		// Each model's evaluator is its own: the models are split across
+		// the cores (each adds the batch's rows in order, so its sums do
+		// not depend on the split).
+		parallel(t.M, 1, func(lo, hi int) {
+			out := make([]float32, t.K)
+			for m := lo; m < hi; m++ {
+				for i := 0; i < b.Rows; i++ {
+					zr := z.Row(i)
+					for k := range t.K {
+						out[k] = float32(float64(zr[m*t.K+k])*t.yScale + t.yShift)
+					}
+					score := evals[m].add(out, float64(b.Label(i)))
+					if i < calRows {
+						calScores[m] = append(calScores[m], score)
+					}
 				}
 			}
-			if cal {
-				calLabels = append(calLabels, float32(y))
-			}
+		})
+		for i := range calRows {
+			calLabels = append(calLabels, b.Label(i))
 		}
 		n += int64(b.Rows)
 		return nil
