@@ -783,10 +783,7 @@ func grow[T any](s []T, n int) []T {
 // copy in t.x. Sparse batches are densified into t.x.
 func (t *trainer) prepare(b *data.Batch) compute.Matrix {
 	d := t.p.FeatureDim
-	t.y = grow(t.y, b.Rows)
-	for i := range t.y {
-		t.y[i] = (float64(b.Label(i)) - t.yShift) / t.yScale
-	}
+	t.setLabels(b)
 	if t.fold && !b.Sparse() {
 		return compute.MatrixOf(b.Rows, d, b.Dense[:b.Rows*d])
 	}
@@ -800,6 +797,65 @@ func (t *trainer) prepare(b *data.Batch) compute.Matrix {
 		}
 	}
 	return compute.MatrixOf(b.Rows, d, t.x)
+}
+
+// setLabels writes the batch's (normalised) labels into t.y.
+func (t *trainer) setLabels(b *data.Batch) {
+	t.y = grow(t.y, b.Rows)
+	for i := range t.y {
+		t.y[i] = (float64(b.Label(i)) - t.yShift) / t.yScale
+	}
+}
+
+// sparseFold reports whether b takes the sparse path: a CSR batch with the
+// normalisation folded into the weights, whose products then run over its
+// stored entries instead of a dense copy of mini_batch_size × feature_dim.
+func (t *trainer) sparseFold(b *data.Batch) bool { return t.fold && b.Sparse() }
+
+// forwardSparse is forward for a CSR batch (sparseFold): Z = X·(diag(scale)·W)
+// + c0 over X's stored entries, rows split across the cores.
+func (t *trainer) forwardSparse(b *data.Batch) compute.Matrix {
+	if !t.folded {
+		t.refold()
+	}
+	t.setLabels(b)
+	cols := t.cols
+	t.z = grow(t.z, b.Rows*cols)
+	z := compute.MatrixOf(b.Rows, cols, t.z)
+	parallel(b.Rows, 64, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := z.Row(i)
+			copy(row, t.c0)
+			for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+				v, j := b.Values[q], int(b.Indices[q])
+				for c, w := range t.ws[j*cols : (j+1)*cols] {
+					row[c] += v * w
+				}
+			}
+		}
+	})
+	return z
+}
+
+// backwardSparse is backward for a CSR batch (sparseFold): Xᵀ·G on the raw
+// rows, scattered from X's stored entries into a zeroed d × M·K matrix
+// (update unfolds it as it does the dense product), and G's column sums.
+func (t *trainer) backwardSparse(b *data.Batch, g compute.Matrix) (compute.Matrix, []float32) {
+	d, cols := t.p.FeatureDim, t.cols
+	gb := t.colSums(g)
+	t.dw = grow(t.dw, d*cols)
+	clear(t.dw)
+	for i := 0; i < b.Rows; i++ {
+		gr := g.Row(i)
+		for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+			v, j := b.Values[q], int(b.Indices[q])
+			dst := t.dw[j*cols : (j+1)*cols]
+			for c, gv := range gr {
+				dst[c] += v * gv
+			}
+		}
+	}
+	return compute.MatrixOf(d, cols, t.dw), gb
 }
 
 // foldShiftLimit bounds |shift·scale| (a feature's mean in sds) for folding
@@ -910,8 +966,14 @@ func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, i
 // model's optimizer step with its own learning rate, wd and l1.
 func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) error {
 	B := b.Rows
-	x := t.prepare(b)
-	z := t.forward(x)
+	sparse := t.sparseFold(b)
+	var x, z compute.Matrix
+	if sparse {
+		z = t.forwardSparse(b)
+	} else {
+		x = t.prepare(b)
+		z = t.forward(x)
+	}
 	t.g = grow(t.g, B*t.cols)
 	g := compute.MatrixOf(B, t.cols, t.g)
 	inv := 1 / float64(B)
@@ -925,7 +987,13 @@ func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) er
 			lossSum[m] += v
 		}
 	}
-	dw, gb := t.backward(x, g)
+	var dw compute.Matrix
+	var gb []float32
+	if sparse {
+		dw, gb = t.backwardSparse(b, g)
+	} else {
+		dw, gb = t.backward(x, g)
+	}
 	if t.peers != nil {
 		_, _, _, err := t.syncStep(ctx, dw, gb, B, nil, 0)
 		return err
@@ -1009,20 +1077,26 @@ func (t *trainer) logisticRows(z, g compute.Matrix, inv float64, lossSum []float
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
 
+// colSums returns G's column sums (the bias's gradient), in t.gb.
+func (t *trainer) colSums(g compute.Matrix) []float32 {
+	gb := grow(t.gb, t.cols)
+	t.gb = gb
+	clear(gb)
+	for i := 0; i < g.Rows; i++ {
+		for c, v := range g.Row(i) {
+			gb[c] += v
+		}
+	}
+	return gb
+}
+
 // backward returns the gradient of the mean loss with respect to W (d ×
 // M·K) and b from G, the gradient with respect to the outputs: Xᵀ·G (one
 // GEMM for all models), with the folded normalisation undone, and G's
 // column sums.
 func (t *trainer) backward(x, g compute.Matrix) (compute.Matrix, []float32) {
-	d, B := t.p.FeatureDim, x.Rows
-	gb := grow(t.gb, t.cols)
-	t.gb = gb
-	clear(gb)
-	for i := 0; i < B; i++ {
-		for c, v := range g.Row(i) {
-			gb[c] += v
-		}
-	}
+	d := t.p.FeatureDim
+	gb := t.colSums(g)
 	t.dw = grow(t.dw, d*t.cols)
 	dw := compute.MatrixOf(d, t.cols, t.dw)
 	t.be.Gemm(true, false, 1, x, g, 0, dw)
@@ -1355,8 +1429,12 @@ func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel st
 		if err := t.checkBatch(b, channel, n); err != nil {
 			return err
 		}
-		x := t.prepare(b)
-		z := t.forward(x)
+		var z compute.Matrix
+		if t.sparseFold(b) {
+			z = t.forwardSparse(b)
+		} else {
+			z = t.forward(t.prepare(b))
+		}
 		calRows := 0 // the batch's first rows join the calibration sample
 		if calScores != nil {
 			calRows = min(b.Rows, max(0, p.NumCalibration-len(calLabels)))
