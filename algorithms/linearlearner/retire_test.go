@@ -13,9 +13,11 @@ import (
 )
 
 // TestRetire trains the same jobs with and without retiring lagging models.
-// Multiclass and regression retire some of their models, select the same
-// model either way, and predict the same to float32 rounding; a binary
-// classifier, whose criterion the loss does not rank, retires none.
+// Multiclass, regression and binary classification selected by the loss
+// retire some of their models, select the same model either way, and
+// predict the same to float32 rounding; a binary classifier selected by
+// another criterion (the default, accuracy), which the loss does not rank,
+// retires none.
 func TestRetire(t *testing.T) {
 	multi := synth(3000, 3, 21, multiTarget)
 	multiVal := synth(500, 3, 22, multiTarget)
@@ -40,6 +42,9 @@ func TestRetire(t *testing.T) {
 			map[string]algorithms.Channel{"train": reg}, true},
 		{"binary", map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "num_models": "8", "mini_batch_size": "100"},
 			map[string]algorithms.Channel{"train": bin}, false},
+		{"binary by loss", map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "num_models": "8", "mini_batch_size": "100",
+			"binary_classifier_model_selection_criteria": "cross_entropy_loss"},
+			map[string]algorithms.Channel{"train": bin}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			on, msOn := train(t, tc.hp, tc.ch)

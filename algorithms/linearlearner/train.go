@@ -352,9 +352,9 @@ type trainer struct {
 // been more than retireMargin above the best model's for retirePatience
 // epochs in a row, and whose best snapshot is not the best, stops training:
 // its columns leave W, and every later mini-batch's two GEMMs shrink with
-// them. Only where selection is by the loss itself (multiclass and
-// regression; binary classifiers select by a criterion the loss does not
-// rank). In a multi-host job the leader decides and every host carries it
+// them. Only where selection is by the loss itself (multiclass, regression,
+// and binary classifiers with the criterion loss_function; the other
+// criteria are not ranked by the loss). In a multi-host job the leader decides and every host carries it
 // out (shareDecision).
 const retireMargin = 0.05
 
@@ -365,7 +365,7 @@ var retirePatience = 3 // a variable for the tests, which turn retiring off
 // epoch (on validation when there is one, else the epoch's training loss,
 // what selection will compare).
 func (t *trainer) retiring(loss []float64, epoch int) []int {
-	if t.M < 2 || t.p.PredictorType == Binary {
+	if t.M < 2 || t.p.PredictorType == Binary && t.p.Criterion != "loss_function" {
 		return nil
 	}
 	best, bestSnap := math.Inf(1), math.Inf(1)
