@@ -26,15 +26,18 @@ func (l lossFn) scaled(s float64) lossFn {
 	return l
 }
 
-// softplus is log(1 + e^x), computed without overflow.
-func softplus(x float64) float64 {
-	if x > 30 {
-		return x
+// logistic returns the logistic loss of output z for a label y in {0, 1},
+// -y log σ(z) - (1-y) log(1-σ(z)), and σ(z), both from one exponential
+// e = e^-|z|: the loss is max(z, 0) + log1p(e) - y·z (written so that it
+// does not cancel for y = 1), σ(z) is 1/(1+e) for z ≥ 0 and e/(1+e) below
+// (sigmoid's operations, so its bits).
+func logistic(z, y float64) (loss, sig float64) {
+	e := math.Exp(-math.Abs(z))
+	sp := math.Log1p(e)
+	if z >= 0 {
+		return (1-y)*z + sp, 1 / (1 + e)
 	}
-	if x < -30 {
-		return math.Exp(x)
-	}
-	return math.Log1p(math.Exp(x))
+	return sp - y*z, e / (1 + e)
 }
 
 func sigmoid(x float64) float64 {
@@ -58,16 +61,9 @@ func sign(x float64) float64 {
 // eval returns the loss of a scalar output z for label y, and dloss/dz.
 func (l lossFn) eval(z, y float64) (loss, grad float64) {
 	switch l.name {
-	case "logistic": // y in {0, 1}; -y log σ(z) - (1-y) log(1-σ(z))
-		// One exponential for both: softplus(z) = max(z, 0) + log1p(e)
-		// and σ(z) from e = e^-|z| (the loss loop of a binary mini-batch
-		// spent most of its time in Exp and Log1p).
-		e := math.Exp(-math.Abs(z))
-		sp := math.Log1p(e)
-		if z >= 0 {
-			return (1-y)*z + sp, 1/(1+e) - y // not z + sp - y·z: for y = 1 that cancels
-		}
-		return sp - y*z, e/(1+e) - y
+	case "logistic":
+		l, s := logistic(z, y)
+		return l, s - y
 	case "hinge_loss": // y in {0, 1} mapped to ±1
 		s := 2*y - 1
 		if m := l.margin - s*z; m > 0 {

@@ -180,16 +180,10 @@ func (e *evaluator) add(z []float32, y float64) (score float32) {
 	case Binary:
 		zv := float64(z[0])
 		var l float64
-		if e.p.Loss == "logistic" {
-			// lossFn.eval and scoreOf's sigmoid from one exponential, with
-			// their operations: the same bits.
-			ex := math.Exp(-math.Abs(zv))
-			sp := math.Log1p(ex)
-			if zv >= 0 {
-				l, score = (1-y)*zv+sp, float32(1/(1+ex))
-			} else {
-				l, score = sp-y*zv, float32(ex/(1+ex))
-			}
+		if e.p.Loss == "logistic" { // the loss and the score from one exponential
+			var sig float64
+			l, sig = logistic(zv, y)
+			score = float32(sig)
 		} else {
 			l, _ = e.loss.eval(zv, y)
 			score = scoreOf(e.p.Loss, zv)

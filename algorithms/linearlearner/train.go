@@ -812,6 +812,25 @@ func (t *trainer) setLabels(b *data.Batch) {
 // stored entries instead of a dense copy of mini_batch_size × feature_dim.
 func (t *trainer) sparseFold(b *data.Batch) bool { return t.fold && b.Sparse() }
 
+// outputsOf computes the outputs of every model for b's rows: through
+// forward on its dense rows (x, which gradientOf then takes), or over its
+// stored entries when sparseFold (x empty).
+func (t *trainer) outputsOf(b *data.Batch) (x, z compute.Matrix) {
+	if t.sparseFold(b) {
+		return compute.Matrix{}, t.forwardSparse(b)
+	}
+	x = t.prepare(b)
+	return x, t.forward(x)
+}
+
+// gradientOf is backward for the batch outputsOf ran on.
+func (t *trainer) gradientOf(b *data.Batch, x, g compute.Matrix) (compute.Matrix, []float32) {
+	if t.sparseFold(b) {
+		return t.backwardSparse(b, g)
+	}
+	return t.backward(x, g)
+}
+
 // forwardSparse is forward for a CSR batch (sparseFold): Z = X·(diag(scale)·W)
 // + c0 over X's stored entries, rows split across the cores.
 func (t *trainer) forwardSparse(b *data.Batch) compute.Matrix {
@@ -966,14 +985,7 @@ func (t *trainer) epoch(ctx context.Context, src data.BatchReader) ([]float64, i
 // model's optimizer step with its own learning rate, wd and l1.
 func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) error {
 	B := b.Rows
-	sparse := t.sparseFold(b)
-	var x, z compute.Matrix
-	if sparse {
-		z = t.forwardSparse(b)
-	} else {
-		x = t.prepare(b)
-		z = t.forward(x)
-	}
+	x, z := t.outputsOf(b)
 	t.g = grow(t.g, B*t.cols)
 	g := compute.MatrixOf(B, t.cols, t.g)
 	inv := 1 / float64(B)
@@ -987,13 +999,7 @@ func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) er
 			lossSum[m] += v
 		}
 	}
-	var dw compute.Matrix
-	var gb []float32
-	if sparse {
-		dw, gb = t.backwardSparse(b, g)
-	} else {
-		dw, gb = t.backward(x, g)
-	}
+	dw, gb := t.gradientOf(b, x, g)
 	if t.peers != nil {
 		_, _, _, err := t.syncStep(ctx, dw, gb, B, nil, 0)
 		return err
@@ -1050,7 +1056,7 @@ func (t *trainer) logisticRows(z, g compute.Matrix, inv float64, lossSum []float
 		y := t.y[i]
 		for m := range t.M {
 			zv := zr[m]
-			e := exp32(-abs32(zv))
+			e := exp32(-float32(math.Abs(float64(zv))))
 			var sg float32
 			var lin float64 // max(z, 0) - y·z, exact for y in {0, 1}
 			if zv >= 0 {
@@ -1074,8 +1080,6 @@ func (t *trainer) logisticRows(z, g compute.Matrix, inv float64, lossSum []float
 		lossSum[m] += math.Log(v)
 	}
 }
-
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
 
 // colSums returns G's column sums (the bias's gradient), in t.gb.
 func (t *trainer) colSums(g compute.Matrix) []float32 {
@@ -1429,12 +1433,7 @@ func (t *trainer) evaluate(ctx context.Context, src data.BatchReader, channel st
 		if err := t.checkBatch(b, channel, n); err != nil {
 			return err
 		}
-		var z compute.Matrix
-		if t.sparseFold(b) {
-			z = t.forwardSparse(b)
-		} else {
-			z = t.forward(t.prepare(b))
-		}
+		_, z := t.outputsOf(b)
 		calRows := 0 // the batch's first rows join the calibration sample
 		if calScores != nil {
 			calRows = min(b.Rows, max(0, p.NumCalibration-len(calLabels)))
