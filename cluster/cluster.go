@@ -76,8 +76,14 @@ type Group struct {
 	closing bool
 	joinBy  time.Time // the others must have joined by then
 
-	// Others: the connection to the leader, once dialled.
-	conn net.Conn
+	// Others: the connection to the leader, dialled from Join on in the
+	// background (dialed is closed when that ends, dialErr says how), so
+	// that a host joins when it starts, not at its first Exchange, which
+	// may come after a pass over its shard longer than dialWait.
+	conn     net.Conn
+	dialed   chan struct{}
+	dialErr  error
+	stopDial context.CancelFunc
 
 	round  uint32
 	failed bool
@@ -110,6 +116,13 @@ func Join(cfg Config) (*Group, error) {
 			close(g.joined)
 		}
 		go g.accept()
+	} else {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.dialed, g.stopDial = make(chan struct{}), cancel
+		go func() {
+			defer close(g.dialed)
+			g.dialErr = g.dial(ctx)
+		}()
 	}
 	return g, nil
 }
@@ -388,8 +401,13 @@ func (g *Group) waitJoined(ctx context.Context) error {
 }
 
 func (g *Group) follow(ctx context.Context, part []byte) ([]byte, error) {
-	if err := g.dial(ctx, g.dialWait); err != nil {
-		return nil, err
+	select {
+	case <-g.dialed:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if g.dialErr != nil {
+		return nil, g.dialErr
 	}
 	stop := context.AfterFunc(ctx, func() { g.conn.Close() })
 	defer stop()
@@ -414,12 +432,10 @@ func (g *Group) follow(ctx context.Context, part []byte) ([]byte, error) {
 	return p, nil
 }
 
-// dial connects to the leader, retrying each second for up to wait: the
-// leader may start after this host.
-func (g *Group) dial(ctx context.Context, wait time.Duration) error {
-	if g.conn != nil {
-		return nil
-	}
+// dial connects to the leader, retrying each second for up to dialWait:
+// the leader may start after this host. It runs once, from Join.
+func (g *Group) dial(ctx context.Context) error {
+	wait := g.dialWait
 	deadline := time.Now().Add(wait)
 	var d net.Dialer
 	for {
@@ -480,7 +496,12 @@ func (g *Group) Fail(err error) {
 		}
 		return
 	}
-	if g.dial(context.Background(), 30*time.Second) == nil {
+	select {
+	case <-g.dialed:
+	case <-time.After(30 * time.Second): // the leader is not up yet: it will not wait for us either
+		return
+	}
+	if g.dialErr == nil {
 		g.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		writeFrame(g.conn, kindFail, g.round, p)
 	}
@@ -509,8 +530,12 @@ func (g *Group) Close() error {
 		g.ln.Close()
 		g.closeConns()
 	}
-	if g.conn != nil {
-		g.conn.Close()
+	if g.stopDial != nil {
+		g.stopDial()
+		<-g.dialed
+		if g.conn != nil {
+			g.conn.Close()
+		}
 	}
 	return nil
 }

@@ -333,7 +333,7 @@ func TestFollowerKeepsLeaderError(t *testing.T) {
 		_, err := gs[0].Exchange(context.Background(), []byte("p"), concat)
 		done <- err
 	}()
-	gs[1].dial(context.Background(), 10*time.Second)
+	<-gs[1].dialed // joined
 	gs[1].Fail(&HostError{Host: "127.0.0.1", Reason: "the leader's reason"})
 	gs[1].Close()
 	var he *HostError
@@ -396,5 +396,39 @@ func TestFollowerCannotReachLeader(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("took %v", time.Since(start))
+	}
+}
+
+// TestSlowFirstExchange: the hosts join as they start, so a first Exchange
+// that comes later than DialWait (after a long pass over a host's shard)
+// still finds every host joined. The leader used to count DialWait from
+// its own start to the others' first Exchange, where they dialled, and
+// failed with "did not join" although every host was well.
+func TestSlowFirstExchange(t *testing.T) {
+	port := clitest.FreePort(t)
+	gs := make([]*Group, 2)
+	for i := range gs {
+		g, err := Join(Config{Hosts: hosts[:2], Current: hosts[i], Port: port, DialWait: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		gs[i] = g
+	}
+	time.Sleep(time.Second) // the hosts' first pass over their data
+	var wg sync.WaitGroup
+	errs := make([]error, len(gs))
+	for i, g := range gs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = g.Exchange(context.Background(), []byte("p"), concat)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("host %d: %v", i+1, err)
+		}
 	}
 }

@@ -64,8 +64,8 @@ func resolve(ctx context.Context, host string) ([]string, error) {
 }
 
 // joinPeers connects this host to the job's others when the algorithm
-// merges hosts (the leader listens, the others dial it when they first
-// exchange); for one that does not, it only says so and returns nil.
+// merges hosts (the leader listens, the others dial it from now on, in the
+// background); for one that does not, it only says so and returns nil.
 func (j *job) joinPeers(c algorithms.Cluster) (*cluster.Group, error) {
 	if !algorithms.MergesHosts(j.algo) {
 		j.log.infof("distributed training on %d hosts: %s does not merge hosts; each host trains on the data it was given and the model of %s is the job's (with ShardedByS3Key, trained on its shard only)",
