@@ -101,8 +101,6 @@ func (bl *builder) toSparse() {
 	bl.dense = bl.dense[:0]
 }
 
-// addSparse appends a sparse row; keys and vals have equal length and every
-// key is < cols (checked by the caller). Keys are sorted here; a repeated
 // checkSparse checks one sparse record (JSON or RecordIO) before it is
 // added: the flattened size of its shape, when given, may be smaller than
 // cols (the SDK writes a scipy matrix's own width, which leaves out
@@ -135,6 +133,8 @@ func checkSparse(record int, shape, keys []uint64, nvals, cols int) (dim error, 
 	return nil, ""
 }
 
+// addSparse appends a sparse row; keys and vals have equal length and every
+// key is < cols (checked by the caller). Keys are sorted here; a repeated
 // key is an error message.
 func (bl *builder) addSparse(keys []uint64, vals []float32) string {
 	sorted := true

@@ -156,9 +156,9 @@ func decodeCSV(body []byte, featureDim, labelSize int) (*Batch, error) {
 // lines are ignored, and so is a UTF-8 byte order mark at the start of a
 // line: Excel's "CSV UTF-8" starts every file with one, and the start of
 // each file of a channel, of each S3 object in a Pipe-mode stream and of
-// each RecordIO-wrapped payload is the start of a line. featureDim <= 0 takes the width from the first row and
-// enforces it after that. Batches are dense, with LabelSize labelSize
-// (Labels nil when 0).
+// each RecordIO-wrapped payload is the start of a line. featureDim <= 0
+// takes the width from the first row and enforces it after that. Batches
+// are dense, with LabelSize labelSize (Labels nil when 0).
 //
 // Errors: a wrong column count is a *DimensionError naming the line and both
 // counts; a field that is not a finite float32 is a *ParseError naming line,

@@ -870,8 +870,6 @@ func TestBatchClone(t *testing.T) {
 	}
 }
 
-// TestParseMediaTypeAsMime checks that ParseMediaType's shortcut for a bare
-// type answers what mime.ParseMediaType would.
 // TestMediaTypeErrorMessage: a media type that does not parse is named
 // with what was expected of it.
 func TestMediaTypeErrorMessage(t *testing.T) {
@@ -888,6 +886,8 @@ func TestMediaTypeErrorMessage(t *testing.T) {
 	}
 }
 
+// TestParseMediaTypeAsMime checks that ParseMediaType's shortcut for a bare
+// type answers what mime.ParseMediaType would.
 func TestParseMediaTypeAsMime(t *testing.T) {
 	for _, s := range []string{
 		"text/csv", "application/json", "application/x-recordio-protobuf", "application/vnd.a+json",

@@ -21,7 +21,8 @@ import (
 // machinery (a background read goroutine per request, its deadline dance,
 // more scheduler wake-ups) kept 1-row requests to about 14k/s with a p99
 // over 2 ms at 4 connections; fasthttp's worker pool carries the same
-// handler at about 18k/s with a p99 near 1.2 ms (benchmarks/README.md).
+// handler at 18.3-19.9k/s with a p99 of 0.89-1.02 ms (the measurements in
+// benchmarks/README.md and docs/DECISIONS.md).
 
 const (
 	// connBufferSize is each connection's read and write buffer. A request
@@ -30,7 +31,7 @@ const (
 	// out in one write.
 	connBufferSize = 64 << 10
 	// bodyReadTimeout bounds reading a large or chunked body, instead of
-	// readHeaderTimeout: an hour, the longest InvocationsTimeoutInSeconds
+	// requestReadTimeout: an hour, the longest InvocationsTimeoutInSeconds
 	// a transform job may set. It only guards against a client gone silent.
 	bodyReadTimeout = time.Hour
 	// largeBody is the declared length above which a body gets
@@ -49,7 +50,7 @@ func (s *Server) newConnServer() *fasthttp.Server {
 		ExpectHandler:  s.expect,
 		// From a request's first byte (the idle wait before it is
 		// IdleTimeout) to its end; bodyTimeout extends it for large bodies.
-		ReadTimeout:                  readHeaderTimeout,
+		ReadTimeout:                  requestReadTimeout,
 		IdleTimeout:                  idleTimeout,
 		MaxRequestBodySize:           int(s.limit),
 		ReadBufferSize:               connBufferSize,

@@ -128,11 +128,11 @@ func TestConnRequestsItCannotRead(t *testing.T) {
 }
 
 // TestConnRequestTimeout: a request that stops arriving before its end gets
-// a 408 with the JSON error body once readHeaderTimeout has passed, headers
+// a 408 with the JSON error body once requestReadTimeout has passed, headers
 // cut short or a small body cut short alike.
 func TestConnRequestTimeout(t *testing.T) {
-	defer func(d time.Duration) { readHeaderTimeout = d }(readHeaderTimeout)
-	readHeaderTimeout = 300 * time.Millisecond
+	defer func(d time.Duration) { requestReadTimeout = d }(requestReadTimeout)
+	requestReadTimeout = 300 * time.Millisecond
 	addr, logs := startConnServer(t)
 	for _, tc := range []struct{ name, raw string }{
 		{"header cut short", "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Ty"},
@@ -141,8 +141,8 @@ func TestConnRequestTimeout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			wantRefused(t, exchangeRaw(t, addr, tc.raw, 1)[0], http.StatusRequestTimeout, "did not arrive in time")
-			if d := time.Since(start); d < readHeaderTimeout {
-				t.Errorf("answered after %v, before the %v timeout", d, readHeaderTimeout)
+			if d := time.Since(start); d < requestReadTimeout {
+				t.Errorf("answered after %v, before the %v timeout", d, requestReadTimeout)
 			}
 		})
 	}
@@ -242,6 +242,18 @@ func TestConnHTTP(t *testing.T) {
 		// check is for targets it passes that net/url does not.
 		if msg := jsonError(t, resp); !strings.Contains(msg, `malformed HTTP request`) || !strings.Contains(msg, "noslash") {
 			t.Errorf("error %q, want it to name the target", msg)
+		}
+	})
+
+	t.Run("request target net/url refuses", func(t *testing.T) {
+		// fasthttp passes it; serveConn's own check answers, and the
+		// connection, whose framing was sound, stays open.
+		resp := exchangeRaw(t, addr, "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %d, want 400", resp.StatusCode)
+		}
+		if msg := jsonError(t, resp); msg != `malformed request target "/%zz"` {
+			t.Errorf("error %q", msg)
 		}
 	})
 

@@ -108,6 +108,8 @@ func (s *Server) invocations(c *gin.Context) {
 	}
 	h := c.Writer.Header()
 	h["Content-Type"] = []string{data.ResponseContentType(accept)}
+	// The connection layer lets fasthttp set it; under net/http (the
+	// engine's tests, ServeHTTP) this is the header.
 	h["Content-Length"] = []string{strconv.Itoa(len(out))}
 	c.Writer.WriteHeader(http.StatusOK)
 	_, _ = c.Writer.Write(out)

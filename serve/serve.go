@@ -52,9 +52,9 @@ const (
 	idleTimeout = 120 * time.Second
 )
 
-// readHeaderTimeout bounds a request from its first byte to its end, unless
+// requestReadTimeout bounds a request from its first byte to its end, unless
 // its body is large (a variable for tests).
-var readHeaderTimeout = 10 * time.Second
+var requestReadTimeout = 10 * time.Second
 
 // The environment variables the runtime reads.
 const (

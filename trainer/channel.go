@@ -86,9 +86,9 @@ func (c *channel) text() bool { return !strings.Contains(c.mt.Type, "recordio") 
 
 // lines reports whether the bytes of the channel's files or pipe are its
 // text lines themselves, not RecordIO records wrapping them
-// (RecordWrapperType RecordIO): where lines are counted and a missing final
-// newline added. (The CSV reader drops a byte order mark at the start of
-// any line, so every file's, object's and payload's.)
+// (RecordWrapperType RecordIO): only then are lines counted and a missing
+// final newline added. (The CSV reader drops a byte order mark at the
+// start of any line, so every file's, object's and payload's.)
 func (c *channel) lines() bool { return c.text() && !c.unwrap }
 
 // dir is the File-mode directory of the channel.
