@@ -182,7 +182,8 @@ func readFrame(r io.Reader) (kind byte, round uint32, payload []byte, err error)
 	// they arrive, so a corrupt or hostile length fails at the end of the
 	// stream instead of in a huge allocation. A sender that got that far
 	// means it, and the rest gets one exact allocation: doubling all the
-	// way held up to twice a large message (a kNN sample) at once.
+	// way would allocate up to twice a large message (a kNN sample), by
+	// the arithmetic of doubling (not measured).
 	trusted := min(n, uint64(trustAfter))
 	buf := make([]byte, min(trusted, 64<<10))
 	if _, err := io.ReadFull(r, buf); err != nil {

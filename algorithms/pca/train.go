@@ -121,8 +121,12 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	if sol.total > 0 {
 		evr = explained / sol.total
 	}
-	job.Metrics.Logf("pass over %d records in %.3fs, decomposition in %.3fs; explained variance ratio of %d components %.6f",
-		sol.n, passed.Seconds(), (time.Since(start) - passed).Seconds(), p.NumComponents, evr)
+	solved := "decomposition"
+	if multi {
+		solved = "merge and decomposition" // the wait for the other hosts included
+	}
+	job.Metrics.Logf("pass over %d records in %.3fs, %s in %.3fs; explained variance ratio of %d components %.6f",
+		sol.n, passed.Seconds(), solved, (time.Since(start) - passed).Seconds(), p.NumComponents, evr)
 	job.Metrics.EpochEnd(0, nil)
 	m := newModel(v, s, mean, p.SubtractMean, job.Cluster.CurrentHost)
 	if test, ok := job.Channels["test"]; ok {
