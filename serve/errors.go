@@ -14,9 +14,12 @@ import (
 	"github.com/sagebrush-ml/sagebrush/internal/recovered"
 )
 
-// This file is the one place where errors become HTTP statuses. Handlers
+// This file is where the handlers' errors become HTTP statuses. Handlers
 // call c.Error(err) and return; errorMiddleware, which runs outermost,
 // answers with the status statusOf picks and a JSON body {"error": "..."}.
+// Requests fasthttp cannot read never reach a handler: conn.go's readError
+// and expect answer them (413, 431, 408, 400) with the same body, the 413
+// with messageOf's words.
 
 // errModelLoading is returned by /invocations (and answered by /ping) while
 // the model is not loaded yet.
