@@ -2,7 +2,6 @@ package knn
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/cluster"
+	"github.com/sagebrush-ml/sagebrush/internal/wire"
 )
 
 // MergesHosts: in a multi-host job every host samples its share of
@@ -102,25 +102,22 @@ func tooLarge(what string, rows, size int, p Params) error {
 const headerBytes = 24
 
 func appendHeader(b []byte, rows, d int, seen int64) []byte {
-	b = binary.LittleEndian.AppendUint64(b, uint64(rows))
-	b = binary.LittleEndian.AppendUint64(b, uint64(d))
-	return binary.LittleEndian.AppendUint64(b, uint64(seen))
+	w := wire.Writer{B: b}
+	w.U64(uint64(rows))
+	w.U64(uint64(d))
+	w.U64(uint64(seen))
+	return w.B
 }
 
-// encodeSample lays out a host's sample, little-endian: the number of rows
-// n, feature_dim d and the records seen (uint64 each), then the n × d
+// encodeSample lays out a host's sample with internal/wire: the number of
+// rows n, feature_dim d and the records seen (uint64 each), then the n × d
 // float32 rows, then the n float32 labels.
 func encodeSample(xs, labels []float32, seen int64, d int) []byte {
 	n := len(labels)
-	b := make([]byte, 0, headerBytes+4*n*(d+1))
-	b = appendHeader(b, n, d, seen)
-	for _, v := range xs[:n*d] {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-	}
-	for _, v := range labels {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-	}
-	return b
+	w := wire.Writer{B: appendHeader(make([]byte, 0, headerBytes+4*n*(d+1)), n, d, seen)}
+	w.F32s(xs[:n*d])
+	w.F32s(labels)
+	return w.B
 }
 
 // sampleHeader checks encodeSample's layout against feature_dim d and
@@ -132,7 +129,8 @@ func sampleHeader(b []byte, d int) (rows int, seen int64, body []byte, err error
 	if len(b) < headerBytes {
 		return 0, 0, nil, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), headerBytes)
 	}
-	n, cols, s := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])
+	r := wire.NewReader(b[:headerBytes])
+	n, cols, s := r.U64(), r.U64(), r.U64()
 	body = b[headerBytes:]
 	if cols != uint64(d) {
 		return 0, 0, nil, fmt.Errorf("rows of %d features, for feature_dim %d", cols, d)
@@ -154,14 +152,7 @@ func decodeSample(b []byte, d int) (xs, labels []float32, seen int64, err error)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	xs = make([]float32, n*d)
-	for i := range xs {
-		xs[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
-	}
-	body = body[4*len(xs):]
-	labels = make([]float32, n)
-	for i := range labels {
-		labels[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
-	}
-	return xs, labels, seen, nil
+	r := wire.NewReader(body) // its length is checked: the reads cannot fail
+	xs, labels = r.F32s(n*d), r.F32s(n)
+	return xs, labels, seen, r.Done()
 }
