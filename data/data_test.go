@@ -878,6 +878,8 @@ func TestBatchClone(t *testing.T) {
 func TestMediaTypeErrorMessage(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"text/csv; label_size", `media type "text/csv; label_size" is malformed: each parameter after the type must be name=value, as in text/csv;label_size=1`},
+		{"Application/JSON; verbose", `media type "Application/JSON; verbose" is malformed: each parameter after the type must be name=value, as in application/json;verbose=true`},
+		{"text/plain; x", `media type "text/plain; x" is malformed: each parameter after the type must be name=value, as in text/csv;label_size=1`},
 		{"text/csv; a=1; a=2", `media type "text/csv; a=1; a=2" is malformed: duplicate parameter name`},
 		{"; label_size=1", `media type "; label_size=1" is malformed: no media type`},
 	} {

@@ -93,7 +93,15 @@ type MediaTypeError struct {
 
 func (e *MediaTypeError) Error() string {
 	if errors.Is(e.Err, mime.ErrInvalidMediaParameter) {
-		return fmt.Sprintf("media type %q is malformed: each parameter after the type must be name=value, as in %s;label_size=1", e.Value, CSV)
+		// The example is the parameter this type takes: CSV's label_size,
+		// or verbose (k-NN's answers) for the others.
+		example := CSV + ";label_size=1"
+		t, _, _ := strings.Cut(strings.ToLower(e.Value), ";")
+		switch t = strings.TrimSpace(t); t {
+		case JSON, JSONLines, RecordIOProtobuf:
+			example = t + ";verbose=true"
+		}
+		return fmt.Sprintf("media type %q is malformed: each parameter after the type must be name=value, as in %s", e.Value, example)
 	}
 	return fmt.Sprintf("media type %q is malformed: %s", e.Value, strings.TrimPrefix(e.Err.Error(), "mime: "))
 }
