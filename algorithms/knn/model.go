@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -276,42 +277,91 @@ func (Algorithm) Load(dir string) (algorithms.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	var meta Metadata
-	if err := json.Unmarshal(pythonLiterals(js), &meta); err != nil {
-		return nil, errorf("%s.json: %v", base, err)
-	}
-	if meta.Format != "sagebrush-knn" || meta.FormatVersion < 1 || meta.FormatVersion > FormatVersion {
-		return nil, errorf("%s.json: format %q version %d is not one this build reads (sagebrush-knn 1..%d)", base, meta.Format, meta.FormatVersion, FormatVersion)
-	}
-	if meta.K < 1 || (meta.PredictorType != "classifier" && meta.PredictorType != "regressor") {
-		return nil, errorf("%s.json: k must be positive and predictor_type classifier or regressor, found k=%d predictor_type=%q", base, meta.K, meta.PredictorType)
-	}
-	if r := meta.DimensionReduction; r != nil {
-		if (r.Type != "sign" && r.Type != "fjlt") || r.InputDim != meta.FeatureDim || r.TargetDim < 1 {
-			return nil, errorf("%s.json: bad dimension_reduction %+v", base, *r)
-		}
-		r.build()
+	meta, err := parseMetadata(base, js)
+	if err != nil {
+		return nil, err // before reading an index that may be large
 	}
 	f, err := mxnet.ReadFile(base)
 	if err != nil {
 		return nil, errorf("reading %s: %w", base, err)
 	}
-	ix, err := loadIndex(f, meta)
-	if err != nil {
-		return nil, errorf("%s: %v", base, err)
-	}
 	lb, err := os.ReadFile(base + ".labels")
 	if err != nil {
 		return nil, err
 	}
+	return assemble(base, meta, f, lb)
+}
+
+// parseMetadata reads and checks base.json.
+func parseMetadata(base string, js []byte) (Metadata, error) {
+	var meta Metadata
+	if err := json.Unmarshal(pythonLiterals(js), &meta); err != nil {
+		return meta, errorf("%s.json: %v", base, err)
+	}
+	if meta.Format != "sagebrush-knn" || meta.FormatVersion < 1 || meta.FormatVersion > FormatVersion {
+		return meta, errorf("%s.json: format %q version %d is not one this build reads (sagebrush-knn 1..%d)", base, meta.Format, meta.FormatVersion, FormatVersion)
+	}
+	if meta.K < 1 || (meta.PredictorType != "classifier" && meta.PredictorType != "regressor") {
+		return meta, errorf("%s.json: k must be positive and predictor_type classifier or regressor, found k=%d predictor_type=%q", base, meta.K, meta.PredictorType)
+	}
+	if err := meta.check(); err != nil {
+		return meta, errorf("%s.json: %v", base, err)
+	}
+	return meta, nil
+}
+
+// assemble builds the model of base from its checked metadata, its index
+// file and the bytes of its labels file.
+func assemble(base string, meta Metadata, f *mxnet.File, lb []byte) (*Model, error) {
+	ix, err := loadIndex(f, meta)
+	if err != nil {
+		return nil, errorf("%s: %v", base, err)
+	}
 	if len(lb) != 4*ix.Len() {
 		return nil, errorf("%s.labels holds %d bytes; %d rows need %d", base, len(lb), ix.Len(), 4*ix.Len())
+	}
+	if r := meta.DimensionReduction; r != nil {
+		r.build()
 	}
 	labels := make([]float32, ix.Len())
 	binary.Read(bytes.NewReader(lb), binary.LittleEndian, labels)
 	meta.NTotal = ix.Len()
 	host := strings.TrimPrefix(filepath.Base(base), "model_")
 	return &Model{meta: meta, index: ix, labels: labels, host: host}, nil
+}
+
+// check holds the dimensions of the metadata to what Save writes, so that
+// a model that loads can answer: feature_dim rows are projected to
+// target_dim (or padded) and end index_dim wide.
+func (meta *Metadata) check() error {
+	if meta.FeatureDim < 1 || meta.IndexDim < 1 {
+		return fmt.Errorf("feature_dim %d and index_dim %d must be positive", meta.FeatureDim, meta.IndexDim)
+	}
+	in := meta.FeatureDim
+	if r := meta.DimensionReduction; r != nil {
+		if r.Type != "sign" && r.Type != "fjlt" {
+			return fmt.Errorf("dimension_reduction type %q is not sign or fjlt", r.Type)
+		}
+		if r.InputDim != meta.FeatureDim || r.TargetDim < 1 || r.TargetDim > meta.IndexDim {
+			return fmt.Errorf("dimension_reduction input_dim %d and target_dim %d do not fit feature_dim %d and index_dim %d",
+				r.InputDim, r.TargetDim, meta.FeatureDim, meta.IndexDim)
+		}
+		if r.Type == "fjlt" && r.TargetDim > 1<<bits.Len(uint(r.InputDim-1)) {
+			return fmt.Errorf("fjlt target_dim %d is more than the %d coordinates of its transform", r.TargetDim, 1<<bits.Len(uint(r.InputDim-1)))
+		}
+		need := 4 * int64(r.InputDim) * int64(r.TargetDim) // sign: the matrix
+		if r.Type == "fjlt" {
+			need = 4*int64(r.InputDim) + 8<<bits.Len(uint(r.InputDim-1)) // signs and a permutation
+		}
+		if err := algorithms.CheckMemory(need, "dimension_reduction "+r.Type); err != nil {
+			return err
+		}
+		in = r.TargetDim
+	}
+	if in > meta.IndexDim {
+		return fmt.Errorf("rows of %d values do not fit index_dim %d", in, meta.IndexDim)
+	}
+	return nil
 }
 
 // pythonLiterals turns the bare True/False/None that SageMaker's metadata
@@ -360,6 +410,13 @@ func loadIndex(f *mxnet.File, meta Metadata) (Index, error) {
 		}
 		return a, nil
 	}
+	getInt := func(name string, dims int) (*mxnet.NDArray, error) {
+		a, err := get(name, dims)
+		if err == nil && a.Int64 == nil && a.Size() > 0 {
+			err = fmt.Errorf("array %q holds %v values; want integers", name, a.DType)
+		}
+		return a, err
+	}
 	d := meta.IndexDim
 	ip := innerProduct(meta.IndexMetric)
 	switch meta.IndexType {
@@ -379,16 +436,16 @@ func loadIndex(f *mxnet.File, meta Metadata) (Index, error) {
 		if err != nil {
 			return nil, err
 		}
-		off, err := get("list_offsets", 1)
+		off, err := getInt("list_offsets", 1)
 		if err != nil {
 			return nil, err
 		}
-		ids, err := get("ids", 1)
+		ids, err := getInt("ids", 1)
 		if err != nil {
 			return nil, err
 		}
 		nlist := c.Shape[0]
-		if c.Shape[1] != d || off.Shape[0] != nlist+1 || off.Int64[0] != 0 || off.Int64[nlist] != int64(ids.Shape[0]) {
+		if nlist < 1 || c.Shape[1] != d || off.Shape[0] != nlist+1 || off.Int64[0] != 0 || off.Int64[nlist] != int64(ids.Shape[0]) {
 			return nil, fmt.Errorf("inconsistent centroids %v, list_offsets %v and ids %v", c.Shape, off.Shape, ids.Shape)
 		}
 		v := &IVF{d: d, ip: ip, nlist: nlist, quant: NewFlat(d, ip), lists: make([]ivfList, nlist), n: ids.Shape[0]}
@@ -400,7 +457,7 @@ func loadIndex(f *mxnet.File, meta Metadata) (Index, error) {
 			if err != nil {
 				return nil, err
 			}
-			if codes, err = get("codes", 2); err != nil {
+			if codes, err = getInt("codes", 2); err != nil {
 				return nil, err
 			}
 			m, ks, ds := cb.Shape[0], cb.Shape[1], cb.Shape[2]
@@ -432,7 +489,7 @@ func loadIndex(f *mxnet.File, meta Metadata) (Index, error) {
 			}
 			if v.pq != nil {
 				for _, c := range codes.Int64[lo*v.pq.M : hi*v.pq.M] {
-					if c >= int64(v.pq.KSub) {
+					if c < 0 || c >= int64(v.pq.KSub) {
 						return nil, fmt.Errorf("code %d out of range", c)
 					}
 					L.codes = append(L.codes, uint8(c))
