@@ -130,11 +130,10 @@ func readHyperparameters(root string) ([]byte, map[string]any, error) {
 	if err != nil || len(bytes.TrimSpace(b)) == 0 {
 		return b, nil, err
 	}
-	var raw any
-	if err := decodeJSON(name, b, &raw); err != nil {
+	var m map[string]any // a list or a string is an error, not "no hyperparameters"
+	if err := decodeJSON(name, b, &m); err != nil {
 		return nil, nil, err
 	}
-	m, _ := raw.(map[string]any)
 	return b, m, nil
 }
 

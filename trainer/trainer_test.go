@@ -381,6 +381,11 @@ func TestFailures(t *testing.T) {
 				writeConfig(t, root, "hyperparameters.json", "\xef\xbb\xbf{\"feature_dim\": \"x\"}")
 			},
 			code: 2, want: []string{`ClientError: hyperparameter "feature_dim" = "x"`}},
+		{name: "hyperparameters.json holding a list", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
+			setup: func(t *testing.T, root string) {
+				writeConfig(t, root, "hyperparameters.json", "[\"feature_dim\", \"2\"]")
+			},
+			code: 2, want: []string{"ClientError: hyperparameters.json has a JSON array where an object is expected: line 1, column 1"}},
 		{name: "malformed hyperparameters.json", hp: map[string]string{"feature_dim": "2"}, channels: csvTrain,
 			setup: func(t *testing.T, root string) {
 				writeConfig(t, root, "hyperparameters.json", "{\n  \"feature_dim\": 2,\n  \"k\": }\n")
