@@ -58,6 +58,11 @@ func (Algorithm) Load(dir string) (algorithms.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kmeans: reading %s: %w", path, err)
 	}
+	return fromFile(path, f)
+}
+
+// fromFile builds the model of the NDArray file read from path.
+func fromFile(path string, f *mxnet.File) (*Model, error) {
 	if len(f.Arrays) != 1 || len(f.Arrays[0].Shape) != 2 {
 		return nil, fmt.Errorf("kmeans: %s must hold one (k, feature_dim) array, found %d arrays", path, len(f.Arrays))
 	}

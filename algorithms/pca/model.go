@@ -98,6 +98,11 @@ func (Algorithm) Load(dir string) (algorithms.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pca: reading %s: %w", path, err)
 	}
+	return fromFile(path, f)
+}
+
+// fromFile builds the model of the NDArray file read from path.
+func fromFile(path string, f *mxnet.File) (*Model, error) {
 	if f.Names == nil {
 		return nil, fmt.Errorf("pca: %s holds a list of %d arrays, want a dict with v, mean and s", path, len(f.Arrays))
 	}
