@@ -491,3 +491,28 @@ func HostsSucceeded(t testing.TB, roots []string, codes []int, logs []string) {
 		}
 	}
 }
+
+// HostsFailed checks a job of TrainHosts that must fail with a
+// ClientError: every host exits 2 with a failure file that starts
+// "ClientError: " and holds each of want, and no host writes a model. When
+// culprit is not empty, the leader's failure must name that host as the
+// one that failed (the reason travels from the failing host to the others).
+func HostsFailed(t testing.TB, roots []string, codes []int, logs []string, culprit string, want ...string) {
+	t.Helper()
+	for i := range roots {
+		f, _ := trainertest.Failure(t, roots[i])
+		ok := codes[i] == 2 && strings.HasPrefix(f, "ClientError: ")
+		for _, w := range want {
+			ok = ok && strings.Contains(f, w)
+		}
+		if !ok {
+			t.Errorf("host %s: exit %d, failure %q; want exit 2 and a ClientError with %q\nlog:\n%s", TwoHosts[i], codes[i], f, want, logs[i])
+		}
+		if i == 0 && culprit != "" && !strings.Contains(f, "host "+culprit+" failed") {
+			t.Errorf("the leader's failure %q does not name the failing host %s", f, culprit)
+		}
+		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
+			t.Errorf("host %s wrote %q after the job failed", TwoHosts[i], got)
+		}
+	}
+}

@@ -69,18 +69,7 @@ func TestTrainMultiHostBadShard(t *testing.T) {
 	shards := [][]byte{blobs(rng, 20, [2]float64{0, 0}, [2]float64{5, 5}), []byte("0,1,2\n0,1,2,3\n")}
 	roots := clitest.HostRoots(t, map[string]string{"k": "2", "feature_dim": "2", "mini_batch_size": "10"}, shards, nil)
 	codes, logs := clitest.TrainHosts(t, binary, roots)
-	for i := range roots {
-		f, _ := trainertest.Failure(t, roots[i])
-		if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "shard.csv") {
-			t.Errorf("host %s: exit %d, failure %q; want a ClientError naming shard.csv\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
-		}
-		if i == 0 && !strings.Contains(f, "host 127.0.0.2 failed") {
-			t.Errorf("the leader's failure %q does not name the failing host", f)
-		}
-		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
-			t.Errorf("host %s wrote %q after the job failed", clitest.TwoHosts[i], got)
-		}
-	}
+	clitest.HostsFailed(t, roots, codes, logs, "127.0.0.2", "shard.csv")
 }
 
 // TestTrainMultiHostEmptyShard: a host given no records (ShardedByS3Key
@@ -113,12 +102,7 @@ func TestTrainMultiHostEmptyShard(t *testing.T) {
 func TestTrainMultiHostNoRecords(t *testing.T) {
 	roots := clitest.HostRoots(t, map[string]string{"k": "2", "feature_dim": "2"}, [][]byte{nil, nil}, nil)
 	codes, logs := clitest.TrainHosts(t, binary, roots)
-	for i := range roots {
-		f, _ := trainertest.Failure(t, roots[i])
-		if codes[i] != 2 || !strings.Contains(f, "the train channels of all 2 hosts hold no records") {
-			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
-		}
-	}
+	clitest.HostsFailed(t, roots, codes, logs, "", "the train channels of all 2 hosts hold no records")
 }
 
 // TestTrainMultiHostSmallShard: a host with fewer rows than k takes part
@@ -138,10 +122,5 @@ func TestTrainMultiHostSmallShard(t *testing.T) {
 
 	roots = clitest.HostRoots(t, hp, [][]byte{small, nil}, nil)
 	codes, logs = clitest.TrainHosts(t, binary, roots)
-	for i := range roots {
-		f, _ := trainertest.Failure(t, roots[i])
-		if codes[i] != 2 || !strings.Contains(f, "the train channels of all 2 hosts hold 3 records but k is 4") {
-			t.Errorf("host %s: exit %d, failure %q; want the ClientError of too few records\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
-		}
-	}
+	clitest.HostsFailed(t, roots, codes, logs, "", "the train channels of all 2 hosts hold 3 records but k is 4")
 }

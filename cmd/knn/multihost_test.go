@@ -123,15 +123,7 @@ func TestTrainMultiHostEmptyShard(t *testing.T) {
 func TestTrainMultiHostNoRecords(t *testing.T) {
 	roots := hostRoots(t, map[string]string{"feature_dim": "2", "k": "1", "predictor_type": "classifier", "sample_size": "10"}, [][]byte{nil, nil}, nil)
 	codes, logs := clitest.TrainHosts(t, binary, roots)
-	for i := range roots {
-		f, _ := trainertest.Failure(t, roots[i])
-		if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "the train channels of all 2 hosts hold no records") {
-			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
-		}
-		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
-			t.Errorf("host %s wrote %q after the job failed", clitest.TwoHosts[i], got)
-		}
-	}
+	clitest.HostsFailed(t, roots, codes, logs, "", "the train channels of all 2 hosts hold no records")
 }
 
 // TestTrainMultiHostBadShard: rows of the wrong width (3 features for
@@ -143,16 +135,5 @@ func TestTrainMultiHostBadShard(t *testing.T) {
 	shards := [][]byte{region(rng, 20, 0, 0), []byte("1,1,2,3\n1,4,5,6\n")}
 	roots := hostRoots(t, map[string]string{"feature_dim": "2", "k": "1", "predictor_type": "classifier", "sample_size": "10"}, shards, nil)
 	codes, logs := clitest.TrainHosts(t, binary, roots)
-	for i := range roots {
-		f, _ := trainertest.Failure(t, roots[i])
-		if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "shard.csv") || !strings.Contains(f, "4 columns") {
-			t.Errorf("host %s: exit %d, failure %q; want a ClientError naming shard.csv and its 4 columns\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
-		}
-		if i == 0 && !strings.Contains(f, "host 127.0.0.2 failed") {
-			t.Errorf("the leader's failure %q does not name the failing host", f)
-		}
-		if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
-			t.Errorf("host %s wrote %q after the job failed", clitest.TwoHosts[i], got)
-		}
-	}
+	clitest.HostsFailed(t, roots, codes, logs, "127.0.0.2", "shard.csv", "4 columns")
 }

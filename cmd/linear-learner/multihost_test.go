@@ -67,10 +67,5 @@ func TestTrainMultiHostNoRecords(t *testing.T) {
 	hp := map[string]string{"feature_dim": "3", "predictor_type": "binary_classifier"}
 	roots := clitest.HostRoots(t, hp, [][]byte{nil, nil}, nil)
 	codes, logs := clitest.TrainHosts(t, binary, roots)
-	for i := range roots {
-		f, _ := trainertest.Failure(t, roots[i])
-		if codes[i] != 2 || !strings.Contains(f, "the train channels of all 2 hosts hold no records") {
-			t.Errorf("host %s: exit %d, failure %q; want the ClientError of no records\nlog:\n%s", clitest.TwoHosts[i], codes[i], f, logs[i])
-		}
-	}
+	clitest.HostsFailed(t, roots, codes, logs, "", "the train channels of all 2 hosts hold no records")
 }

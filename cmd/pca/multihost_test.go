@@ -86,20 +86,11 @@ func TestTrainMultiHostBadShard(t *testing.T) {
 	t.Parallel()
 	lines := bytes.SplitAfter(clitest.Fixture(t, "fashion_head50.csv"), []byte("\n"))
 	for _, mode := range []string{"regular", "randomized"} {
-		roots := clitest.HostRoots(t, hps(map[string]string{"algorithm_mode": mode}),
-			[][]byte{bytes.Join(lines[:30], nil), []byte("0,1,2,3\n")}, nil)
-		codes, logs := clitest.TrainHosts(t, binary, roots)
-		for i := range roots {
-			f, _ := trainertest.Failure(t, roots[i])
-			if codes[i] != 2 || !strings.HasPrefix(f, "ClientError: ") || !strings.Contains(f, "shard.csv\": line 1 has 4 columns") {
-				t.Errorf("%s host %s: exit %d, failure %q; want the ClientError of the bad shard\nlog:\n%s", mode, clitest.TwoHosts[i], codes[i], f, logs[i])
-			}
-			if i == 0 && !strings.Contains(f, "host 127.0.0.2 failed") {
-				t.Errorf("%s: the leader's failure %q does not name the failing host", mode, f)
-			}
-			if got := trainertest.ModelFiles(t, roots[i]); len(got) != 0 {
-				t.Errorf("%s host %s wrote %q after the job failed", mode, clitest.TwoHosts[i], got)
-			}
-		}
+		t.Run(mode, func(t *testing.T) {
+			roots := clitest.HostRoots(t, hps(map[string]string{"algorithm_mode": mode}),
+				[][]byte{bytes.Join(lines[:30], nil), []byte("0,1,2,3\n")}, nil)
+			codes, logs := clitest.TrainHosts(t, binary, roots)
+			clitest.HostsFailed(t, roots, codes, logs, "127.0.0.2", "shard.csv\": line 1 has 4 columns")
+		})
 	}
 }
