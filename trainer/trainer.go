@@ -88,8 +88,8 @@ func Run(ctx context.Context, algo algorithms.Algorithm, opts Options) int {
 	}
 	switch {
 	case err == nil:
-		if j.follows {
-			log.infof("training completed; the leading host saves the model")
+		if j.leader != "" {
+			log.infof("training completed; the leading host %s saves the model", j.leader)
 		} else {
 			log.infof("training completed; model saved to %s", filepath.Join(opts.Root, "model"))
 		}
@@ -108,7 +108,7 @@ type job struct {
 	opts    Options
 	log     *logger
 	metrics *metrics
-	follows bool // a host other than the first of a multi-host job: writes no model
+	leader  string // the first host, when this is another host of a multi-host job: it writes no model
 }
 
 // run does the whole job; a non-nil error is the job's failure (or the
@@ -180,10 +180,7 @@ func (j *job) run() error {
 		peers.Fail(err) // the other hosts fail with this one's reason
 	}
 	if leader := hosts.Hosts[0]; len(hosts.Hosts) > 1 && hosts.CurrentHost != leader {
-		j.follows = true
-		if err == nil { // the first host writes the job's model, under its own name
-			j.log.infof("the model is written by the leading host %s", leader)
-		}
+		j.leader = leader // the first host writes the job's model, under its own name
 		return err
 	}
 	if err != nil {

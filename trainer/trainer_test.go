@@ -809,7 +809,7 @@ func TestMultiHost(t *testing.T) {
 	root = trainertest.NewOptML(t, map[string]string{"feature_dim": "2"}, csvTrain)
 	trainertest.WriteResourceConfig(t, root, "algo-2", []string{"algo-1", "algo-2"})
 	code, log = run(t, context.Background(), &fakeAlgo{}, root)
-	if code != 0 || !strings.Contains(log, "the model is written by the leading host algo-1") {
+	if code != 0 || !strings.Contains(log, "training completed; the leading host algo-1 saves the model") {
 		t.Errorf("second host: exit code %d, want 0 and the leader named\n%s", code, log)
 	}
 	if got := trainertest.ModelFiles(t, root); len(got) != 0 {

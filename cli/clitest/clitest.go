@@ -486,7 +486,7 @@ func HostsSucceeded(t testing.TB, roots []string, codes []int, logs []string) {
 		}
 	}
 	for i, l := range logs[1:] {
-		if last := l[strings.LastIndexByte(strings.TrimRight(l, "\n"), '\n')+1:]; !strings.HasSuffix(strings.TrimSpace(last), "training completed; the leading host saves the model") {
+		if last := l[strings.LastIndexByte(strings.TrimRight(l, "\n"), '\n')+1:]; !strings.HasSuffix(strings.TrimSpace(last), "training completed; the leading host "+TwoHosts[0]+" saves the model") {
 			t.Errorf("host %s ends its log with %q, want the line saying the leading host saves the model", TwoHosts[i+1], last)
 		}
 	}

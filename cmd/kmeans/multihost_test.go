@@ -42,7 +42,7 @@ func TestTrainMultiHost(t *testing.T) {
 	if got := trainertest.ModelFiles(t, roots[0]); len(got) != 1 || got[0] != "model_127.0.0.1" {
 		t.Fatalf("the leader wrote %q, want [model_127.0.0.1]", got)
 	}
-	if !strings.Contains(logs[0], "mini-batch phase done on 2 hosts") || !strings.Contains(logs[1], "the model is written by the leading host 127.0.0.1") || strings.Contains(logs[1], "model saved to") {
+	if !strings.Contains(logs[0], "mini-batch phase done on 2 hosts") || !strings.Contains(logs[1], "training completed; the leading host 127.0.0.1 saves the model") || strings.Contains(logs[1], "model saved to") {
 		t.Errorf("the logs do not tell of the merge:\n%s\n%s", logs[0], logs[1])
 	}
 	f, err := mxnet.ReadFile(filepath.Join(roots[0], "model", "model_127.0.0.1"))

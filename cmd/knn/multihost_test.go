@@ -81,7 +81,7 @@ func TestTrainMultiHost(t *testing.T) {
 			}
 			if !strings.Contains(logs[0], "merged the samples of 2 hosts: 60 rows of 180 records seen (rows per host: 30, 30; sample_size=60)") ||
 				!strings.Contains(logs[1], "received the sample the leading host merged from 2 hosts: 60 rows of 180 records seen (this host's: 30 rows of 80 records)") ||
-				!strings.Contains(logs[1], "the model is written by the leading host 127.0.0.1") {
+				!strings.Contains(logs[1], "training completed; the leading host 127.0.0.1 saves the model") {
 				t.Errorf("the logs do not tell of the merge:\n%s\n%s", logs[0], logs[1])
 			}
 			for i, h := range clitest.TwoHosts {
