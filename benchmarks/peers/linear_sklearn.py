@@ -5,7 +5,8 @@
   LogisticRegression() with its defaults (lbfgs, multinomial, C=1,
   max_iter=100); test accuracy and macro F1.
 --task binary: CSV files written by the runner (label first, 0/1),
-  LogisticRegression() defaults; test F1 and accuracy.
+  LogisticRegression() defaults; test F1 and accuracy. --standardize puts
+  a StandardScaler before it (what linear learner's normalize_data does).
 --task regression: CSV files written by the runner (label first),
   LinearRegression() (ordinary least squares); test rmse.
 
@@ -25,6 +26,8 @@ import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from idx import images, read_idx
 
@@ -39,6 +42,7 @@ def main():
     p.add_argument("--task", required=True, choices=["multiclass", "binary", "regression"])
     for name in ["train-images", "train-labels", "test-images", "test-labels", "train-csv", "test-csv"]:
         p.add_argument("--" + name)
+    p.add_argument("--standardize", action="store_true")
     a = p.parse_args()
     if a.task == "multiclass":
         x, y = images(a.train_images), read_idx(a.train_labels).astype(np.int64)
@@ -51,6 +55,8 @@ def main():
     else:
         model = LogisticRegression()
         y, yt = y.astype(np.int64), yt.astype(np.int64)
+    if a.standardize:
+        model = make_pipeline(StandardScaler(), model)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -63,10 +69,12 @@ def main():
         quality = {"test F1": float(f1_score(yt, pred)), "test accuracy": float(accuracy_score(yt, pred))}
     else:
         quality = {"test accuracy": float(accuracy_score(yt, pred)), "test macro F1": float(f1_score(yt, pred, average="macro"))}
-    params = {k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))}
+    last = model[-1] if a.standardize else model
+    params = {k: v for k, v in last.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))}
+    name = ("StandardScaler+" if a.standardize else "") + type(last).__name__
     print(json.dumps({
-        "peer": "scikit-learn", "version": sklearn.__version__, "model": type(model).__name__,
-        "params": params, "n_iter": np.asarray(getattr(model, "n_iter_", [0])).tolist(),
+        "peer": "scikit-learn", "version": sklearn.__version__, "model": name,
+        "params": params, "n_iter": np.asarray(getattr(last, "n_iter_", [0])).tolist(),
         "fit_seconds": fit_s, "quality": quality,
         "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "python": sys.version.split()[0], "numpy": np.__version__, "cpus": os.cpu_count(),
