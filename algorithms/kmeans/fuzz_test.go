@@ -2,11 +2,9 @@ package kmeans
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
-	"github.com/sagebrush-ml/sagebrush/algorithms"
-	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 )
 
@@ -41,17 +39,6 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cols := m.FeatureDim()
-		if cols > 1<<12 {
-			return
-		}
-		x := make([]float32, 2*cols)
-		for i := range x {
-			x[i] = float32(i%5) - 2
-		}
-		p, err := m.Predict(context.Background(), &data.Batch{Rows: 2, Cols: cols, Dense: x}, algorithms.PredictOptions{})
-		if err != nil || p.Rows != 2 {
-			t.Fatalf("a model that loads answered %v, %v", p, err)
-		}
+		algorithmstest.Answers(t, m, 2)
 	})
 }

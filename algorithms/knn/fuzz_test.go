@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/compute"
-	"github.com/sagebrush-ml/sagebrush/data"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 )
 
@@ -76,23 +76,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cols := m.FeatureDim()
-		if cols < 1 || cols > 1<<12 {
-			return // a model this wide loads; a request to it is not this test's
-		}
-		const rows = 3
-		x := make([]float32, rows*cols)
-		for i := range x {
-			x[i] = float32(i%7) - 3
-		}
-		b := &data.Batch{Rows: rows, Cols: cols, Dense: x}
-		p, err := m.Predict(context.Background(), b, algorithms.PredictOptions{})
-		if err != nil {
-			t.Fatalf("a model that loads failed a request: %v", err)
-		}
-		if p.Rows != rows {
-			t.Fatalf("%d rows answered for %d", p.Rows, rows)
-		}
+		algorithmstest.Answers(t, m, 3)
 	})
 }
 
