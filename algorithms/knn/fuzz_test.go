@@ -100,11 +100,8 @@ func TestLoadRefusesInconsistent(t *testing.T) {
 	}{
 		{name: "index_dim below the projection", want: "do not fit",
 			meta: func(m map[string]any) { m["index_dim"] = 2 }},
-		{name: "fjlt target beyond its transform", want: "coordinates of its transform",
-			meta: func(m map[string]any) {
-				m["dimension_reduction"].(map[string]any)["target_dim"] = 12
-				m["index_dim"] = 12
-			}},
+		{name: "unknown projection", want: `type "gaussian" is not sign or fjlt`,
+			meta: func(m map[string]any) { m["dimension_reduction"].(map[string]any)["type"] = "gaussian" }},
 		{name: "no index_dim", want: "must be positive",
 			meta: func(m map[string]any) { delete(m, "index_dim") }},
 		{name: "float list offsets", want: `"list_offsets" holds float32`,

@@ -500,6 +500,47 @@ func TestPQDistanceBound(t *testing.T) {
 // TestReduction: both projections keep squared distances within 35% on
 // average at target 64 from 200 dims (JL: relative error ~ sqrt(2/64)),
 // and rebuild identically from their metadata.
+// TestFJLTTargetPastInput: IVFPQ raises the target to a multiple of
+// faiss_index_pq_m, which can pass a feature_dim that is a power of two
+// (16 features, target 15, m 12: 24). Training panicked there; now the
+// transform is padded to hold the target, the model answers, and it loads
+// back to the same answers.
+func TestFJLTTargetPastInput(t *testing.T) {
+	xs, ls := blobs(600, 16, 4, 31)
+	tx, _ := blobs(50, 16, 4, 32)
+	j, _ := job(t, map[string]any{"feature_dim": "16", "k": "3", "predictor_type": "classifier", "sample_size": "600",
+		"index_type": IndexIVFPQ, "faiss_index_ivf_nlists": "4", "faiss_index_pq_m": "12",
+		"dimension_reduction_type": "fjlt", "dimension_reduction_target": "15"},
+		map[string]algorithms.Channel{"train": &memChannel{x: xs, labels: ls, d: 16}})
+	mod, err := Algorithm{}.Train(context.Background(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := mod.(*Model).Metadata().DimensionReduction; r == nil || r.TargetDim != 24 || r.pad != 32 {
+		t.Fatalf("reduction %+v; want target 24 on a 32-point transform", r)
+	}
+	b := &data.Batch{Rows: 50, Cols: 16, Dense: tx}
+	want, err := mod.Predict(context.Background(), b, algorithms.PredictOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := mod.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Algorithm{}.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := back.Predict(context.Background(), b, algorithms.PredictOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Outputs[0].Values, want.Outputs[0].Values) {
+		t.Errorf("loaded model predicts %v, trained one %v", got.Outputs[0].Values, want.Outputs[0].Values)
+	}
+}
+
 func TestReduction(t *testing.T) {
 	be := compute.Current()
 	rng := rand.New(rand.NewPCG(9, 9))

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,12 +345,9 @@ func (meta *Metadata) check() error {
 			return fmt.Errorf("dimension_reduction input_dim %d and target_dim %d do not fit feature_dim %d and index_dim %d",
 				r.InputDim, r.TargetDim, meta.FeatureDim, meta.IndexDim)
 		}
-		if r.Type == "fjlt" && r.TargetDim > 1<<bits.Len(uint(r.InputDim-1)) {
-			return fmt.Errorf("fjlt target_dim %d is more than the %d coordinates of its transform", r.TargetDim, 1<<bits.Len(uint(r.InputDim-1)))
-		}
 		need := 4 * int64(r.InputDim) * int64(r.TargetDim) // sign: the matrix
 		if r.Type == "fjlt" {
-			need = 4*int64(r.InputDim) + 8<<bits.Len(uint(r.InputDim-1)) // signs and a permutation
+			need = 4*int64(r.InputDim) + 8*int64(fjltPad(r.InputDim, r.TargetDim)) // signs and a permutation
 		}
 		if err := algorithms.CheckMemory(need, "dimension_reduction "+r.Type); err != nil {
 			return err

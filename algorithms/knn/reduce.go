@@ -2,6 +2,7 @@ package knn
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 
 	"github.com/sagebrush-ml/sagebrush/compute"
@@ -24,7 +25,7 @@ type Reduction struct {
 	// sign: the InputDim × TargetDim matrix of ±1/√TargetDim.
 	r compute.Matrix
 	// fjlt: the random signs D (InputDim), the sampled coordinates of the
-	// Walsh-Hadamard transform (TargetDim of pad), pad = 2^⌈log2 InputDim⌉.
+	// Walsh-Hadamard transform (TargetDim of pad, fjltPad).
 	signs  []float32
 	coords []int
 	pad    int
@@ -35,6 +36,16 @@ func newReduction(typ string, seed uint64, input, target int) *Reduction {
 	r := &Reduction{Type: typ, Seed: seed, InputDim: input, TargetDim: target}
 	r.build()
 	return r
+}
+
+// fjltPad is the length of the fjlt's transform: the least power of two
+// holding the input and the target. The target can pass the input: IVFPQ
+// raises it to a multiple of faiss_index_pq_m (feature_dim 16, target 15,
+// m 12: 24 of a 16-point transform, which panicked before the target
+// counted here). For any target within the input's power of two, the pad
+// is what it always was, so saved models rebuild the same projection.
+func fjltPad(input, target int) int {
+	return 1 << bits.Len(uint(max(input, target)-1))
 }
 
 func (r *Reduction) build() {
@@ -51,10 +62,7 @@ func (r *Reduction) build() {
 			}
 		}
 	case "fjlt":
-		r.pad = 1
-		for r.pad < r.InputDim {
-			r.pad *= 2
-		}
+		r.pad = fjltPad(r.InputDim, r.TargetDim)
 		r.signs = make([]float32, r.InputDim)
 		for i := range r.signs {
 			if rng.Uint64()&1 == 0 {
