@@ -1,0 +1,92 @@
+package pca
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
+
+// TestHyperparameterGrid trains small jobs over both modes, centring,
+// extra_components, mini-batch sizes, dense and sparse rows, at awkward
+// widths and row counts (fewer rows than components, components up to
+// feature_dim): each either trains a finite model that answers and loads
+// back, or fails with a ClientError, never a panic.
+func TestHyperparameterGrid(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	jobs, refused := 0, 0
+	for _, d := range []int{1, 2, 3, 7, 8, 17} {
+		for _, n := range []int{1, 2, 5, 40} {
+			rows := make([][]float32, n)
+			for i := range rows {
+				rows[i] = make([]float32, d)
+				for j := range rows[i] {
+					if rng.IntN(3) > 0 { // a third zeros, for the sparse rows
+						rows[i][j] = float32(rng.NormFloat64())
+					}
+				}
+			}
+			for _, k := range []int{1, d - 1, d, d + 1} {
+				for _, mode := range []string{"regular", "randomized"} {
+					for _, extra := range []int{-1, 100} {
+						for _, center := range []string{"true", "false"} {
+							for _, mb := range []int{1, 1000} {
+								for _, sparse := range []bool{false, true} {
+									if k < 1 {
+										continue
+									}
+									hp := map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(k),
+										"algorithm_mode": mode, "extra_components": fmt.Sprint(extra),
+										"subtract_mean": center, "mini_batch_size": fmt.Sprint(mb)}
+									jobs++
+									if !gridJob(t, hp, &memChannel{rows: rows, d: d, sparse: sparse}) {
+										refused++
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d jobs, %d refused", jobs, refused)
+}
+
+// gridJob runs one job; it reports whether a model was trained.
+func gridJob(t *testing.T, hp map[string]any, ch algorithms.Channel) (trained bool) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("%v: panic %v", hp, p)
+		}
+	}()
+	v, err := Algorithm{}.Schema().Parse(hp)
+	if err == nil {
+		job := &algorithms.Job{Hyper: v, Channels: map[string]algorithms.Channel{"train": ch}, Metrics: &fakeMetrics{},
+			Compute: compute.Current(), Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
+		var mod algorithms.Model
+		if mod, err = (Algorithm{}).Train(context.Background(), job); err == nil {
+			algorithmstest.Answers(t, mod, 3)
+			dir := t.TempDir()
+			if err := mod.Save(dir); err != nil {
+				t.Fatal(err)
+			}
+			back, err := Algorithm{}.Load(dir)
+			if err != nil {
+				t.Errorf("%v: the saved model does not load: %v", hp, err)
+				return true
+			}
+			algorithmstest.Answers(t, back, 3)
+			return true
+		}
+	}
+	if !algorithms.ClientError(err) {
+		t.Errorf("%v: %v is not a ClientError", hp, err)
+	}
+	return false
+}
