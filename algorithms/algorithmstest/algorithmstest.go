@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/data"
 )
 
@@ -34,4 +35,50 @@ func Answers(t testing.TB, m algorithms.Model, rows int) {
 	if p.Rows != rows {
 		t.Fatalf("%d prediction rows for %d", p.Rows, rows)
 	}
+}
+
+// discard is a Metrics sink that keeps nothing.
+type discard struct{}
+
+func (discard) Logf(string, ...any)              {}
+func (discard) Batch(int)                        {}
+func (discard) EpochEnd(int, map[string]float64) {}
+func (discard) Score(string, string, float64)    {}
+
+// TrainOrRefuse runs one single-host job of algo on channels, for the
+// hyperparameter grid tests: the job must either train a model that
+// answers a request, saves, loads back and answers again, or fail (at
+// parsing or training) with a ClientError; a panic is reported as a test
+// error naming hp. It reports whether a model was trained.
+func TrainOrRefuse(t testing.TB, algo algorithms.Algorithm, hp map[string]any, channels map[string]algorithms.Channel) (trained bool) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("%v: panic %v", hp, p)
+		}
+	}()
+	v, err := algo.Schema().Parse(hp)
+	if err == nil {
+		job := &algorithms.Job{Hyper: v, Channels: channels, Metrics: discard{}, Compute: compute.Current(),
+			Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
+		var mod algorithms.Model
+		if mod, err = algo.Train(context.Background(), job); err == nil {
+			Answers(t, mod, 3)
+			dir := t.TempDir()
+			if err := mod.Save(dir); err != nil {
+				t.Fatalf("%v: %v", hp, err)
+			}
+			back, err := algo.Load(dir)
+			if err != nil {
+				t.Errorf("%v: the saved model does not load: %v", hp, err)
+				return true
+			}
+			Answers(t, back, 3)
+			return true
+		}
+	}
+	if !algorithms.ClientError(err) {
+		t.Errorf("%v: %v is not a ClientError", hp, err)
+	}
+	return false
 }

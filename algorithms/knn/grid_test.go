@@ -1,13 +1,11 @@
 package knn
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
-	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
 // TestHyperparameterGrid trains on a few rows with every index type,
@@ -42,49 +40,12 @@ func TestHyperparameterGrid(t *testing.T) {
 						if m > 0 {
 							hp["faiss_index_pq_m"] = fmt.Sprint(m)
 						}
-						v, err := Algorithm{}.Schema().Parse(hp)
-						if err != nil {
-							if !algorithms.ClientError(err) {
-								t.Errorf("%v: hyperparameter error %v is not a ClientError", hp, err)
-							}
-							continue
-						}
 						jobs++
-						j := &algorithms.Job{Hyper: v, Metrics: &fakeMetrics{}, Compute: compute.Current(),
-							Channels: map[string]algorithms.Channel{"train": &memChannel{x: xs, labels: ls, d: d}},
-							Cluster:  algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
-						gridJob(t, hp, j)
+						algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": &memChannel{x: xs, labels: ls, d: d}})
 					}
 				}
 			}
 		}
 	}
 	t.Logf("%d jobs trained or refused", jobs)
-}
-
-func gridJob(t *testing.T, hp map[string]any, j *algorithms.Job) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Errorf("%v: panic %v", hp, p)
-		}
-	}()
-	mod, err := Algorithm{}.Train(context.Background(), j)
-	if err != nil {
-		if !algorithms.ClientError(err) {
-			t.Errorf("%v: %v is not a ClientError", hp, err)
-		}
-		return
-	}
-	algorithmstest.Answers(t, mod, 3)
-	dir := t.TempDir()
-	if err := mod.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Algorithm{}.Load(dir)
-	if err != nil {
-		t.Errorf("%v: the saved model does not load: %v", hp, err)
-		return
-	}
-	algorithmstest.Answers(t, back, 3)
 }

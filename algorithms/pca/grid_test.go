@@ -1,14 +1,12 @@
 package pca
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
-	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
 // TestHyperparameterGrid trains small jobs over both modes, centring,
@@ -43,7 +41,7 @@ func TestHyperparameterGrid(t *testing.T) {
 										"algorithm_mode": mode, "extra_components": fmt.Sprint(extra),
 										"subtract_mean": center, "mini_batch_size": fmt.Sprint(mb)}
 									jobs++
-									if !gridJob(t, hp, &memChannel{rows: rows, d: d, sparse: sparse}) {
+									if !algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d, sparse: sparse}}) {
 										refused++
 									}
 								}
@@ -55,38 +53,4 @@ func TestHyperparameterGrid(t *testing.T) {
 		}
 	}
 	t.Logf("%d jobs, %d refused", jobs, refused)
-}
-
-// gridJob runs one job; it reports whether a model was trained.
-func gridJob(t *testing.T, hp map[string]any, ch algorithms.Channel) (trained bool) {
-	t.Helper()
-	defer func() {
-		if p := recover(); p != nil {
-			t.Errorf("%v: panic %v", hp, p)
-		}
-	}()
-	v, err := Algorithm{}.Schema().Parse(hp)
-	if err == nil {
-		job := &algorithms.Job{Hyper: v, Channels: map[string]algorithms.Channel{"train": ch}, Metrics: &fakeMetrics{},
-			Compute: compute.Current(), Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
-		var mod algorithms.Model
-		if mod, err = (Algorithm{}).Train(context.Background(), job); err == nil {
-			algorithmstest.Answers(t, mod, 3)
-			dir := t.TempDir()
-			if err := mod.Save(dir); err != nil {
-				t.Fatal(err)
-			}
-			back, err := Algorithm{}.Load(dir)
-			if err != nil {
-				t.Errorf("%v: the saved model does not load: %v", hp, err)
-				return true
-			}
-			algorithmstest.Answers(t, back, 3)
-			return true
-		}
-	}
-	if !algorithms.ClientError(err) {
-		t.Errorf("%v: %v is not a ClientError", hp, err)
-	}
-	return false
 }

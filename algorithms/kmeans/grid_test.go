@@ -1,0 +1,57 @@
+package kmeans
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
+)
+
+// TestHyperparameterGrid trains small jobs over k against the row count,
+// both init methods, extra_center_factor, half_life_time_size, epochs and
+// mini-batch sizes, on rows with duplicates (fewer distinct points than
+// centers): each either trains a model that answers and loads back, or
+// fails with a ClientError, never a panic.
+func TestHyperparameterGrid(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	jobs, refused := 0, 0
+	for _, d := range []int{1, 3, 8} {
+		for _, n := range []int{1, 4, 30} {
+			rows := make([][]float32, n)
+			for i := range rows {
+				rows[i] = make([]float32, d)
+				if i%3 == 2 {
+					copy(rows[i], rows[i-1]) // a duplicate point
+					continue
+				}
+				for j := range rows[i] {
+					rows[i][j] = float32(rng.NormFloat64())
+				}
+			}
+			for _, k := range []int{1, 2, n, n + 1} {
+				for _, init := range []string{"random", "kmeans++"} {
+					for _, lloyd := range []string{"random", "kmeans++"} {
+						for _, ecf := range []string{"auto", "1", "7"} {
+							for _, mb := range []int{1, 7, 5000} {
+								for _, half := range []string{"0", "3"} {
+									hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(k),
+										"init_method": init, "local_lloyd_init_method": lloyd, "extra_center_factor": ecf,
+										"mini_batch_size": fmt.Sprint(mb), "half_life_time_size": half, "epochs": "2",
+										"eval_metrics": `["msd","ssd"]`}
+									jobs++
+									ch := &memChannel{rows: rows, d: d}
+									if !algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch}) {
+										refused++
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d jobs, %d refused", jobs, refused)
+}
