@@ -249,10 +249,19 @@ func (t *trainer) interrupted(err error) (algorithms.Model, error) {
 // diverged is the error of a model whose weights came out NaN or
 // infinite: a learning rate, wd or initial weights too large for the data,
 // or data too large for float32.
+//
+// With adam and a small beta_2, the step m/√v is no longer bounded by the
+// learning rate (v forgets a large gradient at once while m keeps it), and
+// a grid of small jobs diverged at learning_rate 0.01 with beta_2 0: the
+// message names beta_2 first there.
 func (t *trainer) diverged() error {
 	v := t.p
-	return algorithms.Errorf("training diverged: the selected model's weights are not finite numbers; lower learning_rate (%g), wd (%g), init_scale (%g), init_bias (%g) or bias_lr_mult (%g), or scale the data down",
-		v.LearningRate, v.WD, v.InitScale, v.InitBias, v.BiasLRMult)
+	raise := ""
+	if v.Optimizer == "adam" && v.Beta2 < 0.9 {
+		raise = fmt.Sprintf("raise beta_2 (%g) towards its default 0.999, or ", v.Beta2)
+	}
+	return algorithms.Errorf("training diverged: the selected model's weights are not finite numbers; %slower learning_rate (%g), wd (%g), init_scale (%g), init_bias (%g) or bias_lr_mult (%g), or scale the data down",
+		raise, v.LearningRate, v.WD, v.InitScale, v.InitBias, v.BiasLRMult)
 }
 
 // stopCheck records an epoch's early-stopping metric against the best so
