@@ -2,6 +2,7 @@ package knn
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -48,4 +49,48 @@ func TestHyperparameterGrid(t *testing.T) {
 		}
 	}
 	t.Logf("%d jobs trained or refused", jobs)
+}
+
+// TestDrawnJobs draws 600 jobs (seeded) over what TestHyperparameterGrid
+// holds fixed: k against the sample, sample_size against the rows,
+// faiss_index_ivf_nlists, mini_batch_size, the regressor, duplicate rows
+// and a test channel; the same rule: a model that answers and loads back,
+// or a ClientError.
+func TestDrawnJobs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	trained := 0
+	const jobs = 600
+	for range jobs {
+		d := []int{1, 2, 5, 8, 16}[rng.IntN(5)]
+		n := []int{1, 3, 40}[rng.IntN(3)]
+		xs, ls := blobs(n, d, 3, rng.Uint64())
+		if rng.IntN(3) == 0 { // duplicate rows: ties in every distance
+			for i := d; i < len(xs); i++ {
+				xs[i] = xs[i%d]
+			}
+		}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "3", "50"),
+			"predictor_type": pick("classifier", "regressor"), "sample_size": pick("1", "5", "1000"),
+			"index_type": pick(IndexFlat, IndexIVFFlat, IndexIVFPQ), "index_metric": pick("L2", "L2", "INNER_PRODUCT", "COSINE"),
+			"mini_batch_size": pick("1", "7", "5000")}
+		if rng.IntN(2) == 0 {
+			hp["faiss_index_ivf_nlists"] = pick("auto", "1", "3", "1000")
+		}
+		if hp["index_type"] == IndexIVFPQ && rng.IntN(2) == 0 {
+			hp["faiss_index_pq_m"] = pick("1", "2", "8", "96")
+		}
+		if d > 1 && rng.IntN(3) == 0 {
+			hp["dimension_reduction_type"], hp["dimension_reduction_target"] = pick("sign", "fjlt"), fmt.Sprint(1+rng.IntN(d-1))
+		}
+		ch := &memChannel{x: xs, labels: ls, d: d}
+		channels := map[string]algorithms.Channel{"train": ch}
+		if rng.IntN(2) == 0 {
+			channels["test"] = ch
+		}
+		if algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, channels) {
+			trained++
+		}
+	}
+	t.Logf("%d jobs, %d trained", jobs, trained)
 }
