@@ -4,8 +4,10 @@ package algorithmstest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/cluster/clustertest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/data"
 )
@@ -81,4 +83,60 @@ func TrainOrRefuse(t testing.TB, algo algorithms.Algorithm, hp map[string]any, c
 		t.Errorf("%v: %v is not a ClientError", hp, err)
 	}
 	return false
+}
+
+// TrainHostsOrRefuse runs one multi-host job of algo, host i on channels[i]
+// (clustertest.Train: real groups on loopback), for the drawn-job tests of
+// the merges: either every host trains, and the leader's model answers,
+// saves, loads back and answers again, or every host fails with a
+// ClientError. One host training while another fails is a test error, as
+// is a job still running after a minute. It reports whether the job
+// trained.
+func TrainHostsOrRefuse(t testing.TB, algo algorithms.Algorithm, hp map[string]any, channels []map[string]algorithms.Channel) (trained bool) {
+	t.Helper()
+	v, err := algo.Schema().Parse(hp)
+	if err != nil {
+		if !algorithms.ClientError(err) {
+			t.Errorf("%v: %v is not a ClientError", hp, err)
+		}
+		return false
+	}
+	jobs := make([]*algorithms.Job, len(channels))
+	for i, ch := range channels {
+		jobs[i] = &algorithms.Job{Hyper: v, Channels: ch, Metrics: discard{}, Compute: compute.Current()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	models, errs := clustertest.Train(t, ctx, algo, jobs)
+	failed := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			t.Fatalf("%v: host %d still training after a minute", hp, i)
+		case !algorithms.ClientError(err):
+			t.Errorf("%v: host %d: %v is not a ClientError", hp, i, err)
+			failed++
+		default:
+			failed++
+		}
+	}
+	if failed > 0 {
+		if failed < len(errs) {
+			t.Errorf("%v: %d of %d hosts failed (%v)", hp, failed, len(errs), errs)
+		}
+		return false
+	}
+	Answers(t, models[0], 3)
+	dir := t.TempDir()
+	if err := models[0].Save(dir); err != nil {
+		t.Fatalf("%v: %v", hp, err)
+	}
+	back, err := algo.Load(dir)
+	if err != nil {
+		t.Errorf("%v: the leader's saved model does not load: %v", hp, err)
+		return true
+	}
+	Answers(t, back, 3)
+	return true
 }

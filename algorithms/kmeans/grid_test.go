@@ -33,8 +33,8 @@ func TestHyperparameterGrid(t *testing.T) {
 			for _, k := range []int{1, 2, n, n + 1} {
 				for _, init := range []string{"random", "kmeans++"} {
 					for _, lloyd := range []string{"random", "kmeans++"} {
-						for _, ecf := range []string{"auto", "1", "7"} {
-							for _, mb := range []int{1, 7, 5000} {
+						for _, ecf := range []string{"auto", "7"} {
+							for _, mb := range []int{1, 5000} {
 								for _, half := range []string{"0", "3"} {
 									hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(k),
 										"init_method": init, "local_lloyd_init_method": lloyd, "extra_center_factor": ecf,
@@ -54,4 +54,40 @@ func TestHyperparameterGrid(t *testing.T) {
 		}
 	}
 	t.Logf("%d jobs, %d refused", jobs, refused)
+}
+
+// TestDrawnMultiHostJobs draws two-host jobs (seeded): shards of 0 to
+// 30 rows each, k against their sum, both init methods, batch sizes and
+// epochs. Every host trains and the leader's model answers and loads
+// back, or every host fails with a ClientError.
+func TestDrawnMultiHostJobs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 15))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	trained := 0
+	const jobs = 30 // 500 once (2026-11-22, 70 s): every one trained or was refused on both hosts
+	for range jobs {
+		d := 1 + rng.IntN(5)
+		channels := make([]map[string]algorithms.Channel, 2)
+		for h := range channels {
+			rows := make([][]float32, []int{0, 1, 3, 30}[rng.IntN(4)])
+			for i := range rows {
+				rows[i] = make([]float32, d)
+				for j := range rows[i] {
+					rows[i][j] = float32(rng.NormFloat64())
+				}
+			}
+			ch := &memChannel{rows: rows, d: d}
+			channels[h] = map[string]algorithms.Channel{"train": ch}
+			if rng.IntN(2) == 0 {
+				channels[h]["test"] = ch
+			}
+		}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "2", "5"), "init_method": pick("random", "kmeans++"),
+			"local_lloyd_init_method": pick("random", "kmeans++"), "extra_center_factor": pick("auto", "1", "4"),
+			"mini_batch_size": pick("1", "7", "5000"), "epochs": pick("1", "2"), "half_life_time_size": pick("0", "2")}
+		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
+			trained++
+		}
+	}
+	t.Logf("%d jobs, %d trained", jobs, trained)
 }

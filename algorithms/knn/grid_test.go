@@ -94,3 +94,43 @@ func TestDrawnJobs(t *testing.T) {
 	}
 	t.Logf("%d jobs, %d trained", jobs, trained)
 }
+
+// TestDrawnMultiHostJobs draws two-host jobs (seeded): shards of 0 to 30
+// rows each, every index type, metric and reduction, k and sample_size
+// against the rows. Every host trains and the leader's model answers and
+// loads back, or every host fails with a ClientError.
+func TestDrawnMultiHostJobs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 17))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	trained := 0
+	const jobs = 30 // 300 once (2026-11-22, 40 s): every one trained or was refused on both hosts
+	for range jobs {
+		d := []int{1, 2, 5, 8, 16}[rng.IntN(5)]
+		channels := make([]map[string]algorithms.Channel, 2)
+		for h := range channels {
+			xs, ls := blobs([]int{0, 1, 3, 30}[rng.IntN(4)], d, 3, rng.Uint64())
+			ch := &memChannel{x: xs, labels: ls, d: d}
+			channels[h] = map[string]algorithms.Channel{"train": ch}
+			if rng.IntN(2) == 0 {
+				channels[h]["test"] = ch
+			}
+		}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "3", "50"),
+			"predictor_type": pick("classifier", "regressor"), "sample_size": pick("1", "5", "1000"),
+			"index_type": pick(IndexFlat, IndexIVFFlat, IndexIVFPQ), "index_metric": pick("L2", "L2", "INNER_PRODUCT", "COSINE"),
+			"mini_batch_size": pick("1", "7", "5000")}
+		if rng.IntN(2) == 0 {
+			hp["faiss_index_ivf_nlists"] = pick("auto", "1", "3", "1000")
+		}
+		if hp["index_type"] == IndexIVFPQ && rng.IntN(2) == 0 {
+			hp["faiss_index_pq_m"] = pick("1", "2", "8", "96")
+		}
+		if d > 1 && rng.IntN(3) == 0 {
+			hp["dimension_reduction_type"], hp["dimension_reduction_target"] = pick("sign", "fjlt"), fmt.Sprint(1+rng.IntN(d-1))
+		}
+		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
+			trained++
+		}
+	}
+	t.Logf("%d jobs, %d trained", jobs, trained)
+}

@@ -144,3 +144,62 @@ func TestDivergedNamesBeta2(t *testing.T) {
 		}
 	}
 }
+
+// TestDrawnMultiHostJobs draws two-host jobs (seeded) as the grid above
+// draws one-host ones, with shards of 0 to 30 rows: every host trains and
+// the leader's model answers and loads back, or every host fails with a
+// ClientError.
+func TestDrawnMultiHostJobs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(18, 18))
+	names := make([]string, 0, len(gridValues))
+	for name := range gridValues {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	trained := 0
+	const jobs = 30 // 300 once (2026-11-22, 26 s): every one trained or was refused on both hosts
+	for range jobs {
+		d := []int{1, 3, 8}[rng.IntN(3)]
+		pt := []string{Binary, Multiclass, Regressor}[rng.IntN(3)]
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "predictor_type": pt}
+		classes := 2
+		if pt == Multiclass {
+			classes = 3
+			hp["num_classes"] = "3"
+		}
+		for _, name := range names {
+			if rng.IntN(3) == 0 {
+				vs := gridValues[name]
+				hp[name] = vs[rng.IntN(len(vs))]
+			}
+		}
+		sparse, val := rng.IntN(2) == 0, rng.IntN(2) == 0
+		channels := make([]map[string]algorithms.Channel, 2)
+		for h := range channels {
+			n := []int{0, 1, 3, 30}[rng.IntN(4)]
+			x, y := make([][]float32, n), make([]float32, n)
+			for i := range x {
+				x[i] = make([]float32, d)
+				for j := range x[i] {
+					if rng.IntN(3) > 0 {
+						x[i][j] = float32(rng.NormFloat64() * 3)
+					}
+				}
+				if pt == Regressor {
+					y[i] = float32(rng.NormFloat64() * 10)
+				} else {
+					y[i] = float32(i % classes)
+				}
+			}
+			ch := &memChannel{x: x, y: y, d: d, sparse: sparse}
+			channels[h] = map[string]algorithms.Channel{"train": ch}
+			if val {
+				channels[h]["validation"] = ch.clone()
+			}
+		}
+		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
+			trained++
+		}
+	}
+	t.Logf("%d jobs, %d trained", jobs, trained)
+}

@@ -54,3 +54,38 @@ func TestHyperparameterGrid(t *testing.T) {
 	}
 	t.Logf("%d jobs, %d refused", jobs, refused)
 }
+
+// TestDrawnMultiHostJobs draws two-host jobs (seeded): shards of 0 to 30
+// rows each, dense or sparse, both modes, centring, components up to
+// feature_dim and beyond. Every host trains and the leader's model answers
+// and loads back, or every host fails with a ClientError.
+func TestDrawnMultiHostJobs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 16))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	trained := 0
+	const jobs = 40 // 300 once (2026-11-22, 18 s): every one trained or was refused on both hosts
+	for range jobs {
+		d := 1 + rng.IntN(8)
+		sparse := rng.IntN(2) == 0
+		channels := make([]map[string]algorithms.Channel, 2)
+		for h := range channels {
+			rows := make([][]float32, []int{0, 1, 3, 30}[rng.IntN(4)])
+			for i := range rows {
+				rows[i] = make([]float32, d)
+				for j := range rows[i] {
+					if rng.IntN(3) > 0 {
+						rows[i][j] = float32(rng.NormFloat64())
+					}
+				}
+			}
+			channels[h] = map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d, sparse: sparse}}
+		}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d+1)),
+			"algorithm_mode": pick("regular", "randomized"), "subtract_mean": pick("true", "false"),
+			"extra_components": pick("-1", "0", "5"), "mini_batch_size": pick("1", "7", "1000")}
+		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
+			trained++
+		}
+	}
+	t.Logf("%d jobs, %d trained", jobs, trained)
+}
