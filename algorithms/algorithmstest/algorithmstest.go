@@ -140,3 +140,22 @@ func TrainHostsOrRefuse(t testing.TB, algo algorithms.Algorithm, hp map[string]a
 	Answers(t, back, 3)
 	return true
 }
+
+// Jobs is how many jobs of n a drawn-jobs test runs: all of them, or an
+// eighth under the race detector, whose run is for races in the merges,
+// not for the grids' panics (those run without it).
+func Jobs(n int) int {
+	if Race {
+		return max(1, n/8)
+	}
+	return n
+}
+
+// SkipUnderRace skips a product grid of one-host jobs under the race
+// detector: it looks for panics and refusals, which the run without -race
+// finds, and would take most of the race run's time.
+func SkipUnderRace(t testing.TB) {
+	if Race {
+		t.Skip("a grid for panics: run without -race")
+	}
+}

@@ -15,6 +15,7 @@ import (
 // centers): each either trains a model that answers and loads back, or
 // fails with a ClientError, never a panic.
 func TestHyperparameterGrid(t *testing.T) {
+	algorithmstest.SkipUnderRace(t)
 	rng := rand.New(rand.NewPCG(5, 5))
 	jobs, refused := 0, 0
 	for _, d := range []int{1, 3, 8} {
@@ -64,7 +65,7 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 15))
 	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
 	trained := 0
-	const jobs = 30 // 500 once (2026-11-22, 70 s): every one trained or was refused on both hosts
+	jobs := algorithmstest.Jobs(30) // 500 once (2026-11-22, 70 s): every one trained or was refused on both hosts
 	for range jobs {
 		d := 1 + rng.IntN(5)
 		channels := make([]map[string]algorithms.Channel, 2)

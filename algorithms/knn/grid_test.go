@@ -15,6 +15,7 @@ import (
 // that answers and loads back, or fails with a ClientError, never a panic.
 // The fjlt whose target IVFPQ raised past its transform was one such panic.
 func TestHyperparameterGrid(t *testing.T) {
+	algorithmstest.SkipUnderRace(t)
 	type red struct{ typ, target string }
 	jobs := 0
 	for _, d := range []int{1, 2, 3, 7, 8, 16, 17} {
@@ -60,7 +61,7 @@ func TestDrawnJobs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
 	trained := 0
-	const jobs = 600
+	jobs := algorithmstest.Jobs(600)
 	for range jobs {
 		d := []int{1, 2, 5, 8, 16}[rng.IntN(5)]
 		n := []int{1, 3, 40}[rng.IntN(3)]
@@ -103,7 +104,7 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 17))
 	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
 	trained := 0
-	const jobs = 30 // 300 once (2026-11-22, 40 s): every one trained or was refused on both hosts
+	jobs := algorithmstest.Jobs(30) // 300 once (2026-11-22, 40 s): every one trained or was refused on both hosts
 	for range jobs {
 		d := []int{1, 2, 5, 8, 16}[rng.IntN(5)]
 		channels := make([]map[string]algorithms.Channel, 2)

@@ -70,7 +70,7 @@ func TestHyperparameterGrid(t *testing.T) {
 	}
 	slices.Sort(names) // draws independent of map order
 	trained := 0
-	const jobs = 1000
+	jobs := algorithmstest.Jobs(1000)
 	for range jobs {
 		d, n := []int{1, 3, 8}[rng.IntN(3)], []int{1, 3, 50}[rng.IntN(3)]
 		pt := []string{Binary, Multiclass, Regressor}[rng.IntN(3)]
@@ -157,7 +157,7 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	}
 	slices.Sort(names)
 	trained := 0
-	const jobs = 30 // 300 once (2026-11-22, 26 s): every one trained or was refused on both hosts
+	jobs := algorithmstest.Jobs(30) // 300 once (2026-11-22, 26 s): every one trained or was refused on both hosts
 	for range jobs {
 		d := []int{1, 3, 8}[rng.IntN(3)]
 		pt := []string{Binary, Multiclass, Regressor}[rng.IntN(3)]

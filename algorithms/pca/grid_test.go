@@ -15,6 +15,7 @@ import (
 // feature_dim): each either trains a finite model that answers and loads
 // back, or fails with a ClientError, never a panic.
 func TestHyperparameterGrid(t *testing.T) {
+	algorithmstest.SkipUnderRace(t)
 	rng := rand.New(rand.NewPCG(4, 4))
 	jobs, refused := 0, 0
 	for _, d := range []int{1, 2, 3, 7, 8, 17} {
@@ -63,7 +64,7 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 16))
 	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
 	trained := 0
-	const jobs = 40 // 300 once (2026-11-22, 18 s): every one trained or was refused on both hosts
+	jobs := algorithmstest.Jobs(40) // 300 once (2026-11-22, 18 s): every one trained or was refused on both hosts
 	for range jobs {
 		d := 1 + rng.IntN(8)
 		sparse := rng.IntN(2) == 0
