@@ -92,3 +92,16 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	}
 	t.Logf("%d jobs, %d trained", jobs, trained)
 }
+
+// TestExtremeValues trains on rows holding float32's largest values and
+// magnitudes whose squares overflow: a model that answers, or a
+// ClientError that says why, never a panic or an internal error.
+func TestExtremeValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	for range 60 {
+		d := 1 + rng.IntN(4)
+		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 3+rng.IntN(20), d), d: d}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(1 + rng.IntN(3)), "init_method": []string{"random", "kmeans++"}[rng.IntN(2)]}
+		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch})
+	}
+}

@@ -135,3 +135,24 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	}
 	t.Logf("%d jobs, %d trained", jobs, trained)
 }
+
+// TestExtremeValues trains on rows holding float32's largest values and
+// magnitudes whose squares overflow: a model that answers, or a
+// ClientError that says why, never a panic or an internal error.
+func TestExtremeValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 23))
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	for range 60 {
+		d := 1 + rng.IntN(6)
+		rows := algorithmstest.ExtremeRows(rng, 3+rng.IntN(30), d)
+		xs, ls := make([]float32, 0, len(rows)*d), make([]float32, len(rows))
+		for i, r := range rows {
+			xs = append(xs, r...)
+			ls[i] = float32(i % 3)
+		}
+		ch := &memChannel{x: xs, labels: ls, d: d}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "3"), "predictor_type": pick("classifier", "regressor"),
+			"sample_size": "100", "index_type": pick(IndexFlat, IndexIVFFlat, IndexIVFPQ), "index_metric": pick("L2", "INNER_PRODUCT", "COSINE")}
+		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch})
+	}
+}

@@ -203,3 +203,37 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	}
 	t.Logf("%d jobs, %d trained", jobs, trained)
 }
+
+// TestExtremeValues trains on rows holding float32's largest values and
+// magnitudes whose squares overflow, and regression labels as large: a
+// model that answers, or a ClientError that says why, never a panic or an
+// internal error.
+func TestExtremeValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(24, 24))
+	for range 60 {
+		d := 1 + rng.IntN(4)
+		pt := []string{Binary, Multiclass, Regressor}[rng.IntN(3)]
+		x := algorithmstest.ExtremeRows(rng, 3+rng.IntN(30), d)
+		y := make([]float32, len(x))
+		for i := range y {
+			y[i] = float32(i % 3)
+			if pt == Binary {
+				y[i] = float32(i % 2)
+			}
+			if pt == Regressor && rng.IntN(3) == 0 {
+				y[i] = algorithmstest.ExtremeValues[rng.IntN(len(algorithmstest.ExtremeValues))]
+			}
+		}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "predictor_type": pt, "epochs": "2",
+			"normalize_data": []string{"true", "false"}[rng.IntN(2)]}
+		if pt == Multiclass {
+			hp["num_classes"] = "3"
+		}
+		ch := &memChannel{x: x, y: y, d: d, sparse: rng.IntN(2) == 0}
+		channels := map[string]algorithms.Channel{"train": ch}
+		if rng.IntN(2) == 0 {
+			channels["validation"] = ch.clone()
+		}
+		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, channels)
+	}
+}

@@ -90,3 +90,17 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	}
 	t.Logf("%d jobs, %d trained", jobs, trained)
 }
+
+// TestExtremeValues trains on rows holding float32's largest values and
+// magnitudes whose squares overflow: a model that answers, or a
+// ClientError that says why, never a panic or an internal error.
+func TestExtremeValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(22, 22))
+	for range 60 {
+		d := 1 + rng.IntN(5)
+		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 2+rng.IntN(20), d), d: d, sparse: rng.IntN(2) == 0}
+		hp := map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d)),
+			"algorithm_mode": []string{"regular", "randomized"}[rng.IntN(2)], "subtract_mean": []string{"true", "false"}[rng.IntN(2)]}
+		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch})
+	}
+}
