@@ -3,6 +3,7 @@ package algorithmstest
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -159,3 +160,37 @@ func SkipUnderRace(t testing.TB) {
 		t.Skip("a grid for panics: run without -race")
 	}
 }
+
+// DrawJobs runs Jobs(n) one-host jobs of algo, each drawn by draw from a
+// generator seeded with seed (TrainOrRefuse decides each), and logs how
+// many trained.
+func DrawJobs(t *testing.T, seed uint64, n int, algo algorithms.Algorithm, draw func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel)) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed))
+	trained, jobs := 0, Jobs(n)
+	for range jobs {
+		hp, channels := draw(rng)
+		if TrainOrRefuse(t, algo, hp, channels) {
+			trained++
+		}
+	}
+	t.Logf("%d jobs, %d trained", jobs, trained)
+}
+
+// DrawHostJobs is DrawJobs for multi-host jobs (TrainHostsOrRefuse): draw
+// returns each host's channels.
+func DrawHostJobs(t *testing.T, seed uint64, n int, algo algorithms.Algorithm, draw func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel)) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed))
+	trained, jobs := 0, Jobs(n)
+	for range jobs {
+		hp, channels := draw(rng)
+		if TrainHostsOrRefuse(t, algo, hp, channels) {
+			trained++
+		}
+	}
+	t.Logf("%d jobs, %d trained", jobs, trained)
+}
+
+// Pick returns one of vs, drawn by rng.
+func Pick[T any](rng *rand.Rand, vs ...T) T { return vs[rng.IntN(len(vs))] }

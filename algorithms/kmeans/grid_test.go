@@ -62,15 +62,13 @@ func TestHyperparameterGrid(t *testing.T) {
 // epochs. Every host trains and the leader's model answers and loads
 // back, or every host fails with a ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
-	rng := rand.New(rand.NewPCG(15, 15))
-	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
-	trained := 0
-	jobs := algorithmstest.Jobs(30) // 500 once (2026-11-22, 70 s): every one trained or was refused on both hosts
-	for range jobs {
+	// 500 once (2026-11-22, 70 s): every one trained or was refused on both hosts.
+	algorithmstest.DrawHostJobs(t, 15, 30, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
+		pick := func(vs ...string) string { return algorithmstest.Pick(rng, vs...) }
 		d := 1 + rng.IntN(5)
 		channels := make([]map[string]algorithms.Channel, 2)
 		for h := range channels {
-			rows := make([][]float32, []int{0, 1, 3, 30}[rng.IntN(4)])
+			rows := make([][]float32, algorithmstest.Pick(rng, 0, 1, 3, 30))
 			for i := range rows {
 				rows[i] = make([]float32, d)
 				for j := range rows[i] {
@@ -83,25 +81,20 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 				channels[h]["test"] = ch
 			}
 		}
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "2", "5"), "init_method": pick("random", "kmeans++"),
+		return map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "2", "5"), "init_method": pick("random", "kmeans++"),
 			"local_lloyd_init_method": pick("random", "kmeans++"), "extra_center_factor": pick("auto", "1", "4"),
-			"mini_batch_size": pick("1", "7", "5000"), "epochs": pick("1", "2"), "half_life_time_size": pick("0", "2")}
-		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
-			trained++
-		}
-	}
-	t.Logf("%d jobs, %d trained", jobs, trained)
+			"mini_batch_size": pick("1", "7", "5000"), "epochs": pick("1", "2"), "half_life_time_size": pick("0", "2")}, channels
+	})
 }
 
 // TestExtremeValues trains on rows holding float32's largest values and
 // magnitudes whose squares overflow: a model that answers, or a
 // ClientError that says why, never a panic or an internal error.
 func TestExtremeValues(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 21))
-	for range 60 {
+	algorithmstest.DrawJobs(t, 21, 60, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(4)
 		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 3+rng.IntN(20), d), d: d}
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(1 + rng.IntN(3)), "init_method": []string{"random", "kmeans++"}[rng.IntN(2)]}
-		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch})
-	}
+		return map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(1 + rng.IntN(3)), "init_method": algorithmstest.Pick(rng, "random", "kmeans++")},
+			map[string]algorithms.Channel{"train": ch, "test": ch}
+	})
 }

@@ -52,97 +52,75 @@ func TestHyperparameterGrid(t *testing.T) {
 	t.Logf("%d jobs trained or refused", jobs)
 }
 
-// TestDrawnJobs draws 600 jobs (seeded) over what TestHyperparameterGrid
-// holds fixed: k against the sample, sample_size against the rows,
-// faiss_index_ivf_nlists, mini_batch_size, the regressor, duplicate rows
-// and a test channel; the same rule: a model that answers and loads back,
-// or a ClientError.
+// drawHyper draws a job's hyperparameters for feature_dim d: k against the
+// sample, sample_size against the rows, every index type, metric,
+// faiss_index_ivf_nlists, faiss_index_pq_m and reduction, mini_batch_size,
+// and the regressor.
+func drawHyper(rng *rand.Rand, d int) map[string]any {
+	pick := func(vs ...string) string { return algorithmstest.Pick(rng, vs...) }
+	hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "3", "50"),
+		"predictor_type": pick("classifier", "regressor"), "sample_size": pick("1", "5", "1000"),
+		"index_type": pick(IndexFlat, IndexIVFFlat, IndexIVFPQ), "index_metric": pick("L2", "L2", "INNER_PRODUCT", "COSINE"),
+		"mini_batch_size": pick("1", "7", "5000")}
+	if rng.IntN(2) == 0 {
+		hp["faiss_index_ivf_nlists"] = pick("auto", "1", "3", "1000")
+	}
+	if hp["index_type"] == IndexIVFPQ && rng.IntN(2) == 0 {
+		hp["faiss_index_pq_m"] = pick("1", "2", "8", "96")
+	}
+	if d > 1 && rng.IntN(3) == 0 {
+		hp["dimension_reduction_type"], hp["dimension_reduction_target"] = pick("sign", "fjlt"), fmt.Sprint(1+rng.IntN(d-1))
+	}
+	return hp
+}
+
+// TestDrawnJobs draws jobs (seeded) over what TestHyperparameterGrid holds
+// fixed (drawHyper), with identical rows now and then (ties in every
+// distance) and a test channel; the same rule: a model that answers and
+// loads back, or a ClientError.
 func TestDrawnJobs(t *testing.T) {
-	rng := rand.New(rand.NewPCG(8, 8))
-	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
-	trained := 0
-	jobs := algorithmstest.Jobs(600)
-	for range jobs {
-		d := []int{1, 2, 5, 8, 16}[rng.IntN(5)]
-		n := []int{1, 3, 40}[rng.IntN(3)]
-		xs, ls := blobs(n, d, 3, rng.Uint64())
-		if rng.IntN(3) == 0 { // duplicate rows: ties in every distance
+	algorithmstest.DrawJobs(t, 8, 600, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
+		d := algorithmstest.Pick(rng, 1, 2, 5, 8, 16)
+		xs, ls := blobs(algorithmstest.Pick(rng, 1, 3, 40), d, 3, rng.Uint64())
+		if rng.IntN(3) == 0 {
 			for i := d; i < len(xs); i++ {
 				xs[i] = xs[i%d]
 			}
-		}
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "3", "50"),
-			"predictor_type": pick("classifier", "regressor"), "sample_size": pick("1", "5", "1000"),
-			"index_type": pick(IndexFlat, IndexIVFFlat, IndexIVFPQ), "index_metric": pick("L2", "L2", "INNER_PRODUCT", "COSINE"),
-			"mini_batch_size": pick("1", "7", "5000")}
-		if rng.IntN(2) == 0 {
-			hp["faiss_index_ivf_nlists"] = pick("auto", "1", "3", "1000")
-		}
-		if hp["index_type"] == IndexIVFPQ && rng.IntN(2) == 0 {
-			hp["faiss_index_pq_m"] = pick("1", "2", "8", "96")
-		}
-		if d > 1 && rng.IntN(3) == 0 {
-			hp["dimension_reduction_type"], hp["dimension_reduction_target"] = pick("sign", "fjlt"), fmt.Sprint(1+rng.IntN(d-1))
 		}
 		ch := &memChannel{x: xs, labels: ls, d: d}
 		channels := map[string]algorithms.Channel{"train": ch}
 		if rng.IntN(2) == 0 {
 			channels["test"] = ch
 		}
-		if algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, channels) {
-			trained++
-		}
-	}
-	t.Logf("%d jobs, %d trained", jobs, trained)
+		return drawHyper(rng, d), channels
+	})
 }
 
-// TestDrawnMultiHostJobs draws two-host jobs (seeded): shards of 0 to 30
-// rows each, every index type, metric and reduction, k and sample_size
-// against the rows. Every host trains and the leader's model answers and
-// loads back, or every host fails with a ClientError.
+// TestDrawnMultiHostJobs draws two-host jobs (seeded, drawHyper): shards
+// of 0 to 30 rows each. Every host trains and the leader's model answers
+// and loads back, or every host fails with a ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
-	rng := rand.New(rand.NewPCG(17, 17))
-	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
-	trained := 0
-	jobs := algorithmstest.Jobs(30) // 300 once (2026-11-22, 40 s): every one trained or was refused on both hosts
-	for range jobs {
-		d := []int{1, 2, 5, 8, 16}[rng.IntN(5)]
+	// 300 once (2026-11-22, 40 s): every one trained or was refused on both hosts.
+	algorithmstest.DrawHostJobs(t, 17, 30, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
+		d := algorithmstest.Pick(rng, 1, 2, 5, 8, 16)
 		channels := make([]map[string]algorithms.Channel, 2)
 		for h := range channels {
-			xs, ls := blobs([]int{0, 1, 3, 30}[rng.IntN(4)], d, 3, rng.Uint64())
+			xs, ls := blobs(algorithmstest.Pick(rng, 0, 1, 3, 30), d, 3, rng.Uint64())
 			ch := &memChannel{x: xs, labels: ls, d: d}
 			channels[h] = map[string]algorithms.Channel{"train": ch}
 			if rng.IntN(2) == 0 {
 				channels[h]["test"] = ch
 			}
 		}
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "3", "50"),
-			"predictor_type": pick("classifier", "regressor"), "sample_size": pick("1", "5", "1000"),
-			"index_type": pick(IndexFlat, IndexIVFFlat, IndexIVFPQ), "index_metric": pick("L2", "L2", "INNER_PRODUCT", "COSINE"),
-			"mini_batch_size": pick("1", "7", "5000")}
-		if rng.IntN(2) == 0 {
-			hp["faiss_index_ivf_nlists"] = pick("auto", "1", "3", "1000")
-		}
-		if hp["index_type"] == IndexIVFPQ && rng.IntN(2) == 0 {
-			hp["faiss_index_pq_m"] = pick("1", "2", "8", "96")
-		}
-		if d > 1 && rng.IntN(3) == 0 {
-			hp["dimension_reduction_type"], hp["dimension_reduction_target"] = pick("sign", "fjlt"), fmt.Sprint(1+rng.IntN(d-1))
-		}
-		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
-			trained++
-		}
-	}
-	t.Logf("%d jobs, %d trained", jobs, trained)
+		return drawHyper(rng, d), channels
+	})
 }
 
 // TestExtremeValues trains on rows holding float32's largest values and
 // magnitudes whose squares overflow: a model that answers, or a
 // ClientError that says why, never a panic or an internal error.
 func TestExtremeValues(t *testing.T) {
-	rng := rand.New(rand.NewPCG(23, 23))
-	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
-	for range 60 {
+	algorithmstest.DrawJobs(t, 23, 60, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(6)
 		rows := algorithmstest.ExtremeRows(rng, 3+rng.IntN(30), d)
 		xs, ls := make([]float32, 0, len(rows)*d), make([]float32, len(rows))
@@ -151,8 +129,8 @@ func TestExtremeValues(t *testing.T) {
 			ls[i] = float32(i % 3)
 		}
 		ch := &memChannel{x: xs, labels: ls, d: d}
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": pick("1", "3"), "predictor_type": pick("classifier", "regressor"),
-			"sample_size": "100", "index_type": pick(IndexFlat, IndexIVFFlat, IndexIVFPQ), "index_metric": pick("L2", "INNER_PRODUCT", "COSINE")}
-		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch})
-	}
+		hp := drawHyper(rng, d)
+		hp["sample_size"] = "100"
+		return hp, map[string]algorithms.Channel{"train": ch, "test": ch}
+	})
 }

@@ -2,6 +2,7 @@ package linearlearner
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -63,55 +64,10 @@ var gridValues = map[string][]string{
 // one class included: each either trains a model that answers and loads
 // back, or fails with a ClientError, never a panic.
 func TestHyperparameterGrid(t *testing.T) {
-	rng := rand.New(rand.NewPCG(6, 6))
-	names := make([]string, 0, len(gridValues))
-	for name := range gridValues {
-		names = append(names, name)
-	}
-	slices.Sort(names) // draws independent of map order
-	trained := 0
-	jobs := algorithmstest.Jobs(1000)
-	for range jobs {
-		d, n := []int{1, 3, 8}[rng.IntN(3)], []int{1, 3, 50}[rng.IntN(3)]
-		pt := []string{Binary, Multiclass, Regressor}[rng.IntN(3)]
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "predictor_type": pt}
-		classes := 2
-		losses := binaryLosses
-		switch pt {
-		case Multiclass:
-			classes = 3 + rng.IntN(2)
-			hp["num_classes"] = fmt.Sprint(classes)
-			losses = multiclassLosses
-		case Regressor:
-			losses = regressionLosses
-		}
-		if rng.IntN(10) == 0 {
-			hp["loss"] = allLosses[rng.IntN(len(allLosses))]
-		} else {
-			hp["loss"] = losses[rng.IntN(len(losses))]
-		}
-		for _, name := range names {
-			if rng.IntN(3) == 0 {
-				vs := gridValues[name]
-				hp[name] = vs[rng.IntN(len(vs))]
-			}
-		}
-		oneClass := rng.IntN(6) == 0
-		x, y := make([][]float32, n), make([]float32, n)
-		for i := range x {
-			x[i] = make([]float32, d)
-			for j := range x[i] {
-				if rng.IntN(3) > 0 {
-					x[i][j] = float32(rng.NormFloat64() * 3)
-				}
-			}
-			switch {
-			case pt == Regressor:
-				y[i] = float32(rng.NormFloat64() * 10)
-			case !oneClass:
-				y[i] = float32(i % classes)
-			}
-		}
+	algorithmstest.DrawJobs(t, 6, 1000, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
+		d := algorithmstest.Pick(rng, 1, 3, 8)
+		hp, classes := drawHyper(rng, d)
+		x, y := drawRows(rng, hp["predictor_type"].(string), classes, algorithmstest.Pick(rng, 1, 3, 50), d, rng.IntN(6) == 0)
 		ch := &memChannel{x: x, y: y, d: d, sparse: rng.IntN(2) == 0}
 		channels := map[string]algorithms.Channel{"train": ch}
 		if rng.IntN(2) == 0 {
@@ -120,11 +76,57 @@ func TestHyperparameterGrid(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			channels["test"] = ch.clone()
 		}
-		if algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, channels) {
-			trained++
+		return hp, channels
+	})
+}
+
+// drawHyper draws a job's hyperparameters for feature_dim d: a predictor
+// type, a loss (one of another type now and then, to be refused) and each
+// of gridValues with probability 1/3. It returns the number of classes
+// the labels should have.
+func drawHyper(rng *rand.Rand, d int) (map[string]any, int) {
+	pt := algorithmstest.Pick(rng, Binary, Multiclass, Regressor)
+	hp := map[string]any{"feature_dim": fmt.Sprint(d), "predictor_type": pt}
+	classes, losses := 2, binaryLosses
+	switch pt {
+	case Multiclass:
+		classes, losses = 3+rng.IntN(2), multiclassLosses
+		hp["num_classes"] = fmt.Sprint(classes)
+	case Regressor:
+		losses = regressionLosses
+	}
+	if rng.IntN(10) == 0 {
+		losses = allLosses
+	}
+	hp["loss"] = algorithmstest.Pick(rng, losses...)
+	for _, name := range slices.Sorted(maps.Keys(gridValues)) { // draws independent of map order
+		if rng.IntN(3) == 0 {
+			hp[name] = algorithmstest.Pick(rng, gridValues[name]...)
 		}
 	}
-	t.Logf("%d jobs, %d trained", jobs, trained)
+	return hp, classes
+}
+
+// drawRows draws n rows of d features (a third zeros) and their labels:
+// normal for a regressor, else the row index modulo classes, or all 0 when
+// oneClass.
+func drawRows(rng *rand.Rand, pt string, classes, n, d int, oneClass bool) ([][]float32, []float32) {
+	x, y := make([][]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = make([]float32, d)
+		for j := range x[i] {
+			if rng.IntN(3) > 0 {
+				x[i][j] = float32(rng.NormFloat64() * 3)
+			}
+		}
+		switch {
+		case pt == Regressor:
+			y[i] = float32(rng.NormFloat64() * 10)
+		case !oneClass:
+			y[i] = float32(i % classes)
+		}
+	}
+	return x, y
 }
 
 // TestDivergedNamesBeta2: with adam and a small beta_2 the divergence
@@ -150,58 +152,22 @@ func TestDivergedNamesBeta2(t *testing.T) {
 // the leader's model answers and loads back, or every host fails with a
 // ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
-	rng := rand.New(rand.NewPCG(18, 18))
-	names := make([]string, 0, len(gridValues))
-	for name := range gridValues {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	trained := 0
-	jobs := algorithmstest.Jobs(30) // 300 once (2026-11-22, 26 s): every one trained or was refused on both hosts
-	for range jobs {
-		d := []int{1, 3, 8}[rng.IntN(3)]
-		pt := []string{Binary, Multiclass, Regressor}[rng.IntN(3)]
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "predictor_type": pt}
-		classes := 2
-		if pt == Multiclass {
-			classes = 3
-			hp["num_classes"] = "3"
-		}
-		for _, name := range names {
-			if rng.IntN(3) == 0 {
-				vs := gridValues[name]
-				hp[name] = vs[rng.IntN(len(vs))]
-			}
-		}
+	// 300 once (2026-11-22, 26 s): every one trained or was refused on both hosts.
+	algorithmstest.DrawHostJobs(t, 18, 30, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
+		d := algorithmstest.Pick(rng, 1, 3, 8)
+		hp, classes := drawHyper(rng, d)
 		sparse, val := rng.IntN(2) == 0, rng.IntN(2) == 0
 		channels := make([]map[string]algorithms.Channel, 2)
 		for h := range channels {
-			n := []int{0, 1, 3, 30}[rng.IntN(4)]
-			x, y := make([][]float32, n), make([]float32, n)
-			for i := range x {
-				x[i] = make([]float32, d)
-				for j := range x[i] {
-					if rng.IntN(3) > 0 {
-						x[i][j] = float32(rng.NormFloat64() * 3)
-					}
-				}
-				if pt == Regressor {
-					y[i] = float32(rng.NormFloat64() * 10)
-				} else {
-					y[i] = float32(i % classes)
-				}
-			}
+			x, y := drawRows(rng, hp["predictor_type"].(string), classes, algorithmstest.Pick(rng, 0, 1, 3, 30), d, false)
 			ch := &memChannel{x: x, y: y, d: d, sparse: sparse}
 			channels[h] = map[string]algorithms.Channel{"train": ch}
 			if val {
 				channels[h]["validation"] = ch.clone()
 			}
 		}
-		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
-			trained++
-		}
-	}
-	t.Logf("%d jobs, %d trained", jobs, trained)
+		return hp, channels
+	})
 }
 
 // TestExtremeValues trains on rows holding float32's largest values and
@@ -209,10 +175,9 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 // model that answers, or a ClientError that says why, never a panic or an
 // internal error.
 func TestExtremeValues(t *testing.T) {
-	rng := rand.New(rand.NewPCG(24, 24))
-	for range 60 {
+	algorithmstest.DrawJobs(t, 24, 60, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(4)
-		pt := []string{Binary, Multiclass, Regressor}[rng.IntN(3)]
+		pt := algorithmstest.Pick(rng, Binary, Multiclass, Regressor)
 		x := algorithmstest.ExtremeRows(rng, 3+rng.IntN(30), d)
 		y := make([]float32, len(x))
 		for i := range y {
@@ -221,11 +186,11 @@ func TestExtremeValues(t *testing.T) {
 				y[i] = float32(i % 2)
 			}
 			if pt == Regressor && rng.IntN(3) == 0 {
-				y[i] = algorithmstest.ExtremeValues[rng.IntN(len(algorithmstest.ExtremeValues))]
+				y[i] = algorithmstest.Pick(rng, algorithmstest.ExtremeValues...)
 			}
 		}
 		hp := map[string]any{"feature_dim": fmt.Sprint(d), "predictor_type": pt, "epochs": "2",
-			"normalize_data": []string{"true", "false"}[rng.IntN(2)]}
+			"normalize_data": algorithmstest.Pick(rng, "true", "false")}
 		if pt == Multiclass {
 			hp["num_classes"] = "3"
 		}
@@ -234,6 +199,6 @@ func TestExtremeValues(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			channels["validation"] = ch.clone()
 		}
-		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, channels)
-	}
+		return hp, channels
+	})
 }

@@ -61,16 +61,14 @@ func TestHyperparameterGrid(t *testing.T) {
 // feature_dim and beyond. Every host trains and the leader's model answers
 // and loads back, or every host fails with a ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
-	rng := rand.New(rand.NewPCG(16, 16))
-	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
-	trained := 0
-	jobs := algorithmstest.Jobs(40) // 300 once (2026-11-22, 18 s): every one trained or was refused on both hosts
-	for range jobs {
+	// 300 once (2026-11-22, 18 s): every one trained or was refused on both hosts.
+	algorithmstest.DrawHostJobs(t, 16, 40, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
+		pick := func(vs ...string) string { return algorithmstest.Pick(rng, vs...) }
 		d := 1 + rng.IntN(8)
 		sparse := rng.IntN(2) == 0
 		channels := make([]map[string]algorithms.Channel, 2)
 		for h := range channels {
-			rows := make([][]float32, []int{0, 1, 3, 30}[rng.IntN(4)])
+			rows := make([][]float32, algorithmstest.Pick(rng, 0, 1, 3, 30))
 			for i := range rows {
 				rows[i] = make([]float32, d)
 				for j := range rows[i] {
@@ -81,26 +79,21 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 			}
 			channels[h] = map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d, sparse: sparse}}
 		}
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d+1)),
+		return map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d+1)),
 			"algorithm_mode": pick("regular", "randomized"), "subtract_mean": pick("true", "false"),
-			"extra_components": pick("-1", "0", "5"), "mini_batch_size": pick("1", "7", "1000")}
-		if algorithmstest.TrainHostsOrRefuse(t, Algorithm{}, hp, channels) {
-			trained++
-		}
-	}
-	t.Logf("%d jobs, %d trained", jobs, trained)
+			"extra_components": pick("-1", "0", "5"), "mini_batch_size": pick("1", "7", "1000")}, channels
+	})
 }
 
 // TestExtremeValues trains on rows holding float32's largest values and
 // magnitudes whose squares overflow: a model that answers, or a
 // ClientError that says why, never a panic or an internal error.
 func TestExtremeValues(t *testing.T) {
-	rng := rand.New(rand.NewPCG(22, 22))
-	for range 60 {
+	algorithmstest.DrawJobs(t, 22, 60, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(5)
 		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 2+rng.IntN(20), d), d: d, sparse: rng.IntN(2) == 0}
-		hp := map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d)),
-			"algorithm_mode": []string{"regular", "randomized"}[rng.IntN(2)], "subtract_mean": []string{"true", "false"}[rng.IntN(2)]}
-		algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch})
-	}
+		return map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d)),
+				"algorithm_mode": algorithmstest.Pick(rng, "regular", "randomized"), "subtract_mean": algorithmstest.Pick(rng, "true", "false")},
+			map[string]algorithms.Channel{"train": ch}
+	})
 }
