@@ -166,26 +166,27 @@ func SkipUnderRace(t testing.TB) {
 // many trained.
 func DrawJobs(t *testing.T, seed uint64, n int, algo algorithms.Algorithm, draw func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel)) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, seed))
-	trained, jobs := 0, Jobs(n)
-	for range jobs {
-		hp, channels := draw(rng)
-		if TrainOrRefuse(t, algo, hp, channels) {
-			trained++
-		}
-	}
-	t.Logf("%d jobs, %d trained", jobs, trained)
+	drawn(t, seed, n, draw, func(hp map[string]any, ch map[string]algorithms.Channel) bool {
+		return TrainOrRefuse(t, algo, hp, ch)
+	})
 }
 
 // DrawHostJobs is DrawJobs for multi-host jobs (TrainHostsOrRefuse): draw
 // returns each host's channels.
 func DrawHostJobs(t *testing.T, seed uint64, n int, algo algorithms.Algorithm, draw func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel)) {
 	t.Helper()
+	drawn(t, seed, n, draw, func(hp map[string]any, ch []map[string]algorithms.Channel) bool {
+		return TrainHostsOrRefuse(t, algo, hp, ch)
+	})
+}
+
+// drawn runs Jobs(n) drawn jobs through run and logs how many trained.
+func drawn[C any](t *testing.T, seed uint64, n int, draw func(*rand.Rand) (map[string]any, C), run func(map[string]any, C) bool) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed))
 	trained, jobs := 0, Jobs(n)
 	for range jobs {
-		hp, channels := draw(rng)
-		if TrainHostsOrRefuse(t, algo, hp, channels) {
+		if run(draw(rng)) {
 			trained++
 		}
 	}
