@@ -56,6 +56,9 @@ func FuzzDecodeCenters(f *testing.F) {
 	f.Add(encodeCenters(c, nil, 0), 3)
 	f.Add(encodeCenters(compute.Matrix{}, nil, 0), 3)
 	f.Add([]byte{1, 2, 3}, 3)
+	huge := encodeCenters(c, nil, 0)
+	huge[23] = 0x80 // seen = 2^63: beyond int64, an error rather than a negative count
+	f.Add(huge, 3)
 	f.Fuzz(func(t *testing.T, b []byte, d int) {
 		if d < 1 || d > 1<<12 {
 			return
@@ -63,6 +66,9 @@ func FuzzDecodeCenters(f *testing.F) {
 		m, counts, seen, err := decodeCenters(b, d)
 		if err != nil {
 			return
+		}
+		if seen < 0 {
+			t.Fatalf("decoded a negative count of records, %d", seen)
 		}
 		if m.Cols != d || len(m.Data) != m.Rows*d || len(counts) != 0 && len(counts) != m.Rows {
 			t.Fatalf("decoded %d×%d (%d values) with %d counts", m.Rows, m.Cols, len(m.Data), len(counts))

@@ -76,7 +76,7 @@ func encodeCenters(c compute.Matrix, counts []float64, seen int64) []byte {
 // have d columns (an empty host sends none).
 func decodeCenters(b []byte, d int) (compute.Matrix, []float64, int64, error) {
 	r := wire.NewReader(b)
-	rows, cols, seen, nc := r.U64(), r.U64(), r.U64(), r.U64()
+	rows, cols, seen, nc := r.U64(), r.U64(), r.Count(), r.U64()
 	if err := r.Err(); err != nil {
 		return compute.Matrix{}, nil, 0, err
 	}
@@ -88,5 +88,5 @@ func decodeCenters(b []byte, d int) (compute.Matrix, []float64, int64, error) {
 	if err := r.Done(); err != nil {
 		return compute.Matrix{}, nil, 0, fmt.Errorf("%d×%d centers with %d counts in %d bytes: %w", rows, cols, nc, len(b), err)
 	}
-	return compute.MatrixOf(int(rows), d, data), counts, int64(seen), nil
+	return compute.MatrixOf(int(rows), d, data), counts, seen, nil
 }

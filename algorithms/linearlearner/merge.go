@@ -162,7 +162,7 @@ func (t *trainer) syncStep(ctx context.Context, dw compute.Matrix, gb []float32,
 		return nil, 0, false, err
 	}
 	r := wire.NewReader(res)
-	kind, count := r.U64(), int64(r.U64())
+	kind, count := r.U64(), r.Count()
 	if kind == 0 {
 		losses = r.F64s(t.M)
 		if err := r.Done(); err != nil {
@@ -194,7 +194,7 @@ func (t *trainer) mergeSteps(parts [][]byte, nw int) ([]byte, error) {
 	g, b := make([]float32, nw), make([]float32, t.cols) // one host's, in turn
 	for h, p := range parts {
 		r := wire.NewReader(p)
-		kind, count := r.U64(), r.U64()
+		kind, count := r.U64(), r.Count()
 		if kind == 1 {
 			r.F32sTo(g)
 			r.F32sTo(b)
@@ -208,7 +208,7 @@ func (t *trainer) mergeSteps(parts [][]byte, nw int) ([]byte, error) {
 			for i, v := range b {
 				gb[i] += f * float64(v)
 			}
-			rows += int64(count)
+			rows += count
 			continue
 		}
 		l := r.F64s(t.M)
@@ -216,7 +216,7 @@ func (t *trainer) mergeSteps(parts [][]byte, nw int) ([]byte, error) {
 			return nil, fmt.Errorf("linear-learner: the epoch losses of host %d: %w", h+1, err)
 		}
 		addTo(losses, l)
-		seen += int64(count)
+		seen += count
 	}
 	out := wire.Writer{B: make([]byte, 0, 16+4*(nw+t.cols))}
 	if rows == 0 {

@@ -107,11 +107,11 @@ func (s *scatter) merged(parts [][]byte) (summary, error) {
 	mean := make([]float64, d) // Σ x, then its mean
 	for h, p := range parts {
 		r := wire.NewReader(p)
-		hn, hd := r.U64(), r.U64()
+		hn, hd := r.Count(), r.U64()
 		if r.Err() == nil && hd != uint64(d) {
 			return nil, fmt.Errorf("pca: the summary of host %d has feature_dim %d, not %d", h+1, hd, d)
 		}
-		x := host{n: int64(hn), shift: r.F32s(d), sum: r.F64s(d), scatter: r.F64s(d * (d + 1) / 2)}
+		x := host{n: hn, shift: r.F32s(d), sum: r.F64s(d), scatter: r.F64s(d * (d + 1) / 2)}
 		if err := r.Done(); err != nil {
 			return nil, fmt.Errorf("pca: the summary of host %d: %w", h+1, err)
 		}
@@ -243,7 +243,7 @@ func (s *sketch) merged(parts [][]byte) (summary, error) {
 		shift: s.shift, q: s.q, qt: s.qt, sum: make([]float64, d), zt: make([]float64, l*d)}
 	for h, p := range parts {
 		r := wire.NewReader(p)
-		hn, hd, hl := r.U64(), r.U64(), r.U64()
+		hn, hd, hl := r.Count(), r.U64(), r.U64()
 		if r.Err() == nil && (hd != uint64(d) || hl != uint64(l)) {
 			return nil, fmt.Errorf("pca: the sketch of host %d is %d×%d, not %d×%d", h+1, hl, hd, l, d)
 		}
@@ -251,7 +251,7 @@ func (s *sketch) merged(parts [][]byte) (summary, error) {
 		if err := r.Done(); err != nil {
 			return nil, fmt.Errorf("pca: the sketch of host %d: %w", h+1, err)
 		}
-		all.n += int64(hn)
+		all.n += hn
 		all.sumsq += sumsq[0]
 		for j, v := range sum {
 			all.sum[j] += v
@@ -282,7 +282,7 @@ func encodeSolution(s *solution) []byte {
 // components.
 func decodeSolution(b []byte, d, k int) (*solution, error) {
 	r := wire.NewReader(b)
-	n, hd, hk := r.U64(), r.U64(), r.U64()
+	n, hd, hk := r.Count(), r.U64(), r.U64()
 	if r.Err() == nil && (hd != uint64(d) || hk != uint64(k)) {
 		return nil, fmt.Errorf("%d×%d components, expected %d×%d", hd, hk, d, k)
 	}
@@ -290,7 +290,7 @@ func decodeSolution(b []byte, d, k int) (*solution, error) {
 	if err := r.Done(); err != nil {
 		return nil, err
 	}
-	return &solution{v: mat.NewDense(d, k, v), s: s, mean: mean, total: total[0], n: int64(n)}, nil
+	return &solution{v: mat.NewDense(d, k, v), s: s, mean: mean, total: total[0], n: n}, nil
 }
 
 // rowMajor returns m's elements row by row, without the stride's gaps.

@@ -69,6 +69,18 @@ func (r *Reader) U64() uint64 {
 	return binary.LittleEndian.Uint64(b)
 }
 
+// Count reads one value as a count of rows or records: beyond int64 (only a
+// corrupt part holds one) it is the error, so a sum of counts cannot turn
+// negative. 0 after an error.
+func (r *Reader) Count() int64 {
+	v := r.U64()
+	if v > math.MaxInt64 && r.err == nil {
+		r.err = fmt.Errorf("a count of %d is beyond int64", v)
+		return 0
+	}
+	return int64(v)
+}
+
 // F64s reads n values; nil after an error (or when n is negative or too
 // large for what is left, which is the error).
 func (r *Reader) F64s(n int) []float64 {

@@ -52,6 +52,21 @@ func TestShortAndLeftOver(t *testing.T) {
 	}
 }
 
+// TestCount: a count beyond int64 is an error, not a negative number that
+// a sum of hosts' counts would carry.
+func TestCount(t *testing.T) {
+	var w Writer
+	w.U64(1 << 62)
+	w.U64(1 << 63)
+	r := NewReader(w.B)
+	if n := r.Count(); n != 1<<62 || r.Err() != nil {
+		t.Errorf("Count() = %d, %v; want 2^62", n, r.Err())
+	}
+	if n := r.Count(); n != 0 || r.Err() == nil {
+		t.Errorf("a count of 2^63 gave %d and no error", n)
+	}
+}
+
 // FuzzReader reads arbitrary bytes as a count and that many values, as
 // F64s or F32s, the count converted to int as the decoders do (so it may be
 // negative): an error or the values, never a panic or an allocation beyond
