@@ -58,7 +58,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, js, params, labels []byte) {
 		var meta Metadata
 		if json.Unmarshal(pythonLiterals(js), &meta) == nil {
-			if r := meta.DimensionReduction; r != nil && (r.InputDim > 1<<16 || r.TargetDim > 1<<16) {
+			if r := meta.DimensionReduction; r != nil && int64(r.InputDim)*int64(r.TargetDim) > 1<<22 {
 				return // Load may allocate what the host holds (CheckMemory): not what a fuzzer should wait for
 			}
 		}
@@ -98,8 +98,19 @@ func TestLoadRefusesInconsistent(t *testing.T) {
 		arrs func(f *mxnet.File)
 		want string
 	}{
-		{name: "index_dim below the projection", want: "do not fit",
+		{name: "index_dim below the projection", want: "index_dim 2 does not follow from rows of 4 values",
 			meta: func(m map[string]any) { m["index_dim"] = 2 }},
+		{name: "index_dim beyond the projection", want: "index_dim 9 does not follow from rows of 4 values",
+			meta: func(m map[string]any) { m["index_dim"] = 9 }},
+		{name: "empty index", want: "the index holds no rows",
+			arrs: func(f *mxnet.File) {
+				off, _ := f.Get("list_offsets")
+				clear(off.Int64)
+				ids, _ := f.Get("ids")
+				ids.Shape, ids.Int64 = []int{0}, nil
+				codes, _ := f.Get("codes")
+				codes.Shape, codes.Int64 = []int{0, codes.Shape[1]}, nil
+			}},
 		{name: "unknown projection", want: `type "gaussian" is not sign or fjlt`,
 			meta: func(m map[string]any) { m["dimension_reduction"].(map[string]any)["type"] = "gaussian" }},
 		{name: "no index_dim", want: "must be positive",

@@ -316,6 +316,9 @@ func assemble(base string, meta Metadata, f *mxnet.File, lb []byte) (*Model, err
 	if err != nil {
 		return nil, errorf("%s: %v", base, err)
 	}
+	if ix.Len() == 0 {
+		return nil, errorf("%s: the index holds no rows (training never writes one)", base)
+	}
 	if len(lb) != 4*ix.Len() {
 		return nil, errorf("%s.labels holds %d bytes; %d rows need %d", base, len(lb), ix.Len(), 4*ix.Len())
 	}
@@ -341,7 +344,7 @@ func (meta *Metadata) check() error {
 		if r.Type != "sign" && r.Type != "fjlt" {
 			return fmt.Errorf("dimension_reduction type %q is not sign or fjlt", r.Type)
 		}
-		if r.InputDim != meta.FeatureDim || r.TargetDim < 1 || r.TargetDim > meta.IndexDim {
+		if r.InputDim != meta.FeatureDim || r.TargetDim < 1 {
 			return fmt.Errorf("dimension_reduction input_dim %d and target_dim %d do not fit feature_dim %d and index_dim %d",
 				r.InputDim, r.TargetDim, meta.FeatureDim, meta.IndexDim)
 		}
@@ -354,8 +357,16 @@ func (meta *Metadata) check() error {
 		}
 		in = r.TargetDim
 	}
-	if in > meta.IndexDim {
-		return fmt.Errorf("rows of %d values do not fit index_dim %d", in, meta.IndexDim)
+	// index_dim is what training made of them: the projection's target
+	// (already a multiple of m for IVFPQ), or feature_dim padded to a
+	// multiple of m for IVFPQ, or feature_dim. Anything else would let a
+	// model with an empty index ask each request for rows of any width.
+	want := in
+	if meta.DimensionReduction == nil && meta.IndexType == IndexIVFPQ && meta.PQM >= 1 {
+		want = paddedDim(in, meta.PQM)
+	}
+	if meta.IndexDim != want {
+		return fmt.Errorf("index_dim %d does not follow from rows of %d values (want %d)", meta.IndexDim, in, want)
 	}
 	return nil
 }
