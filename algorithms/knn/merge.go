@@ -3,7 +3,6 @@ package knn
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -130,7 +129,10 @@ func sampleHeader(b []byte, d int) (rows int, seen int64, body []byte, err error
 		return 0, 0, nil, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), headerBytes)
 	}
 	r := wire.NewReader(b[:headerBytes])
-	n, cols, s := r.U64(), r.U64(), r.U64()
+	n, cols, s := r.U64(), r.U64(), r.Count()
+	if err := r.Err(); err != nil {
+		return 0, 0, nil, err
+	}
 	body = b[headerBytes:]
 	if cols != uint64(d) {
 		return 0, 0, nil, fmt.Errorf("rows of %d features, for feature_dim %d", cols, d)
@@ -139,10 +141,10 @@ func sampleHeader(b []byte, d int) (rows int, seen int64, body []byte, err error
 	if n > uint64(len(body))/4/(uint64(d)+1) || uint64(len(body)) != 4*n*(uint64(d)+1) {
 		return 0, 0, nil, fmt.Errorf("%d rows of %d features and their labels in %d bytes, want %d bytes per row", n, d, len(body), 4*(d+1))
 	}
-	if s < n || s > math.MaxInt64 {
+	if uint64(s) < n {
 		return 0, 0, nil, fmt.Errorf("%d rows sampled from %d records", n, s)
 	}
-	return int(n), int64(s), body, nil
+	return int(n), s, body, nil
 }
 
 // decodeSample reads encodeSample's layout, checking it against

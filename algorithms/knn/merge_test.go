@@ -47,6 +47,7 @@ func TestSampleRoundTrip(t *testing.T) {
 		{"truncated", b[:len(b)-1], 3, "want 16 bytes per row"},
 		{"trailing byte", append(slices.Clip(b), 0), 3, "want 16 bytes per row"},
 		{"seen below rows", encodeSample(xs, labels, 1, 3), 3, "2 rows sampled from 1 records"},
+		{"seen beyond int64", append(binaryHeader(2, 3, math.MinInt64), b[headerBytes:]...), 3, "a count of 9223372036854775808 is beyond int64"},
 		{"no feature_dim", b, 0, "feature_dim 0"},
 		{"huge row count", append(binaryHeader(1<<62, 3, 1<<62), b[headerBytes:]...), 3, "in 32 bytes"},
 	} {
