@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	"github.com/sagebrush-ml/sagebrush/cluster/clustertest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/data"
@@ -146,7 +147,7 @@ func TrainHostsOrRefuse(t testing.TB, algo algorithms.Algorithm, hp map[string]a
 // eighth under the race detector, whose run is for races in the merges,
 // not for the grids' panics (those run without it).
 func Jobs(n int) int {
-	if Race {
+	if clitest.Race {
 		return max(1, n/8)
 	}
 	return n
@@ -156,7 +157,7 @@ func Jobs(n int) int {
 // detector: it looks for panics and refusals, which the run without -race
 // finds, and would take most of the race run's time.
 func SkipUnderRace(t testing.TB) {
-	if Race {
+	if clitest.Race {
 		t.Skip("a grid for panics: run without -race")
 	}
 }

@@ -53,12 +53,12 @@ func BuildMain(m *testing.M, name string, bin *string) int {
 	}
 	*bin = filepath.Join(dir, name)
 	args := []string{"build", "-o", *bin}
-	if raceEnabled {
+	if Race {
 		args = append(args, "-race")
 	}
 	build := exec.Command(gobin, append(args, ".")...)
 	build.Env = os.Environ()
-	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok && !raceEnabled {
+	if _, ok := os.LookupEnv("CGO_ENABLED"); !ok && !Race {
 		build.Env = append(build.Env, "CGO_ENABLED=0")
 	}
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

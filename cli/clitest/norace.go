@@ -2,4 +2,5 @@
 
 package clitest
 
-const raceEnabled = false
+// Race is false: see race.go.
+const Race = false
