@@ -13,11 +13,11 @@ import (
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/algorithms/kmeans"
 	"github.com/sagebrush-ml/sagebrush/algorithms/knn"
 	"github.com/sagebrush-ml/sagebrush/algorithms/linearlearner"
 	"github.com/sagebrush-ml/sagebrush/algorithms/pca"
-	"github.com/sagebrush-ml/sagebrush/compute"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu" // the backend the binaries install
 	"github.com/sagebrush-ml/sagebrush/data"
 )
@@ -47,13 +47,6 @@ func (r *rowsReader) Read(int) (*data.Batch, error) {
 	return &data.Batch{Rows: len(r.c.y), Cols: r.c.d, LabelSize: 1, Dense: r.c.x, Labels: r.c.y}, nil
 }
 func (r *rowsReader) Close() error { return nil }
-
-type quiet struct{}
-
-func (quiet) Logf(string, ...any)              {}
-func (quiet) Batch(int)                        {}
-func (quiet) EpochEnd(int, map[string]float64) {}
-func (quiet) Score(string, string, float64)    {}
 
 // realModels trains a small model of each algorithm (and each predictor
 // type) on d-wide rows.
@@ -86,16 +79,7 @@ func realModels(t *testing.T, d int) map[string]algorithms.Model {
 	}
 	models := map[string]algorithms.Model{}
 	for _, j := range jobs {
-		v, err := j.algo.Schema().Parse(j.hp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := j.algo.Train(context.Background(), &algorithms.Job{Hyper: v, Channels: map[string]algorithms.Channel{"train": ch},
-			Metrics: quiet{}, Compute: compute.Current(), Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}})
-		if err != nil {
-			t.Fatalf("%s: %v", j.name, err)
-		}
-		models[j.name] = m
+		models[j.name] = algorithmstest.Train(t, j.algo, j.hp, map[string]algorithms.Channel{"train": ch})
 	}
 	return models
 }

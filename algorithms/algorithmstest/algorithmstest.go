@@ -41,6 +41,28 @@ func Answers(t testing.TB, m algorithms.Model, rows int) {
 	}
 }
 
+// Train trains a one-host job of algo on channels (the current compute
+// backend, no metrics kept) and stops the test if it fails: the models
+// other tests start from.
+func Train(t testing.TB, algo algorithms.Algorithm, hp map[string]any, channels map[string]algorithms.Channel) algorithms.Model {
+	t.Helper()
+	m, err := train(algo, hp, channels)
+	if err != nil {
+		t.Fatalf("%s %v: %v", algo.Name(), hp, err)
+	}
+	return m
+}
+
+// train parses hp and trains a one-host job (host algo-1).
+func train(algo algorithms.Algorithm, hp map[string]any, channels map[string]algorithms.Channel) (algorithms.Model, error) {
+	v, err := algo.Schema().Parse(hp)
+	if err != nil {
+		return nil, err
+	}
+	return algo.Train(context.Background(), &algorithms.Job{Hyper: v, Channels: channels, Metrics: discard{},
+		Compute: compute.Current(), Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}})
+}
+
 // discard is a Metrics sink that keeps nothing.
 type discard struct{}
 
@@ -61,30 +83,32 @@ func TrainOrRefuse(t testing.TB, algo algorithms.Algorithm, hp map[string]any, c
 			t.Errorf("%v: panic %v", hp, p)
 		}
 	}()
-	v, err := algo.Schema().Parse(hp)
+	mod, err := train(algo, hp, channels)
 	if err == nil {
-		job := &algorithms.Job{Hyper: v, Channels: channels, Metrics: discard{}, Compute: compute.Current(),
-			Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
-		var mod algorithms.Model
-		if mod, err = algo.Train(context.Background(), job); err == nil {
-			Answers(t, mod, 3)
-			dir := t.TempDir()
-			if err := mod.Save(dir); err != nil {
-				t.Fatalf("%v: %v", hp, err)
-			}
-			back, err := algo.Load(dir)
-			if err != nil {
-				t.Errorf("%v: the saved model does not load: %v", hp, err)
-				return true
-			}
-			Answers(t, back, 3)
-			return true
-		}
+		roundTrip(t, algo, hp, mod)
+		return true
 	}
 	if !algorithms.ClientError(err) {
 		t.Errorf("%v: %v is not a ClientError", hp, err)
 	}
 	return false
+}
+
+// roundTrip checks a trained model: it answers a request, saves, loads
+// back and answers again.
+func roundTrip(t testing.TB, algo algorithms.Algorithm, hp map[string]any, mod algorithms.Model) {
+	t.Helper()
+	Answers(t, mod, 3)
+	dir := t.TempDir()
+	if err := mod.Save(dir); err != nil {
+		t.Fatalf("%v: %v", hp, err)
+	}
+	back, err := algo.Load(dir)
+	if err != nil {
+		t.Errorf("%v: the saved model does not load: %v", hp, err)
+		return
+	}
+	Answers(t, back, 3)
 }
 
 // TrainHostsOrRefuse runs one multi-host job of algo, host i on channels[i]
@@ -129,17 +153,7 @@ func TrainHostsOrRefuse(t testing.TB, algo algorithms.Algorithm, hp map[string]a
 		}
 		return false
 	}
-	Answers(t, models[0], 3)
-	dir := t.TempDir()
-	if err := models[0].Save(dir); err != nil {
-		t.Fatalf("%v: %v", hp, err)
-	}
-	back, err := algo.Load(dir)
-	if err != nil {
-		t.Errorf("%v: the leader's saved model does not load: %v", hp, err)
-		return true
-	}
-	Answers(t, back, 3)
+	roundTrip(t, algo, hp, models[0])
 	return true
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
-	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/mxnet"
 )
 
@@ -32,26 +31,18 @@ func FuzzLoad(f *testing.F) {
 		for k, v := range c {
 			hp[k] = v
 		}
-		v, err := Algorithm{}.Schema().Parse(hp)
-		if err != nil {
-			f.Fatal(err)
-		}
-		j := &algorithms.Job{Hyper: v, Metrics: &fakeMetrics{}, Compute: compute.Current(),
-			Channels: map[string]algorithms.Channel{"train": &memChannel{x: xs, labels: ls, d: d}},
-			Cluster:  algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
-		mod, err := Algorithm{}.Train(context.Background(), j)
-		if err != nil {
-			f.Fatal(err)
-		}
+		mod := algorithmstest.Train(f, Algorithm{}, hp, map[string]algorithms.Channel{"train": &memChannel{x: xs, labels: ls, d: d}})
 		dir := f.TempDir()
 		if err := mod.Save(dir); err != nil {
 			f.Fatal(err)
 		}
 		var files [3][]byte
 		for i, ext := range []string{".json", "", ".labels"} {
-			if files[i], err = os.ReadFile(filepath.Join(dir, "model_algo-1"+ext)); err != nil {
+			b, err := os.ReadFile(filepath.Join(dir, "model_algo-1"+ext))
+			if err != nil {
 				f.Fatal(err)
 			}
+			files[i] = b
 		}
 		f.Add(files[0], files[1], files[2])
 	}
