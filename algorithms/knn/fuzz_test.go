@@ -102,6 +102,14 @@ func TestLoadRefusesInconsistent(t *testing.T) {
 				codes, _ := f.Get("codes")
 				codes.Shape, codes.Int64 = []int{0, codes.Shape[1]}, nil
 			}},
+		{name: "projection of another width", want: "dimension_reduction input_dim 9 and target_dim 4 do not fit feature_dim 8",
+			meta: func(m map[string]any) { m["dimension_reduction"].(map[string]any)["input_dim"] = 9 }},
+		{name: "projection beyond memory", want: "dimension_reduction sign needs at least",
+			meta: func(m map[string]any) {
+				m["feature_dim"] = 1 << 42
+				r := m["dimension_reduction"].(map[string]any)
+				r["type"], r["input_dim"] = "sign", 1<<42
+			}},
 		{name: "unknown projection", want: `type "gaussian" is not sign or fjlt`,
 			meta: func(m map[string]any) { m["dimension_reduction"].(map[string]any)["type"] = "gaussian" }},
 		{name: "no index_dim", want: "must be positive",
