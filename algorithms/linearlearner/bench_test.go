@@ -23,19 +23,14 @@ func BenchmarkExp32(b *testing.B) {
 			out[i] = exp32(x)
 		}
 	}
-	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(len(xs)), "ns/value")
+	reportPerValue(b, len(xs))
 }
 
 // BenchmarkSoftmaxRows is the softmax gradient of one Fashion-MNIST
 // mini-batch on one core: 1,000 rows, 6 models of 10 classes.
 func BenchmarkSoftmaxRows(b *testing.B) {
 	const rows, models, classes = 1000, 6, 10
-	rng := rand.New(rand.NewPCG(1, 1))
-	z := compute.NewMatrix(rows, models*classes)
-	for i := range z.Data {
-		z.Data[i] = float32(3 * rng.NormFloat64())
-	}
-	g := compute.NewMatrix(rows, models*classes)
+	rng, z, g := benchOutputs(rows, models*classes)
 	t := &trainer{M: models, K: classes, cols: models * classes, y: make([]float64, rows), classWeights: make([]float64, classes)}
 	for i := range t.y {
 		t.y[i] = float64(rng.IntN(classes))
@@ -47,7 +42,24 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 	for b.Loop() {
 		t.softmaxRows(z, g, 1.0/rows, loss, 0, rows)
 	}
-	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(len(z.Data)), "ns/value")
+	reportPerValue(b, len(z.Data))
+}
+
+// benchOutputs returns a seeded generator, a rows × cols matrix of outputs
+// drawn from N(0, 9) and one for their gradient: the inputs of the
+// output-gradient benchmarks.
+func benchOutputs(rows, cols int) (*rand.Rand, compute.Matrix, compute.Matrix) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	z := compute.NewMatrix(rows, cols)
+	for i := range z.Data {
+		z.Data[i] = float32(3 * rng.NormFloat64())
+	}
+	return rng, z, compute.NewMatrix(rows, cols)
+}
+
+// reportPerValue reports the time of one op per value of n.
+func reportPerValue(b *testing.B, n int) {
+	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(n), "ns/value")
 }
 
 // BenchmarkAdamRow is Adam's step over the weights of the Fashion-MNIST
@@ -90,12 +102,7 @@ func BenchmarkAdamRow(b *testing.B) {
 // 0-vs-rest mini-batch on one core: 1,000 rows, 32 models.
 func BenchmarkOutputGrad(b *testing.B) {
 	const rows, models = 1000, 32
-	rng := rand.New(rand.NewPCG(1, 1))
-	z := compute.NewMatrix(rows, models)
-	for i := range z.Data {
-		z.Data[i] = float32(3 * rng.NormFloat64())
-	}
-	g := compute.NewMatrix(rows, models)
+	rng, z, g := benchOutputs(rows, models)
 	lf := lossFn{name: "logistic"}
 	t := &trainer{p: Params{PredictorType: Binary}, M: models, K: 1, cols: models, y: make([]float64, rows),
 		posW: make([]float64, models), trainLoss: lf, rawLoss: lf, yScale: 1}
@@ -109,7 +116,7 @@ func BenchmarkOutputGrad(b *testing.B) {
 	for b.Loop() {
 		t.outputGrad(z, g, 1.0/rows, loss, 0, rows)
 	}
-	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(len(z.Data)), "ns/value")
+	reportPerValue(b, len(z.Data))
 }
 
 // BenchmarkTrainBinary trains a binary classifier with the defaults (32
