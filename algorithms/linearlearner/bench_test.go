@@ -3,6 +3,8 @@ package linearlearner
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -153,4 +155,53 @@ func BenchmarkTrainBinary(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkTrainSparseWide trains a binary classifier with the defaults (32
+// models) on 20,000 CSR rows of 1,000,000 features with 20 stored entries
+// each (half among 10,000 common features, half anywhere), for 3 epochs of
+// 20 mini-batches: a click-log shape, where a step's batch holds about
+// 12,000 of the million features. Reports the time a mini-batch.
+func BenchmarkTrainSparseWide(b *testing.B) {
+	const d, rows, epochs = 1_000_000, 20_000, 3
+	rng := rand.New(rand.NewPCG(61, 61))
+	w := make([]float64, d)
+	for j := range w {
+		w[j] = rng.NormFloat64()
+	}
+	c := &csrChannel{d: d}
+	for range rows {
+		var idx []int32
+		for range 20 {
+			j := rng.IntN(d)
+			if rng.IntN(2) == 0 {
+				j = rng.IntN(10_000)
+			}
+			idx = append(idx, int32(j))
+		}
+		slices.Sort(idx)
+		idx = slices.Compact(idx)
+		s := 0.0
+		for _, j := range idx {
+			s += w[j]
+		}
+		y := float32(0)
+		if s > 0 {
+			y = 1
+		}
+		c.idx, c.y = append(c.idx, idx), append(c.y, y)
+	}
+	hp, err := Algorithm{}.Schema().Parse(map[string]any{"feature_dim": strconv.Itoa(d), "predictor_type": "binary_classifier",
+		"epochs": strconv.Itoa(epochs)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		job := &algorithms.Job{Hyper: hp, Channels: map[string]algorithms.Channel{"train": c}, Metrics: &fakeMetrics{}, Compute: compute.Current(),
+			Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
+		if _, err := (Algorithm{}).Train(context.Background(), job); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*epochs*rows/1000), "ms/batch")
 }

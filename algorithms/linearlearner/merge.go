@@ -3,6 +3,7 @@ package linearlearner
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
@@ -130,106 +131,265 @@ func addTo(dst, src []float64) {
 	}
 }
 
-// syncStep is one synchronous step of a multi-host job (SageMaker's
-// "distributed implementation of stochastic gradient descent"): every host
-// sends the gradient of its mini-batch of rows rows (dw, d × M·K, and gb),
-// the leader averages them weighted by rows, and every host applies the
-// same update, so the hosts' models stay the same. A host out of rows for
-// this epoch sends instead its epoch's summed losses and rows (lossSum, n)
-// and still applies the others' updates; the round in which every host is
-// out of rows ends the epoch, and returns the losses and rows summed over
-// the hosts with done set.
-func (t *trainer) syncStep(ctx context.Context, dw compute.Matrix, gb []float32, rows int, lossSum []float64, n int64) (losses []float64, total int64, done bool, err error) {
-	nw := dw.Rows * dw.Cols
+// The kinds of a step's part (syncStep): a host's epoch totals once it is
+// out of rows, a dense gradient, or the rows of a lazy step's gradient.
+const (
+	partLosses = 0
+	partDense  = 1
+	partRows   = 2
+)
+
+// densePart is a host's part of a step with the gradient dw (d × M·K) and
+// gb of its mini-batch of rows rows.
+func (t *trainer) densePart(dw compute.Matrix, gb []float32, rows int) []byte {
 	// A gradient a step (1 MB at Fashion-MNIST's 784 × 320): the buffer is
 	// sized once, not grown by append each step.
 	w := wire.Writer{B: t.stepBuf[:0]}
-	if rows > 0 {
-		w.U64(1)
-		w.U64(uint64(rows))
-		w.F32s(dw.Data[:nw])
-		w.F32s(gb[:t.cols])
-	} else {
-		w.U64(0)
-		w.U64(uint64(n))
-		w.F64s(lossSum)
-	}
+	w.U64(partDense)
+	w.U64(uint64(rows))
+	w.F32s(dw.Data[:dw.Rows*dw.Cols])
+	w.F32s(gb[:t.cols])
 	t.stepBuf = w.B
-	res, err := t.peers.Exchange(ctx, w.B, func(parts [][]byte) ([]byte, error) {
-		return t.mergeSteps(parts, nw)
-	})
+	return w.B
+}
+
+// rowsPart is a host's part of a lazy step: the features its mini-batch of
+// rows rows holds and their gradient rows (backwardLazy), and gb.
+func (t *trainer) rowsPart(idx []int32, grad, gb []float32, rows int) []byte {
+	w := wire.Writer{B: t.stepBuf[:0]}
+	w.U64(partRows)
+	w.U64(uint64(rows))
+	w.U64(uint64(len(idx)))
+	w.I32s(idx)
+	w.F32s(grad[:len(idx)*t.cols])
+	w.F32s(gb[:t.cols])
+	t.stepBuf = w.B
+	return w.B
+}
+
+// lossPart is the part of a host out of rows for this epoch: its epoch's
+// summed losses and rows.
+func (t *trainer) lossPart(lossSum []float64, n int64) []byte {
+	w := wire.Writer{B: t.stepBuf[:0]}
+	w.U64(partLosses)
+	w.U64(uint64(n))
+	w.F64s(lossSum)
+	t.stepBuf = w.B
+	return w.B
+}
+
+// syncStep is one synchronous step of a multi-host job (SageMaker's
+// "distributed implementation of stochastic gradient descent"): every host
+// sends its part (the gradient of its mini-batch, densePart or rowsPart),
+// the leader averages the gradients weighted by rows, and every host
+// applies the same update, so the hosts' models stay the same. A host out
+// of rows for this epoch sends instead its epoch's summed losses and rows
+// (lossPart) and still applies the others' updates; the round in which
+// every host is out of rows ends the epoch, and returns the losses and rows
+// summed over the hosts with done set.
+func (t *trainer) syncStep(ctx context.Context, part []byte) (losses []float64, total int64, done bool, err error) {
+	res, err := t.peers.Exchange(ctx, part, t.mergeSteps)
 	if err != nil {
 		return nil, 0, false, err
 	}
+	d, cols := t.p.FeatureDim, t.cols
 	r := wire.NewReader(res)
 	kind, count := r.U64(), r.Count()
-	if kind == 0 {
+	switch kind {
+	case partLosses:
 		losses = r.F64s(t.M)
 		if err := r.Done(); err != nil {
 			return nil, 0, false, fmt.Errorf("linear-learner: the leader's epoch losses: %w", err)
 		}
 		return losses, count, true, nil
+	case partDense:
+		t.dw = grow(t.dw, d*cols)
+		t.gb = grow(t.gb, cols)
+		r.F32sTo(t.dw)
+		r.F32sTo(t.gb)
+		if err := r.Done(); err != nil {
+			return nil, 0, false, fmt.Errorf("linear-learner: the leader's averaged gradient: %w", err)
+		}
+		t.ready()
+		t.update(compute.MatrixOf(d, cols, t.dw), t.gb)
+	case partRows:
+		idx, grad, gb, err := t.readRows(r)
+		if err == nil {
+			err = r.Done()
+		}
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("linear-learner: the leader's averaged gradient: %w", err)
+		}
+		t.ready()
+		t.updateLazy(idx, grad, gb)
+	default:
+		return nil, 0, false, fmt.Errorf("linear-learner: the leader's step is of kind %d", kind)
 	}
-	r.F32sTo(dw.Data[:nw])
-	r.F32sTo(gb[:t.cols])
-	if err := r.Done(); err != nil {
-		return nil, 0, false, fmt.Errorf("linear-learner: the leader's averaged gradient: %w", err)
-	}
-	if t.fold && !t.folded {
-		t.refold() // a host without rows has not run forward yet
-	}
-	t.updates++
-	t.update(dw, gb)
 	return nil, 0, false, nil
 }
 
+// ready counts a step about to be applied, and folds the weights first on
+// a host that has not run forward yet (one without rows).
+func (t *trainer) ready() {
+	if t.fold && !t.folded {
+		t.refold()
+	}
+	t.updates++
+}
+
+// readRows reads the rest of a rows part after its kind and rows: the
+// features (each once, within feature_dim), their gradient rows and gb.
+func (t *trainer) readRows(r *wire.Reader) (idx []int32, grad, gb []float32, err error) {
+	d, cols := t.p.FeatureDim, t.cols
+	n := r.Count()
+	if n > int64(d) {
+		return nil, nil, nil, fmt.Errorf("%d feature rows, more than feature_dim (%d)", n, d)
+	}
+	idx = r.I32s(int(n))
+	grad = r.F32s(int(n) * cols)
+	gb = r.F32s(cols)
+	if r.Err() != nil {
+		return nil, nil, nil, r.Err()
+	}
+	if t.slot == nil {
+		t.slot = newSlots(d)
+	}
+	read := idx // not idx itself: an error return sets it to nil first
+	defer func() {
+		for _, j := range read {
+			if j >= 0 && int(j) < d {
+				t.slot[j] = -1
+			}
+		}
+	}()
+	for _, j := range idx {
+		if j < 0 || int(j) >= d {
+			return nil, nil, nil, fmt.Errorf("feature %d outside feature_dim (%d)", j, d)
+		}
+		if t.slot[j] >= 0 {
+			return nil, nil, nil, fmt.Errorf("feature %d twice", j)
+		}
+		t.slot[j] = 0
+	}
+	return idx, grad, gb, nil
+}
+
 // mergeSteps is the leader's half of syncStep: the rows-weighted mean of
-// the gradients sent, or, when every host is out of rows, the sums of
-// their losses and rows.
-func (t *trainer) mergeSteps(parts [][]byte, nw int) ([]byte, error) {
+// the gradients sent, as the rows of the features any host's batch held
+// when every gradient came as rows, else dense; or, when every host is out
+// of rows, the sums of their losses and rows.
+func (t *trainer) mergeSteps(parts [][]byte) ([]byte, error) {
+	d, cols := t.p.FeatureDim, t.cols
+	nw := d * cols
+	anyDense := false
+	for _, p := range parts {
+		if k := wire.NewReader(p).U64(); k == partDense {
+			anyDense = true
+		}
+	}
 	var rows, seen int64
-	dw := make([]float64, nw)
-	gb := make([]float64, t.cols)
+	var dw []float64 // the dense sum, when a host sent one
+	var union []int32
+	var acc []float64 // the rows' sum, row i for feature union[i]
+	if anyDense {
+		dw = make([]float64, nw)
+	} else if t.unionSlot == nil {
+		t.unionSlot = newSlots(d)
+	}
+	defer func() {
+		for _, j := range union {
+			t.unionSlot[j] = -1
+		}
+	}()
+	gb := make([]float64, cols)
 	losses := make([]float64, t.M)
-	g, b := make([]float32, nw), make([]float32, t.cols) // one host's, in turn
+	var g, b []float32 // one host's dense gradient, in turn
 	for h, p := range parts {
 		r := wire.NewReader(p)
 		kind, count := r.U64(), r.Count()
-		if kind == 1 {
+		if count > math.MaxInt64-max(rows, seen) {
+			return nil, fmt.Errorf("linear-learner: host %d's step of %d rows overflows the count of rows", h+1, count)
+		}
+		if count == 0 && kind != partLosses {
+			return nil, fmt.Errorf("linear-learner: host %d sent the gradient of no rows", h+1)
+		}
+		switch kind {
+		case partDense:
+			g, b = grow(g, nw), grow(b, cols)
 			r.F32sTo(g)
 			r.F32sTo(b)
 			if err := r.Done(); err != nil {
 				return nil, fmt.Errorf("linear-learner: the gradient of host %d: %w", h+1, err)
 			}
+			addScaled(dw, g, float64(count))
+			addScaled(gb, b, float64(count))
+		case partRows:
+			idx, g, b, err := t.readRows(r)
+			if err == nil {
+				err = r.Done()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("linear-learner: the gradient of host %d: %w", h+1, err)
+			}
 			f := float64(count)
-			for i, v := range g {
-				dw[i] += f * float64(v)
+			for i, j := range idx {
+				src := g[i*cols : (i+1)*cols]
+				if anyDense {
+					addScaled(dw[int(j)*cols:(int(j)+1)*cols], src, f)
+					continue
+				}
+				s := t.unionSlot[j]
+				if s < 0 {
+					s = int32(len(union))
+					t.unionSlot[j] = s
+					union = append(union, j)
+					acc = append(acc, make([]float64, cols)...)
+				}
+				addScaled(acc[int(s)*cols:(int(s)+1)*cols], src, f)
 			}
-			for i, v := range b {
-				gb[i] += f * float64(v)
+			addScaled(gb, b, f)
+		case partLosses:
+			l := r.F64s(t.M)
+			if err := r.Done(); err != nil {
+				return nil, fmt.Errorf("linear-learner: the epoch losses of host %d: %w", h+1, err)
 			}
-			rows += count
+			addTo(losses, l)
+			seen += count
 			continue
+		default:
+			return nil, fmt.Errorf("linear-learner: the step of host %d is of kind %d", h+1, kind)
 		}
-		l := r.F64s(t.M)
-		if err := r.Done(); err != nil {
-			return nil, fmt.Errorf("linear-learner: the epoch losses of host %d: %w", h+1, err)
-		}
-		addTo(losses, l)
-		seen += count
+		rows += count
 	}
-	out := wire.Writer{B: make([]byte, 0, 16+4*(nw+t.cols))}
-	if rows == 0 {
-		out.U64(0)
+	var out wire.Writer
+	switch {
+	case rows == 0:
+		out.U64(partLosses)
 		out.U64(uint64(seen))
 		out.F64s(losses)
-		return out.B, nil
+	case anyDense:
+		out.B = make([]byte, 0, 16+4*(nw+cols))
+		out.U64(partDense)
+		out.U64(uint64(rows))
+		out.F32s(toF32(dw, 1/float64(rows)))
+		out.F32s(toF32(gb, 1/float64(rows)))
+	default:
+		out.B = make([]byte, 0, 24+4*(len(union)*(cols+1)+cols))
+		out.U64(partRows)
+		out.U64(uint64(rows))
+		out.U64(uint64(len(union)))
+		out.I32s(union)
+		out.F32s(toF32(acc, 1/float64(rows)))
+		out.F32s(toF32(gb, 1/float64(rows)))
 	}
-	out.U64(1)
-	out.U64(uint64(rows))
-	out.F32s(toF32(dw, 1/float64(rows)))
-	out.F32s(toF32(gb, 1/float64(rows)))
 	return out.B, nil
+}
+
+// addScaled adds f·src to dst.
+func addScaled(dst []float64, src []float32, f float64) {
+	for i, v := range src {
+		dst[i] += f * float64(v)
+	}
 }
 
 func toF32(xs []float64, f float64) []float32 {
@@ -243,12 +403,8 @@ func toF32(xs []float64, f float64) []float32 {
 // drain takes part in the epoch's remaining steps once this host is out of
 // rows, and returns the epoch's losses and rows over all hosts.
 func (t *trainer) drain(ctx context.Context, lossSum []float64, n int64) ([]float64, int64, error) {
-	d := t.p.FeatureDim
-	t.dw = grow(t.dw, d*t.cols)
-	t.gb = grow(t.gb, t.cols)
-	dw := compute.MatrixOf(d, t.cols, t.dw)
 	for {
-		losses, total, done, err := t.syncStep(ctx, dw, t.gb, 0, lossSum, n)
+		losses, total, done, err := t.syncStep(ctx, t.lossPart(lossSum, n))
 		if err != nil || done {
 			return losses, total, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/cluster/clustertest"
 	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/internal/wire"
 )
 
 // trainHosts trains one in-process host per entry of channels, joined
@@ -205,6 +207,146 @@ func FuzzDecodeStats(f *testing.F) {
 		got, err := decodeStats(b, 3, 2)
 		if err == nil && (len(got.sum) != 3 || len(got.sq) != 3 || len(got.counts) != 2) {
 			t.Errorf("decoded %+v from %d bytes", got, len(b))
+		}
+	})
+}
+
+// sparseRegression is n rows of d features with nnz stored entries each
+// (N(0,1) values at uniform positions) and the label Σ x_j·j/d plus noise,
+// given as CSR rows when sparse.
+func sparseRegression(n, d, nnz int, seed uint64, sparse bool) *memChannel {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	c := &memChannel{d: d, sparse: sparse}
+	for range n {
+		x := make([]float32, d)
+		y := 0.1 * rng.NormFloat64()
+		for range nnz {
+			j := rng.IntN(d)
+			x[j] = float32(rng.NormFloat64())
+			y += float64(x[j]) * float64(j) / float64(d)
+		}
+		c.x, c.y = append(c.x, x), append(c.y, float32(y))
+	}
+	return c
+}
+
+// alternate deals c's rows to two channels a batch of size rows at a time:
+// the first, third, … batches to one, the others to the other.
+func alternate(c *memChannel, size int) (a, b *memChannel) {
+	a, b = &memChannel{d: c.d, sparse: c.sparse}, &memChannel{d: c.d, sparse: c.sparse}
+	for i, x := range c.x {
+		dst := a
+		if i/size%2 == 1 {
+			dst = b
+		}
+		dst.x, dst.y = append(dst.x, x), append(dst.y, c.y[i])
+	}
+	return a, b
+}
+
+// sameScores fails t unless a and b score c's first rows alike, to float32
+// rounding of sums taken in another order.
+func sameScores(t *testing.T, what string, a, b *Model, c *memChannel) {
+	t.Helper()
+	pa, pb := predict(t, a, c.x[:200]...).Outputs[0].Values, predict(t, b, c.x[:200]...).Outputs[0].Values
+	for i := range pa {
+		if math.Abs(float64(pa[i]-pb[i])) > 1e-3*(1+math.Abs(float64(pb[i]))) {
+			t.Fatalf("%s: row %d scores %v and %v", what, i, pa[i], pb[i])
+		}
+	}
+}
+
+// TestMergeSparseSameAsOneHost: two hosts whose sparse mini-batches of 100
+// rows alternate train the model one host trains on mini-batches of 200,
+// the pairs put together: a step of a multi-host job averages the hosts'
+// gradients (weighted by rows) and updates the rows of the features any
+// of the hosts' batches held (mergeSteps sends them as rows, not d × M·K).
+// The features (2,000, four a row) are far more than a batch holds, so the
+// lazy update's rows matter.
+func TestMergeSparseSameAsOneHost(t *testing.T) {
+	all := sparseRegression(2000, 2000, 4, 11, true)
+	a, b := alternate(all, 100)
+	hp := map[string]any{"feature_dim": "2000", "predictor_type": "regressor", "num_models": "1", "epochs": "5", "wd": "0.001", "l1": "0.0001"}
+	hp["mini_batch_size"] = "200"
+	one, _ := train(t, hp, map[string]algorithms.Channel{"train": all})
+	hp["mini_batch_size"] = "100"
+	models, _, errs := trainHosts(t, hp, map[string]algorithms.Channel{"train": a}, map[string]algorithms.Channel{"train": b})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("host %d: %v", i+1, err)
+		}
+	}
+	sameModels(t, models)
+	sameScores(t, "one host against two", one, models[0], all)
+}
+
+// TestMergeDenseAndSparseHosts: one host reads dense rows and the other
+// CSR rows (unshifted, so the second host's steps are lazy): the leader
+// merges a dense gradient and rows into a dense step, and the model is the
+// one two dense hosts train.
+func TestMergeDenseAndSparseHosts(t *testing.T) {
+	all := sparseRegression(2000, 300, 4, 12, false)
+	a, b := alternate(all, 100)
+	bs := b.clone()
+	bs.sparse = true
+	hp := map[string]any{"feature_dim": "300", "predictor_type": "regressor", "num_models": "2", "epochs": "4", "unbias_data": "false", "mini_batch_size": "100"}
+	dense, _, errs := trainHosts(t, hp, map[string]algorithms.Channel{"train": a}, map[string]algorithms.Channel{"train": b})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("dense hosts: %v", errs)
+	}
+	mixed, _, errs := trainHosts(t, hp, map[string]algorithms.Channel{"train": a}, map[string]algorithms.Channel{"train": bs})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("a dense and a sparse host: %v", errs)
+	}
+	sameModels(t, mixed)
+	sameScores(t, "dense hosts against a dense and a sparse host", dense[0], mixed[0], all)
+}
+
+// FuzzMergeSteps feeds two arbitrary parts to the leader's merge of a step
+// (5 features, 2 models): an error, or a step every host can read; never a
+// panic, and the feature positions it marks are all cleared again (a later
+// step reuses them).
+func FuzzMergeSteps(f *testing.F) {
+	newTrainer := func() *trainer { return &trainer{p: Params{FeatureDim: 5}, M: 2, K: 1, cols: 2} }
+	s := newTrainer()
+	dense := slices.Clone(s.densePart(compute.MatrixOf(5, 2, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}), []float32{1, 2}, 3))
+	rows := slices.Clone(s.rowsPart([]int32{4, 0}, []float32{1, 2, 3, 4}, []float32{5, 6}, 2))
+	losses := slices.Clone(s.lossPart([]float64{0.5, 0.25}, 7))
+	f.Add(dense, rows)
+	f.Add(rows, rows)
+	f.Add(rows, losses)
+	f.Add(losses, losses)
+	f.Add(rows[:30], dense)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		tr := newTrainer()
+		res, err := tr.mergeSteps([][]byte{a, b})
+		for _, slots := range [][]int32{tr.slot, tr.unionSlot} {
+			for j, s := range slots {
+				if s != -1 {
+					t.Fatalf("feature %d left at position %d", j, s)
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+		r := wire.NewReader(res)
+		kind, _ := r.U64(), r.Count()
+		switch kind {
+		case partLosses:
+			r.F64s(tr.M)
+		case partDense:
+			r.F32s(5 * 2)
+			r.F32s(2)
+		case partRows:
+			if _, _, _, err := tr.readRows(r); err != nil {
+				t.Fatalf("the merged rows: %v", err)
+			}
+		default:
+			t.Fatalf("merged step of kind %d", kind)
+		}
+		if err := r.Done(); err != nil {
+			t.Fatalf("the merged step of kind %d: %v", kind, err)
 		}
 	})
 }

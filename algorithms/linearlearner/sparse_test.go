@@ -145,3 +145,66 @@ func (r *csrReader) Read(n int) (*data.Batch, error) {
 }
 
 func (r *csrReader) Close() error { return nil }
+
+// TestSparseLazyUpdate: a sparse step moves only the weights of the
+// features its batch holds (MXNet's lazy_update for a row_sparse
+// gradient). Features 40-49 are in no record, so their weights keep their
+// initial values whatever wd and l1 (a dense step decays them every
+// mini-batch); the others learn, and wd and l1 change them.
+func TestSparseLazyUpdate(t *testing.T) {
+	const d = 50
+	rng := rand.New(rand.NewPCG(43, 43))
+	c := &csrChannel{d: d}
+	for range 2000 {
+		var idx []int32
+		for range 4 {
+			idx = append(idx, int32(rng.IntN(40)))
+		}
+		slices.Sort(idx)
+		idx = slices.Compact(idx)
+		y := float32(0)
+		if idx[0] < 5 {
+			y = 1
+		}
+		c.idx, c.y = append(c.idx, idx), append(c.y, y)
+	}
+	hp := func(wd, l1 string) map[string]any {
+		return map[string]any{"feature_dim": "50", "predictor_type": "binary_classifier", "mini_batch_size": "100",
+			"num_models": "1", "epochs": "4", "wd": wd, "l1": l1}
+	}
+	plain, _ := train(t, hp("0", "0"), map[string]algorithms.Channel{"train": c})
+	decayed, _ := train(t, hp("0.05", "0.001"), map[string]algorithms.Channel{"train": c})
+	for j := range d {
+		a, b := plain.w.Row(j)[0], decayed.w.Row(j)[0]
+		if j >= 40 && a != b {
+			t.Errorf("feature %d is in no record: weight %v without wd and l1, %v with them; want its initial weight in both", j, a, b)
+		}
+		if j < 40 && a == b {
+			t.Errorf("feature %d: weight %v with and without wd and l1", j, a)
+		}
+	}
+	if acc := accuracy(t, plain, c); acc < 0.95 {
+		t.Errorf("training accuracy %v, want ≥ 0.95 (the label is whether one of features 0-4 is held)", acc)
+	}
+}
+
+// accuracy is m's binary accuracy on c's rows (predicted_label against the
+// label).
+func accuracy(t *testing.T, m *Model, c *csrChannel) float64 {
+	t.Helper()
+	rows := make([][]float32, len(c.idx))
+	for i, idx := range c.idx {
+		rows[i] = make([]float32, c.d)
+		for _, j := range idx {
+			rows[i][j] = 1
+		}
+	}
+	labels := predict(t, m, rows...).Outputs[1].Values
+	right := 0
+	for i, y := range c.y {
+		if float32(labels[i]) == y {
+			right++
+		}
+	}
+	return float64(right) / float64(len(c.y))
+}

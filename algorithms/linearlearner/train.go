@@ -348,10 +348,16 @@ type trainer struct {
 
 	x, z, g, dw []float32
 	y           []float64
-	fold        bool      // the normalisation is folded into the GEMMs (see forward)
-	folded      bool      // ws and c0 are current (update keeps them so)
-	ws, c0, gb  []float32 // folded weights and offsets, bias gradient
-	prob        []float64
+	// A sparse step's rows (lazy): the features its batch holds, their
+	// gradient rows, and each feature's position among them (-1: none).
+	rows       []int32
+	rowGrad    []float32
+	slot       []int32
+	unionSlot  []int32   // the leader's, for the union of the hosts' rows
+	fold       bool      // the normalisation is folded into the GEMMs (see forward)
+	folded     bool      // ws and c0 are current (update keeps them so)
+	ws, c0, gb []float32 // folded weights and offsets, bias gradient
+	prob       []float64
 }
 
 // Retiring models. The num_models models are a search over learning rate,
@@ -821,6 +827,13 @@ func (t *trainer) setLabels(b *data.Batch) {
 // stored entries instead of a dense copy of mini_batch_size × feature_dim.
 func (t *trainer) sparseFold(b *data.Batch) bool { return t.fold && b.Sparse() }
 
+// lazy reports whether b's step updates only the rows of the features it
+// holds (updateLazy), as MXNet's optimizers do for a row_sparse gradient
+// (lazy_update): a sparse batch on the folded path whose features are not
+// shifted, so that every other row of Xᵀ·G is zero. A very wide sparse
+// model then costs its batch's stored entries a step, not all its weights.
+func (t *trainer) lazy(b *data.Batch) bool { return t.sparseFold(b) && !t.shiftData }
+
 // outputsOf computes the outputs of every model for b's rows: through
 // forward on its dense rows (x, which gradientOf then takes), or over its
 // stored entries when sparseFold (x empty).
@@ -884,6 +897,51 @@ func (t *trainer) backwardSparse(b *data.Batch, g compute.Matrix) (compute.Matri
 		}
 	}
 	return compute.MatrixOf(d, cols, t.dw), gb
+}
+
+// backwardLazy is backward for a lazy step (see lazy): the features b
+// holds, each once, and the rows of Xᵀ·G on the raw rows for them (rows ×
+// M·K, row i for feature rows[i]; every other row is zero), and G's column
+// sums.
+func (t *trainer) backwardLazy(b *data.Batch, g compute.Matrix) (rows []int32, grad, gb []float32) {
+	cols := t.cols
+	gb = t.colSums(g)
+	if t.slot == nil {
+		t.slot = newSlots(t.p.FeatureDim)
+	}
+	rows = t.rows[:0]
+	for _, j := range b.Indices[:b.Indptr[b.Rows]] {
+		if t.slot[j] < 0 {
+			t.slot[j] = int32(len(rows))
+			rows = append(rows, j)
+		}
+	}
+	grad = grow(t.rowGrad, len(rows)*cols)
+	clear(grad)
+	for i := 0; i < b.Rows; i++ {
+		gr := g.Row(i)
+		for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+			v, s := b.Values[q], int(t.slot[b.Indices[q]])
+			dst := grad[s*cols : (s+1)*cols]
+			for c, gv := range gr {
+				dst[c] += v * gv
+			}
+		}
+	}
+	for _, j := range rows {
+		t.slot[j] = -1
+	}
+	t.rows, t.rowGrad = rows, grad
+	return rows, grad, gb
+}
+
+// newSlots returns d positions, all -1 (none).
+func newSlots(d int) []int32 {
+	s := make([]int32, d)
+	for j := range s {
+		s[j] = -1
+	}
+	return s
 }
 
 // foldShiftLimit bounds |shift·scale| (a feature's mean in sds) for folding
@@ -1008,9 +1066,19 @@ func (t *trainer) step(ctx context.Context, b *data.Batch, lossSum []float64) er
 			lossSum[m] += v
 		}
 	}
+	if t.lazy(b) {
+		rows, grad, gb := t.backwardLazy(b, g)
+		if t.peers != nil {
+			_, _, _, err := t.syncStep(ctx, t.rowsPart(rows, grad, gb, B))
+			return err
+		}
+		t.updates++
+		t.updateLazy(rows, grad, gb)
+		return nil
+	}
 	dw, gb := t.gradientOf(b, x, g)
 	if t.peers != nil {
-		_, _, _, err := t.syncStep(ctx, dw, gb, B, nil, 0)
+		_, _, _, err := t.syncStep(ctx, t.densePart(dw, gb, B))
 		return err
 	}
 	t.updates++
@@ -1285,12 +1353,13 @@ func (t *trainer) lrFactor() float64 {
 	return math.Pow(t.p.LRSchedulerFactor, float64(t.updates/t.schedStep))
 }
 
-// update applies one optimizer step to every weight and bias.
-func (t *trainer) update(dw compute.Matrix, gb []float32) {
+// rates returns this step's per-column learning rates and, for adam, the
+// bias correction of its moments (1 otherwise).
+func (t *trainer) rates() (lrs []float32, corr float32) {
 	p := t.p
 	f := t.lrFactor()
 	minLR := p.LRSchedulerMinimum
-	lrs := make([]float32, t.cols)
+	lrs = make([]float32, t.cols)
 	for c := range t.cols {
 		lr := t.lrM[c/t.K]
 		lrs[c] = float32(math.Max(lr*f, math.Min(minLR, lr)))
@@ -1298,11 +1367,52 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 			lrs[c] = float32(lr)
 		}
 	}
-	corr := float32(1)
+	corr = 1
 	if p.Optimizer == "adam" {
 		tt := float64(t.updates)
 		corr = float32(math.Sqrt(1-math.Pow(p.Beta2, tt)) / (1 - math.Pow(p.Beta1, tt)))
 	}
+	return lrs, corr
+}
+
+// updateBias steps the biases (with bias_lr_mult and bias_wd_mult).
+func (t *trainer) updateBias(lrs, gb []float32, corr float32) {
+	if !t.p.UseBias {
+		return
+	}
+	blr := make([]float32, t.cols)
+	bwd := make([]float32, t.cols)
+	for c := range t.cols {
+		blr[c] = lrs[c] * float32(t.p.BiasLRMult)
+		bwd[c] = t.colWD[c] * float32(t.p.BiasWDMult)
+	}
+	t.updateRow(t.b, gb, t.bm1, t.bm2, blr, bwd, nil, corr)
+}
+
+// updateLazy is update for a lazy step (see lazy): only the weights of
+// features rows (their gradient rows in grad, as backwardLazy returns
+// them) and the biases move; wd, l1 and the optimizer's moments act on
+// those rows alone, as MXNet's lazy_update does.
+func (t *trainer) updateLazy(rows []int32, grad, gb []float32) {
+	lrs, corr := t.rates()
+	cols := t.cols
+	parallel(len(rows), 256, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			j := int(rows[i])
+			gr, a := grad[i*cols:(i+1)*cols], j*cols
+			t.unfoldRow(j, gr, gb)
+			t.updateRow(t.w.Data[a:a+cols], gr, t.m1[a:a+cols], t.m2[a:a+cols], lrs, t.colWD, t.colL1, corr)
+			t.foldRows(j, j+1, nil) // unshifted: no offsets to add
+		}
+	})
+	t.updateBias(lrs, gb, corr)
+	copy(t.c0, t.b) // the folded offsets, with no shift: the biases
+}
+
+// update applies one optimizer step to every weight and bias.
+func (t *trainer) update(dw compute.Matrix, gb []float32) {
+	p := t.p
+	lrs, corr := t.rates()
 	cols := t.cols
 	if p.Optimizer == "adam" {
 		t.tile(lrs, dw.Rows)
@@ -1326,15 +1436,7 @@ func (t *trainer) update(dw compute.Matrix, gb []float32) {
 			t.foldRows(lo, hi, acc)
 		}
 	})
-	if p.UseBias {
-		blr := make([]float32, cols)
-		bwd := make([]float32, cols)
-		for c := range cols {
-			blr[c] = lrs[c] * float32(p.BiasLRMult)
-			bwd[c] = t.colWD[c] * float32(p.BiasWDMult)
-		}
-		t.updateRow(t.b, gb, t.bm1, t.bm2, blr, bwd, nil, corr)
-	}
+	t.updateBias(lrs, gb, corr)
 	if t.fold {
 		t.setOffsets(offsets) // after the bias's step: b + the rows' parts
 	}
@@ -1498,6 +1600,7 @@ func (t *trainer) select_(evals []*evaluator) float64 {
 	p := t.p
 	stop := math.Inf(1)
 	t.bestLoss = math.Inf(1)
+	var improved []int
 	for m, e := range evals {
 		loss := e.meanLoss()
 		t.bestLoss = math.Min(t.bestLoss, loss)
@@ -1528,11 +1631,33 @@ func (t *trainer) select_(evals []*evaluator) float64 {
 		if metric < t.snapScore[m] || t.snapW[m] == nil {
 			t.snapScore[m] = metric
 			t.snapThr[m] = thr
-			t.snapW[m] = t.columns(m, t.snapW[m])
-			t.snapB[m] = append(t.snapB[m][:0], t.b[m*t.K:(m+1)*t.K]...)
+			improved = append(improved, m)
 		}
 	}
+	t.snapshot(improved)
 	return stop
+}
+
+// snapshot copies the weights and biases of models ms out of W and b into
+// their snapshots, in one pass over W's rows (a pass a model read all of
+// W's rows once per model: 32 times 128 MB at a million features).
+func (t *trainer) snapshot(ms []int) {
+	d, K := t.p.FeatureDim, t.K
+	for _, m := range ms {
+		t.snapW[m] = grow(t.snapW[m], d*K)
+		t.snapB[m] = append(t.snapB[m][:0], t.b[m*K:(m+1)*K]...)
+	}
+	if len(ms) == 0 {
+		return
+	}
+	parallel(d, 4096, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			row := t.w.Row(j)
+			for _, m := range ms {
+				copy(t.snapW[m][j*K:(j+1)*K], row[m*K:(m+1)*K])
+			}
+		}
+	})
 }
 
 // columns copies model m's d×K weights out of W into dst.

@@ -30,6 +30,13 @@ func (w *Writer) F32s(xs []float32) {
 	}
 }
 
+// I32s appends xs.
+func (w *Writer) I32s(xs []int32) {
+	for _, v := range xs {
+		w.B = binary.LittleEndian.AppendUint32(w.B, uint32(v))
+	}
+}
+
 // Reader reads what Writer wrote. The first read past the end records an
 // error and every later read returns zero values, so a caller reads a whole
 // layout and checks once (Done).
@@ -109,6 +116,23 @@ func (r *Reader) F32s(n int) []float32 {
 	r.F32sTo(xs)
 	if r.err != nil {
 		return nil
+	}
+	return xs
+}
+
+// I32s reads n values, as F64s.
+func (r *Reader) I32s(n int) []int32 {
+	if n < 0 || n > len(r.b)/4 {
+		r.take(-1)
+		return nil
+	}
+	b := r.take(4 * n)
+	if b == nil {
+		return nil
+	}
+	xs := make([]int32, n)
+	for i := range xs {
+		xs[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return xs
 }

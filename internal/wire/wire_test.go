@@ -10,10 +10,12 @@ func TestRoundTrip(t *testing.T) {
 	w.U64(7)
 	w.F64s([]float64{1.5, -2})
 	w.F32s([]float32{3, 4, 5})
+	w.I32s([]int32{-1, 1 << 30})
 	r := NewReader(w.B)
-	n, f64, f32 := r.U64(), r.F64s(2), r.F32s(3)
-	if err := r.Done(); err != nil || n != 7 || !slices.Equal(f64, []float64{1.5, -2}) || !slices.Equal(f32, []float32{3, 4, 5}) {
-		t.Errorf("read %d %v %v, %v", n, f64, f32, err)
+	n, f64, f32, i32 := r.U64(), r.F64s(2), r.F32s(3), r.I32s(2)
+	if err := r.Done(); err != nil || n != 7 || !slices.Equal(f64, []float64{1.5, -2}) || !slices.Equal(f32, []float32{3, 4, 5}) ||
+		!slices.Equal(i32, []int32{-1, 1 << 30}) {
+		t.Errorf("read %d %v %v %v, %v", n, f64, f32, i32, err)
 	}
 }
 
@@ -26,7 +28,7 @@ func TestShortAndLeftOver(t *testing.T) {
 	if got := r.F64s(1); got != nil || r.Done() == nil {
 		t.Errorf("a read past the end gave %v and no error", got)
 	}
-	if r.U64() != 0 {
+	if r.U64() != 0 || r.I32s(1) != nil || r.F32s(1) != nil {
 		t.Errorf("a read after an error returned a value")
 	}
 	r = NewReader(w.B)
@@ -49,6 +51,10 @@ func TestShortAndLeftOver(t *testing.T) {
 		if got := r.F64s(n); got != nil || r.Err() == nil {
 			t.Errorf("F64s(%d) gave %v and no error", n, got)
 		}
+		r = NewReader(w.B)
+		if got := r.I32s(n); got != nil || r.Err() == nil {
+			t.Errorf("I32s(%d) gave %v and no error", n, got)
+		}
 	}
 }
 
@@ -68,7 +74,7 @@ func TestCount(t *testing.T) {
 }
 
 // FuzzReader reads arbitrary bytes as a count and that many values, as
-// F64s or F32s, the count converted to int as the decoders do (so it may be
+// F64s, F32s or I32s, the count converted to int as the decoders do (so it may be
 // negative): an error or the values, never a panic or an allocation beyond
 // the input.
 func FuzzReader(f *testing.F) {
@@ -89,6 +95,12 @@ func FuzzReader(f *testing.F) {
 		ys := r.F32s(int(n))
 		if r.Done() == nil && uint64(len(ys)) != n {
 			t.Errorf("count %d, read %d float32s", n, len(ys))
+		}
+		r = NewReader(b)
+		n = r.U64()
+		zs := r.I32s(int(n))
+		if r.Done() == nil && uint64(len(zs)) != n {
+			t.Errorf("count %d, read %d int32s", n, len(zs))
 		}
 	})
 }
