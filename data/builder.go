@@ -42,12 +42,18 @@ func (bl *builder) reset(b *Batch, cols int) {
 	b.Cols = cols
 }
 
+// reserveValues bounds reserve: 16 MB of float32.
+const reserveValues = 1 << 22
+
 // reserve makes room for n dense rows up front, so a reader's first batch
-// does not grow its buffer row by row (bounded: a huge n is a hint, not a
-// promise).
+// does not grow its buffer row by row. Bounded, by rows and by values: a
+// huge n is a hint, not a promise, and the rows may come sparse (1,000
+// rows of 200,000 features reserved 800 MB, zeroed, for every reader of a
+// sparse channel opened).
 func (bl *builder) reserve(n int) {
 	if bl.cols > 0 {
-		bl.dense = slices.Grow(bl.dense, min(n, 1<<16)*bl.cols)
+		rows := min(n, 1<<16, max(1, reserveValues/bl.cols))
+		bl.dense = slices.Grow(bl.dense, rows*bl.cols)
 	}
 }
 
