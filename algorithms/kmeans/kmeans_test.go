@@ -27,6 +27,8 @@ type memChannel struct {
 	opens int
 	// block, when set, makes Read wait for ctx cancellation after the first batch.
 	block bool
+	// sparse, when set, gives the rows as CSR batches of their nonzeros.
+	sparse bool
 }
 
 func (c *memChannel) Name() string { return "mem" }
@@ -52,8 +54,13 @@ func (r *memReader) Read(n int) (*data.Batch, error) {
 	}
 	end := min(r.pos+n, len(r.c.rows))
 	r.b = data.Batch{Rows: end - r.pos, Cols: r.c.d}
+	if r.c.sparse {
+		r.b = *csr(r.c.d, r.c.rows[r.pos:end])
+	}
 	for _, row := range r.c.rows[r.pos:end] {
-		r.b.Dense = append(r.b.Dense, row...)
+		if !r.c.sparse {
+			r.b.Dense = append(r.b.Dense, row...)
+		}
 	}
 	r.pos = end
 	return &r.b, nil

@@ -18,6 +18,8 @@ import (
 type Model struct {
 	centers compute.Matrix // k × d
 	norms   []float32      // squared norms of the centers
+	ct      []float32      // the centers transposed (d × k), for CSR rows
+	cc      []float64      // squared norms of the centers in float64, for CSR rows
 	host    string         // names the artifact: model_<host>
 	scratch sync.Pool      // *[]float32 distance scratch for Predict
 }
@@ -30,6 +32,11 @@ func newModel(centers compute.Matrix, featureDim int, host string) *Model {
 	}
 	m := &Model{centers: centers, host: host, norms: make([]float32, centers.Rows)}
 	compute.Current().RowSquaredNorms(m.norms, centers)
+	m.ct = transpose(centers, nil)
+	m.cc = make([]float64, centers.Rows)
+	for k := range m.cc {
+		m.cc[k] = sqNorm64(centers.Row(k))
+	}
 	return m
 }
 
@@ -106,18 +113,24 @@ func (m *Model) Predict(ctx context.Context, b *data.Batch, _ algorithms.Predict
 // reused when large enough and returned.
 func (m *Model) assign(idx []int32, dist []float64, b *data.Batch, scratch []float32) []float32 {
 	n, d, k := b.Rows, m.centers.Cols, m.centers.Rows
-	need := n*d + n + n*k
+	if b.Sparse() {
+		// Over the stored entries, never a dense copy (see sparse.go).
+		scratch = grow(scratch, n)
+		nearestSparse(idx, scratch, b, m.ct, m.norms)
+		for i := 0; i < n; i++ {
+			c := int(idx[i])
+			dist[i] = sqDistSparse64(b, i, m.centers.Row(c), m.cc[c])
+		}
+		return scratch
+	}
+	need := n + n*k
 	if cap(scratch) < need {
 		scratch = make([]float32, need)
 	}
 	scratch = scratch[:need]
-	xs := b.Dense
-	if b.Sparse() {
-		xs = b.DenseTo(scratch[:n*d])
-	}
-	x := compute.MatrixOf(n, d, xs)
-	approx := scratch[n*d : n*d+n]
-	compute.NearestL2(compute.Current(), idx, approx, x, m.centers, m.norms, scratch[n*d+n:])
+	x := compute.MatrixOf(n, d, b.Dense[:n*d])
+	approx := scratch[:n]
+	compute.NearestL2(compute.Current(), idx, approx, x, m.centers, m.norms, scratch[n:])
 	for i := 0; i < n; i++ {
 		dist[i] = sqDist64(x.Row(i), m.centers.Row(int(idx[i])))
 	}

@@ -96,7 +96,7 @@ type trainer struct {
 	seen    int64          // records consumed
 
 	// per-batch scratch, reused
-	x      []float32
+	ct     []float32 // the centers transposed, for a CSR batch
 	norms  []float32
 	idx    []int32
 	dist   []float32
@@ -186,21 +186,40 @@ func (t *trainer) init(first []*data.Batch) error {
 		return algorithms.Errorf("the train channel holds %d records but k is %d: k-means needs at least k records", n, t.p.K)
 	}
 	K := min(t.p.K*t.p.ExtraCenterFactor, n)
-	xs := make([]float32, 0, n*d)
-	for _, b := range first {
-		xs = append(xs, b.DenseTo(nil)...)
-	}
-	x := compute.MatrixOf(n, d, xs)
-	var picked []int
-	switch t.p.InitMethod {
-	case "kmeans++":
-		picked = kmeansPlusPlus(t.be, x, nil, K, t.rng)
-	default:
-		picked = t.rng.Perm(n)[:K]
-	}
 	t.centers = compute.NewMatrix(K, d)
-	for i, r := range picked {
-		copy(t.centers.Row(i), x.Row(r))
+	if anySparse(first) {
+		// Rows as they are, each picked center made dense alone.
+		rs := newBatchRows(first, d)
+		var picked []int
+		switch t.p.InitMethod {
+		case "kmeans++":
+			c := make([]float32, d)
+			picked = kmeansPlusPlusBy(n, func(row int, dist []float32) {
+				rs.row(row, c)
+				rs.sqDistTo(c, dist)
+			}, nil, K, t.rng)
+		default:
+			picked = t.rng.Perm(n)[:K]
+		}
+		for i, r := range picked {
+			rs.row(r, t.centers.Row(i))
+		}
+	} else {
+		xs := make([]float32, 0, n*d)
+		for _, b := range first {
+			xs = append(xs, b.Dense[:b.Rows*d]...)
+		}
+		x := compute.MatrixOf(n, d, xs)
+		var picked []int
+		switch t.p.InitMethod {
+		case "kmeans++":
+			picked = kmeansPlusPlus(t.be, x, nil, K, t.rng)
+		default:
+			picked = t.rng.Perm(n)[:K]
+		}
+		for i, r := range picked {
+			copy(t.centers.Row(i), x.Row(r))
+		}
 	}
 	t.counts = make([]float64, K)
 	t.sums = make([]float64, K*d)
@@ -217,24 +236,36 @@ func (t *trainer) init(first []*data.Batch) error {
 // of squared distances before the update.
 func (t *trainer) step(b *data.Batch) float64 {
 	d, K := t.p.FeatureDim, t.centers.Rows
-	t.x = b.DenseTo(t.x)
-	x := compute.MatrixOf(b.Rows, d, t.x)
 	t.idx = grow(t.idx, b.Rows)
 	t.dist = grow(t.dist, b.Rows)
-	t.dscr = grow(t.dscr, b.Rows*K)
 	t.be.RowSquaredNorms(t.norms, t.centers)
-	compute.NearestL2(t.be, t.idx, t.dist, x, t.centers, t.norms, t.dscr)
-
 	clear(t.sums)
 	clear(t.newCnt)
 	var ssd float64
-	for i := 0; i < b.Rows; i++ {
-		j := int(t.idx[i])
-		ssd += float64(t.dist[i])
-		t.newCnt[j]++
-		s := t.sums[j*d : (j+1)*d]
-		for c, v := range x.Row(i) {
-			s[c] += float64(v)
+	if b.Sparse() {
+		t.ct = transpose(t.centers, t.ct)
+		nearestSparse(t.idx, t.dist, b, t.ct, t.norms)
+		for i := 0; i < b.Rows; i++ {
+			j := int(t.idx[i])
+			ssd += float64(t.dist[i])
+			t.newCnt[j]++
+			s := t.sums[j*d : (j+1)*d]
+			for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+				s[b.Indices[q]] += float64(b.Values[q])
+			}
+		}
+	} else {
+		x := compute.MatrixOf(b.Rows, d, b.Dense[:b.Rows*d])
+		t.dscr = grow(t.dscr, b.Rows*K)
+		compute.NearestL2(t.be, t.idx, t.dist, x, t.centers, t.norms, t.dscr)
+		for i := 0; i < b.Rows; i++ {
+			j := int(t.idx[i])
+			ssd += float64(t.dist[i])
+			t.newCnt[j]++
+			s := t.sums[j*d : (j+1)*d]
+			for c, v := range x.Row(i) {
+				s[c] += float64(v)
+			}
 		}
 	}
 	decay := 1.0
@@ -270,7 +301,15 @@ func grow[T any](s []T, n int) []T {
 // center already picked (weights nil: all 1). Rows already picked have
 // distance 0 and are never picked twice while another row has mass.
 func kmeansPlusPlus(be compute.Backend, x compute.Matrix, weights []float64, K int, rng *rand.Rand) []int {
-	n := x.Rows
+	return kmeansPlusPlusBy(x.Rows, func(row int, dist []float32) {
+		c := compute.MatrixOf(1, x.Cols, x.Row(row))
+		be.PairwiseL2(compute.MatrixOf(x.Rows, 1, dist), x, c, nil)
+	}, weights, K, rng)
+}
+
+// kmeansPlusPlusBy is kmeansPlusPlus over n rows given by distTo, which
+// writes every row's squared distance to row row into dist.
+func kmeansPlusPlusBy(n int, distTo func(row int, dist []float32), weights []float64, K int, rng *rand.Rand) []int {
 	pick := func(mass []float64, total float64) int {
 		u := rng.Float64() * total
 		for i, m := range mass {
@@ -302,8 +341,7 @@ func kmeansPlusPlus(be compute.Backend, x compute.Matrix, weights []float64, K i
 	}
 	dist := make([]float32, n)
 	for len(rows) < K {
-		c := compute.MatrixOf(1, x.Cols, x.Row(rows[len(rows)-1]))
-		be.PairwiseL2(compute.MatrixOf(n, 1, dist), x, c, nil)
+		distTo(rows[len(rows)-1], dist)
 		total = 0
 		for i := range best {
 			best[i] = math.Min(best[i], float64(dist[i]))
