@@ -24,20 +24,21 @@ func (Algorithm) MergesHosts() bool { return true }
 const mergedStream = 0x6d65726765
 
 // mergeHosts sends this host's sample to the leader and returns the sample
-// the leader merged from every host's: n × FeatureDim rows and their
-// labels.
+// the leader merged from every host's: n rows of res.Dim (feature_dim, or
+// the projection's target when there is one: rows are projected as they
+// are sampled) and their labels.
 func mergeHosts(ctx context.Context, peers algorithms.Peers, res *Reservoir, p Params, metrics algorithms.Metrics) (xs, labels []float32, err error) {
 	part := encodeSample(res.X[:res.Len()*res.Dim], res.Labels, res.Seen, res.Dim)
 	if len(part) > maxMessage {
-		return nil, nil, tooLarge("this host's sample", res.Len(), len(part), p)
+		return nil, nil, tooLarge("this host's sample", res.Len(), res.Dim, len(part), p)
 	}
 	out, err := peers.Exchange(ctx, part, func(parts [][]byte) ([]byte, error) {
-		return mergeSamples(parts, p, metrics)
+		return mergeSamples(parts, res.Dim, p, metrics)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	xs, labels, seen, err := decodeSample(out, p.FeatureDim)
+	xs, labels, seen, err := decodeSample(out, res.Dim)
 	if err != nil {
 		return nil, nil, fmt.Errorf("knn: the leader's merged sample: %w", err)
 	}
@@ -49,10 +50,10 @@ func mergeHosts(ctx context.Context, peers algorithms.Peers, res *Reservoir, p P
 }
 
 // mergeSamples is the leader's merge: every host's rows, then every host's
-// labels, in host order, in encodeSample's layout. The parts' bytes are
-// copied as they are (the layout is the same), not decoded.
-func mergeSamples(parts [][]byte, p Params, metrics algorithms.Metrics) ([]byte, error) {
-	d := p.FeatureDim
+// labels, in host order, in encodeSample's layout, rows of d values. The
+// parts' bytes are copied as they are (the layout is the same), not
+// decoded.
+func mergeSamples(parts [][]byte, d int, p Params, metrics algorithms.Metrics) ([]byte, error) {
 	bodies := make([][]byte, len(parts))
 	ns := make([]int, len(parts))
 	counts := make([]string, len(parts))
@@ -71,7 +72,7 @@ func mergeSamples(parts [][]byte, p Params, metrics algorithms.Metrics) ([]byte,
 		return nil, algorithms.Errorf("the train channels of all %d hosts hold no records: k-NN needs at least one labelled row", len(parts))
 	}
 	if size := headerBytes + 4*rows*(d+1); size > maxMessage {
-		return nil, tooLarge(fmt.Sprintf("the merged sample of %d hosts", len(parts)), rows, size, p)
+		return nil, tooLarge(fmt.Sprintf("the merged sample of %d hosts", len(parts)), rows, d, size, p)
 	}
 	out := make([]byte, 0, headerBytes+4*rows*(d+1))
 	out = appendHeader(out, rows, d, seen)
@@ -92,9 +93,9 @@ var maxMessage = cluster.MaxMessage
 
 // tooLarge is the client error of a sample too large to send between
 // hosts: sample_size is the user's to lower.
-func tooLarge(what string, rows, size int, p Params) error {
-	return algorithms.Errorf("sample_size = %d: %s (%d rows of feature_dim %d) takes %d bytes, above the %d bytes one message between hosts can carry; lower sample_size",
-		p.SampleSize, what, rows, p.FeatureDim, size, maxMessage)
+func tooLarge(what string, rows, d, size int, p Params) error {
+	return algorithms.Errorf("sample_size = %d: %s (%d rows of %d dimensions) takes %d bytes, above the %d bytes one message between hosts can carry; lower sample_size",
+		p.SampleSize, what, rows, d, size, maxMessage)
 }
 
 // headerBytes is the length of encodeSample's header.
@@ -109,7 +110,7 @@ func appendHeader(b []byte, rows, d int, seen int64) []byte {
 }
 
 // encodeSample lays out a host's sample with internal/wire: the number of
-// rows n, feature_dim d and the records seen (uint64 each), then the n × d
+// rows n, their width d and the records seen (uint64 each), then the n × d
 // float32 rows, then the n float32 labels.
 func encodeSample(xs, labels []float32, seen int64, d int) []byte {
 	n := len(labels)
@@ -119,11 +120,11 @@ func encodeSample(xs, labels []float32, seen int64, d int) []byte {
 	return w.B
 }
 
-// sampleHeader checks encodeSample's layout against feature_dim d and
+// sampleHeader checks encodeSample's layout against the width d and
 // returns the rows, the records seen and the body (rows, then labels).
 func sampleHeader(b []byte, d int) (rows int, seen int64, body []byte, err error) {
 	if d < 1 {
-		return 0, 0, nil, fmt.Errorf("feature_dim %d is not positive", d)
+		return 0, 0, nil, fmt.Errorf("a row width of %d is not positive", d)
 	}
 	if len(b) < headerBytes {
 		return 0, 0, nil, fmt.Errorf("%d bytes, shorter than the %d-byte header", len(b), headerBytes)
@@ -135,11 +136,11 @@ func sampleHeader(b []byte, d int) (rows int, seen int64, body []byte, err error
 	}
 	body = b[headerBytes:]
 	if cols != uint64(d) {
-		return 0, 0, nil, fmt.Errorf("rows of %d features, for feature_dim %d", cols, d)
+		return 0, 0, nil, fmt.Errorf("rows of %d dimensions, where this job's have %d", cols, d)
 	}
 	// n is checked against the body before it is multiplied: no overflow.
 	if n > uint64(len(body))/4/(uint64(d)+1) || uint64(len(body)) != 4*n*(uint64(d)+1) {
-		return 0, 0, nil, fmt.Errorf("%d rows of %d features and their labels in %d bytes, want %d bytes per row", n, d, len(body), 4*(d+1))
+		return 0, 0, nil, fmt.Errorf("%d rows of %d dimensions and their labels in %d bytes, want %d bytes per row", n, d, len(body), 4*(d+1))
 	}
 	if uint64(s) < n {
 		return 0, 0, nil, fmt.Errorf("%d rows sampled from %d records", n, s)
@@ -147,8 +148,8 @@ func sampleHeader(b []byte, d int) (rows int, seen int64, body []byte, err error
 	return int(n), s, body, nil
 }
 
-// decodeSample reads encodeSample's layout, checking it against
-// feature_dim d: an error, never a panic, for bytes of any other shape.
+// decodeSample reads encodeSample's layout, checking it against the width
+// d: an error, never a panic, for bytes of any other shape.
 func decodeSample(b []byte, d int) (xs, labels []float32, seen int64, err error) {
 	n, seen, body, err := sampleHeader(b, d)
 	if err != nil {

@@ -43,12 +43,12 @@ func TestSampleRoundTrip(t *testing.T) {
 		want string
 	}{
 		{"short header", b[:10], 3, "shorter than the 24-byte header"},
-		{"other feature_dim", b, 2, "rows of 3 features, for feature_dim 2"},
+		{"other width", b, 2, "rows of 3 dimensions, where this job's have 2"},
 		{"truncated", b[:len(b)-1], 3, "want 16 bytes per row"},
 		{"trailing byte", append(slices.Clip(b), 0), 3, "want 16 bytes per row"},
 		{"seen below rows", encodeSample(xs, labels, 1, 3), 3, "2 rows sampled from 1 records"},
 		{"seen beyond int64", append(binaryHeader(2, 3, math.MinInt64), b[headerBytes:]...), 3, "a count of 9223372036854775808 is beyond int64"},
-		{"no feature_dim", b, 0, "feature_dim 0"},
+		{"no width", b, 0, "a row width of 0 is not positive"},
 		{"huge row count", append(binaryHeader(1<<62, 3, 1<<62), b[headerBytes:]...), 3, "in 32 bytes"},
 	} {
 		if _, _, _, err := decodeSample(tc.b, tc.d); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -67,7 +67,7 @@ func TestMergeSamples(t *testing.T) {
 		encodeSample([]float32{5, 6}, []float32{12}, 1, 2),
 	}
 	m := &fakeMetrics{}
-	b, err := mergeSamples(parts, p, m)
+	b, err := mergeSamples(parts, p.FeatureDim, p, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestMergeSamples(t *testing.T) {
 		t.Errorf("merged %x, want %x", b, want)
 	}
 	parts[2] = encodeSample([]float32{5, 6, 7}, []float32{12}, 1, 3)
-	if _, err := mergeSamples(parts, p, m); err == nil || !strings.Contains(err.Error(), "the sample of host 3: rows of 3 features, for feature_dim 2") {
+	if _, err := mergeSamples(parts, p.FeatureDim, p, m); err == nil || !strings.Contains(err.Error(), "the sample of host 3: rows of 3 dimensions, where this job's have 2") {
 		t.Errorf("error %v, want one naming host 3 and its features", err)
 	}
 }
@@ -90,8 +90,8 @@ func TestMergeTooLarge(t *testing.T) {
 		encodeSample([]float32{5, 6}, []float32{12}, 1, 2),
 	}
 	maxMessage = headerBytes + 4*3*3 - 1 // the three rows' merged sample, less a byte
-	_, err := mergeSamples(parts, p, &fakeMetrics{})
-	if err == nil || !algorithms.ClientError(err) || !strings.Contains(err.Error(), "sample_size = 4: the merged sample of 2 hosts (3 rows of feature_dim 2)") {
+	_, err := mergeSamples(parts, p.FeatureDim, p, &fakeMetrics{})
+	if err == nil || !algorithms.ClientError(err) || !strings.Contains(err.Error(), "sample_size = 4: the merged sample of 2 hosts (3 rows of 2 dimensions)") {
 		t.Errorf("error %v, want the client error of a merged sample too large", err)
 	}
 }

@@ -68,15 +68,23 @@ func (m *Model) Metadata() Metadata { return m.meta }
 // Index returns the model's index (read-only).
 func (m *Model) Index() Index { return m.index }
 
-// prepare turns request rows (n × feature_dim) into index queries: the
-// projection, zero padding to the index dimension, and unit norm for
-// COSINE.
-func (m *Model) prepare(be compute.Backend, x compute.Matrix) compute.Matrix {
-	if r := m.meta.DimensionReduction; r != nil {
-		y := compute.NewMatrix(x.Rows, r.TargetDim)
-		r.Apply(be, y, x)
-		x = y
+// prepare turns request rows (dense or CSR, feature_dim columns) into
+// index queries: the projection (from a CSR row's stored entries: it is
+// never made dense), then finish.
+func (m *Model) prepare(be compute.Backend, b *data.Batch) compute.Matrix {
+	r := m.meta.DimensionReduction
+	if r == nil {
+		return m.finish(compute.MatrixOf(b.Rows, b.Cols, b.DenseTo(nil))) // a copy: finish may normalise it
 	}
+	y := compute.NewMatrix(b.Rows, r.TargetDim)
+	r.ApplyBatch(be, y, b)
+	return m.finish(y)
+}
+
+// finish turns projected rows (or rows of feature_dim when there is no
+// projection), which it may modify, into index queries: zero padding to
+// the index dimension, and unit norm for COSINE.
+func (m *Model) finish(x compute.Matrix) compute.Matrix {
 	if x.Cols < m.meta.IndexDim {
 		y := compute.NewMatrix(x.Rows, m.meta.IndexDim)
 		for i := range x.Rows {
@@ -113,7 +121,7 @@ func normalize(x compute.Matrix) {
 // squared L2 (L2), -x·y (INNER_PRODUCT) or 1 - cos (COSINE).
 func (m *Model) Neighbors(b *data.Batch) (k int, dist []float32, ids []int32) {
 	be := compute.Current()
-	x := m.prepare(be, compute.MatrixOf(b.Rows, b.Cols, b.DenseTo(nil)))
+	x := m.prepare(be, b)
 	k = min(m.meta.K, m.index.Len())
 	dist, ids = make([]float32, b.Rows*k), make([]int32, b.Rows*k)
 	m.index.Search(be, x, k, dist, ids, SearchParams{NProbe: m.nprobe()})
@@ -348,11 +356,7 @@ func (meta *Metadata) check() error {
 			return fmt.Errorf("dimension_reduction input_dim %d and target_dim %d do not fit feature_dim %d and index_dim %d",
 				r.InputDim, r.TargetDim, meta.FeatureDim, meta.IndexDim)
 		}
-		need := 4 * int64(r.InputDim) * int64(r.TargetDim) // sign: the matrix
-		if r.Type == "fjlt" {
-			need = 4*int64(r.InputDim) + 8*int64(fjltPad(r.InputDim, r.TargetDim)) // signs and a permutation
-		}
-		if err := algorithms.CheckMemory(need, "dimension_reduction "+r.Type); err != nil {
+		if err := algorithms.CheckMemory(reductionBytes(r.Type, r.InputDim, r.TargetDim), "dimension_reduction "+r.Type); err != nil {
 			return err
 		}
 		in = r.TargetDim

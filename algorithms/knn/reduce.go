@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // reductionSeed seeds the projection. The guide has no seed
@@ -36,6 +37,14 @@ func newReduction(typ string, seed uint64, input, target int) *Reduction {
 	r := &Reduction{Type: typ, Seed: seed, InputDim: input, TargetDim: target}
 	r.build()
 	return r
+}
+
+// reductionBytes is what a projection of the given type and size holds.
+func reductionBytes(typ string, input, target int) int64 {
+	if typ == "fjlt" {
+		return 4*int64(input) + 8*int64(fjltPad(input, target)) // signs and a permutation
+	}
+	return 4 * int64(input) * int64(target) // sign: the matrix
 }
 
 // fjltPad is the length of the fjlt's transform: the least power of two
@@ -91,6 +100,44 @@ func (r *Reduction) Apply(be compute.Backend, dst, x compute.Matrix) {
 			}
 			fwht(buf)
 			out := dst.Row(i)
+			for j, c := range r.coords {
+				out[j] = buf[c]
+			}
+		}
+	}
+}
+
+// ApplyBatch projects the rows of b (dense or CSR, InputDim columns) into
+// dst (b.Rows × TargetDim). A CSR row is projected from its stored entries,
+// never made dense: sign sums the rows of the matrix its features pick,
+// fjlt fills its transform's input from them (the same bits as Apply).
+func (r *Reduction) ApplyBatch(be compute.Backend, dst compute.Matrix, b *data.Batch) {
+	if !b.Sparse() {
+		r.Apply(be, dst, compute.MatrixOf(b.Rows, b.Cols, b.Dense[:b.Rows*b.Cols]))
+		return
+	}
+	var buf []float32
+	if r.Type == "fjlt" {
+		buf = make([]float32, r.pad)
+	}
+	for i := 0; i < b.Rows; i++ {
+		out := dst.Row(i)
+		switch r.Type {
+		case "sign":
+			clear(out)
+			for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+				v := b.Values[q]
+				for c, w := range r.r.Row(int(b.Indices[q])) {
+					out[c] += v * w
+				}
+			}
+		case "fjlt":
+			clear(buf)
+			for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+				j := b.Indices[q]
+				buf[j] += b.Values[q] * r.signs[j]
+			}
+			fwht(buf)
 			for j, c := range r.coords {
 				out[j] = buf[c]
 			}

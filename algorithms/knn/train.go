@@ -45,7 +45,11 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	share = max(share, 1)
 	rng := rand.New(rand.NewPCG(seed, uint64(host)))
 
-	res, err := sample(ctx, job, p, share, rng)
+	meta, err := layout(p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sample(ctx, job, p, share, meta.DimensionReduction, be, rng)
 	if err != nil {
 		return nil, err // a stop too: a partial sample is not merged
 	}
@@ -66,7 +70,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 
 	start := time.Now()
-	m, err := build(be, p, xs, labels, job.Cluster.CurrentHost, rng)
+	m, err := build(be, p, meta, xs, labels, job.Cluster.CurrentHost, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -81,20 +85,38 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	return m, nil
 }
 
-// sample streams one pass of the train channel through a reservoir.
-func sample(ctx context.Context, job *algorithms.Job, p Params, size int, rng *rand.Rand) (*Reservoir, error) {
+// sample streams one pass of the train channel through a reservoir. With a
+// projection (red), the reservoir keeps projected rows: every batch is
+// projected as it is read (a CSR batch from its stored entries), so the
+// sample takes sample_size × the target's dimensions, not × feature_dim
+// (5,000 rows of 200,000 features were 4 GB, made dense).
+func sample(ctx context.Context, job *algorithms.Job, p Params, size int, red *Reduction, be compute.Backend, rng *rand.Rand) (*Reservoir, error) {
 	r, err := job.Channels["train"].Open(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	res := NewReservoir(size, p.FeatureDim, rng)
+	width := p.FeatureDim
+	if red != nil {
+		width = red.TargetDim
+	}
+	res := NewReservoir(size, width, rng)
+	var proj []float32
 	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("train rows have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
 		if b.LabelSize < 1 {
 			return algorithms.Errorf("train records from record %d on have no label: k-NN needs a label per training row (label[\"values\"] in RecordIO-protobuf, the first column of text/csv;label_size=1)", res.Seen)
+		}
+		if red != nil {
+			if cap(proj) < b.Rows*width {
+				proj = make([]float32, b.Rows*width)
+			}
+			proj = proj[:b.Rows*width]
+			y := compute.MatrixOf(b.Rows, width, proj)
+			red.ApplyBatch(be, y, b)
+			b = &data.Batch{Rows: b.Rows, Cols: width, Dense: y.Data, LabelSize: b.LabelSize, Labels: b.Labels}
 		}
 		res.Offer(b)
 		job.Metrics.Batch(b.Rows)
@@ -110,12 +132,9 @@ func sample(ctx context.Context, job *algorithms.Job, p Params, size int, rng *r
 	return res, nil
 }
 
-// build turns sampled rows (n × FeatureDim) and their labels into a model.
-func build(be compute.Backend, p Params, xs, labels []float32, host string, rng *rand.Rand) (*Model, error) {
-	if host == "" {
-		host = "algo-1"
-	}
-	n := len(labels)
+// layout is the metadata of the model p trains, before it sees data: the
+// projection, the index's dimension and PQ's m.
+func layout(p Params) (Metadata, error) {
 	meta := Metadata{K: p.K, PredictorType: p.PredictorType, Normalize: p.Metric == "COSINE", Version: "1.0",
 		Format: "sagebrush-knn", FormatVersion: FormatVersion, IndexType: p.IndexType, IndexMetric: p.Metric,
 		FeatureDim: p.FeatureDim}
@@ -136,14 +155,34 @@ func build(be compute.Backend, p Params, xs, labels []float32, host string, rng 
 		if m > 0 {
 			target = paddedDim(target, m) // the guide: the target is raised
 		}
+		if err := algorithms.CheckMemory(reductionBytes(p.ReductionType, p.FeatureDim, target),
+			fmt.Sprintf("dimension_reduction_type %s from feature_dim = %d to %d", p.ReductionType, p.FeatureDim, target)); err != nil {
+			return Metadata{}, err
+		}
 		meta.DimensionReduction = newReduction(p.ReductionType, reductionSeed, p.FeatureDim, target)
 		dim = target
 	} else if m > 0 {
 		dim = paddedDim(dim, m) // the guide: zero padding
 	}
 	meta.IndexDim = dim
+	return meta, nil
+}
+
+// build turns sampled rows (n × feature_dim, or n × the projection's target
+// when meta has one: sample projects them) and their labels into a model
+// of layout meta.
+func build(be compute.Backend, p Params, meta Metadata, xs, labels []float32, host string, rng *rand.Rand) (*Model, error) {
+	if host == "" {
+		host = "algo-1"
+	}
+	n := len(labels)
+	width := p.FeatureDim
+	if r := meta.DimensionReduction; r != nil {
+		width = r.TargetDim
+	}
+	dim, m := meta.IndexDim, meta.PQM
 	model := &Model{meta: meta, labels: labels, host: host}
-	x := model.prepare(be, compute.MatrixOf(n, p.FeatureDim, xs))
+	x := model.finish(compute.MatrixOf(n, width, xs))
 	ip := innerProduct(p.Metric)
 	var ix Index
 	switch p.IndexType {
