@@ -25,6 +25,11 @@ type Model struct {
 	s       []float32      // k
 	host    string         // names the artifact: model_<host>
 	scratch sync.Pool      // *[]float32 for Predict
+
+	// For CSR rows, once: mean·v and ‖mean‖², in float64.
+	sparseOnce sync.Once
+	meanV      []float64
+	meanSq     float64
 }
 
 var _ algorithms.Model = (*Model)(nil)
@@ -128,17 +133,58 @@ func fromFile(path string, f *mxnet.File) (*Model, error) {
 	return m, nil
 }
 
-// project writes the centred rows of b into scratch (grown as needed) and
-// returns their projections (Rows×k, row-major) and the scratch.
-func (m *Model) project(b *data.Batch, scratch []float32) (proj, out []float32) {
+// project returns the projections (x − mean)·v of the rows of b (Rows×k,
+// row-major) and, when sq is not nil, writes each row's ‖x − mean‖² into
+// it (len Rows). Dense rows are centred in scratch (grown as needed, and
+// returned) and multiplied in one GEMM; CSR rows go over their stored
+// entries, never made dense, as x·v − mean·v.
+func (m *Model) project(b *data.Batch, scratch []float32, sq []float64) (proj, out []float32) {
+	proj = make([]float32, b.Rows*m.k)
+	if b.Sparse() {
+		m.sparseOnce.Do(func() {
+			m.meanV = make([]float64, m.k)
+			for j, mu := range m.mean {
+				for c, w := range m.v.Row(j) {
+					m.meanV[c] += float64(mu) * float64(w)
+				}
+				m.meanSq += float64(mu) * float64(mu)
+			}
+		})
+		acc := make([]float64, m.k)
+		for i := 0; i < b.Rows; i++ {
+			for c, mv := range m.meanV {
+				acc[c] = -mv
+			}
+			s := m.meanSq
+			for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+				v, j := float64(b.Values[q]), int(b.Indices[q])
+				for c, w := range m.v.Row(j) {
+					acc[c] += v * float64(w)
+				}
+				mu := float64(m.mean[j])
+				s += (v-mu)*(v-mu) - mu*mu
+			}
+			for c, a := range acc {
+				proj[i*m.k+c] = float32(a)
+			}
+			if sq != nil {
+				sq[i] = max(s, 0)
+			}
+		}
+		return proj, scratch
+	}
 	x := b.DenseTo(scratch)
 	for i := 0; i < b.Rows; i++ {
 		row := x[i*m.d : (i+1)*m.d]
+		var s float64
 		for j, mu := range m.mean {
 			row[j] -= mu
+			s += float64(row[j]) * float64(row[j])
+		}
+		if sq != nil {
+			sq[i] = s
 		}
 	}
-	proj = make([]float32, b.Rows*m.k)
 	compute.Current().Gemm(false, false, 1, compute.MatrixOf(b.Rows, m.d, x), m.v, 0, compute.MatrixOf(b.Rows, m.k, proj))
 	return proj, x
 }
@@ -154,7 +200,7 @@ func (m *Model) Predict(ctx context.Context, b *data.Batch, _ algorithms.Predict
 		sp = new([]float32)
 	}
 	var proj []float32
-	proj, *sp = m.project(b, *sp)
+	proj, *sp = m.project(b, *sp, nil)
 	m.scratch.Put(sp)
 	return &data.Predictions{Rows: b.Rows, Envelope: "projections", Outputs: []data.Output{
 		{Name: "projection", Kind: data.Float, Width: m.k, Values: proj},

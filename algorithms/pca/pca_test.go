@@ -227,6 +227,111 @@ func TestSparseEqualsDense(t *testing.T) {
 	}
 }
 
+// TestSparseSketchEqualsDense: randomized mode on rows of 1% stored values
+// (400 features, rank about 5), given dense and as CSR batches: the CSR
+// path (sketch.addSparse: the products over the stored entries, the shift
+// as rank-one corrections) gives the dense path's components, singular
+// values and mean, with and without centring. At TestSparseEqualsDense's
+// 10% the batches go the dense way.
+func TestSparseSketchEqualsDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const d = 400
+	rows := make([][]float32, 3000)
+	for i := range rows {
+		rows[i] = make([]float32, d)
+		tp := rng.IntN(5)
+		for range 4 {
+			rows[i][20*tp+rng.IntN(20)] = float32(3 + rng.NormFloat64())
+		}
+	}
+	for _, center := range []string{"true", "false"} {
+		hp := map[string]any{"feature_dim": "400", "num_components": "5", "algorithm_mode": "randomized", "subtract_mean": center, "mini_batch_size": "500"}
+		dense := train(t, hp, &memChannel{rows: rows, d: d})
+		sparse := train(t, hp, &memChannel{rows: rows, d: d, sparse: true})
+		for i := range dense.s {
+			if math.Abs(float64(dense.s[i]-sparse.s[i])) > 1e-4*float64(dense.s[len(dense.s)-1]) {
+				t.Errorf("subtract_mean=%s: s[%d] dense %v, sparse %v", center, i, dense.s[i], sparse.s[i])
+			}
+		}
+		for i := range dense.v.Data {
+			if math.Abs(float64(dense.v.Data[i]-sparse.v.Data[i])) > 1e-3 {
+				t.Fatalf("subtract_mean=%s: v[%d] dense %v, sparse %v", center, i, dense.v.Data[i], sparse.v.Data[i])
+			}
+		}
+		for i := range dense.mean {
+			if math.Abs(float64(dense.mean[i]-sparse.mean[i])) > 1e-5 {
+				t.Errorf("subtract_mean=%s: mean[%d] dense %v, sparse %v", center, i, dense.mean[i], sparse.mean[i])
+			}
+		}
+		// The total variance (the explained variance ratio's denominator,
+		// in the log) too.
+		v, err := Algorithm{}.Schema().Parse(hp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		totals := make([]float64, 2)
+		for k, sp := range []bool{false, true} {
+			sk := newSketch(compute.Current(), ParamsFrom(v), rand.New(rand.NewPCG(1, 1)))
+			for lo := 0; lo < len(rows); lo += 500 {
+				b := &data.Batch{Rows: 500, Cols: d}
+				for _, r := range rows[lo : lo+500] {
+					b.Dense = append(b.Dense, r...)
+				}
+				if sp {
+					b = csrBatch(rows[lo:lo+500], d)
+				}
+				if sp {
+					if ok, err := sk.addSparse(b); err != nil || !ok {
+						t.Fatalf("addSparse did not take a batch of 1%% stored values: %v", err)
+					}
+				} else if err := sk.add(b.Dense, b.Rows); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, _, totals[k], err = sk.solve(5); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if math.Abs(totals[0]-totals[1]) > 1e-6*totals[0] {
+			t.Errorf("subtract_mean=%s: total variance %v from dense rows, %v from CSR rows", center, totals[0], totals[1])
+		}
+		// Requests and test scoring: projections and ‖x − mean‖² of CSR
+		// rows over their stored entries, as of dense rows.
+		db := &data.Batch{Rows: 200, Cols: d}
+		for _, r := range rows[:200] {
+			db.Dense = append(db.Dense, r...)
+		}
+		sqd, sqs := make([]float64, 200), make([]float64, 200)
+		pd, _ := sparse.project(db, nil, sqd)
+		ps, _ := sparse.project(csrBatch(rows[:200], d), nil, sqs)
+		for i, v := range pd {
+			if math.Abs(float64(v-ps[i])) > 1e-4*(1+math.Abs(float64(v))) {
+				t.Fatalf("subtract_mean=%s: projection value %d %v from a dense row, %v from a CSR row", center, i, v, ps[i])
+			}
+		}
+		for i, v := range sqd {
+			if math.Abs(v-sqs[i]) > 1e-5*(1+v) {
+				t.Fatalf("subtract_mean=%s: row %d's ‖x − mean‖² %v dense, %v CSR", center, i, v, sqs[i])
+			}
+		}
+	}
+}
+
+// csrBatch is rows as one CSR batch of their nonzeros.
+func csrBatch(rows [][]float32, d int) *data.Batch {
+	b := &data.Batch{Rows: len(rows), Cols: d, Indptr: []int{0}}
+	for _, r := range rows {
+		for j, v := range r {
+			if v != 0 {
+				b.Indices = append(b.Indices, int32(j))
+				b.Values = append(b.Values, v)
+			}
+		}
+		b.Indptr = append(b.Indptr, len(b.Values))
+	}
+	return b
+}
+
 // TestUncentred: subtract_mean=false decomposes XᵀX itself (its singular
 // values are those of X, not of X − mean) and stores a zero mean.
 func TestUncentred(t *testing.T) {

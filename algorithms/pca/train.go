@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -28,7 +29,9 @@ const gemmRows = 4096
 // feature_dim (and ℓ), never on the number of rows.
 type summary interface {
 	add(x []float32, rows int) error // dense rows, row-major; x is scratch the summary may overwrite
-	addSparse(b *data.Batch) bool
+	// addSparse adds a CSR batch from its stored entries when the summary
+	// can (ok), else the caller adds it made dense.
+	addSparse(b *data.Batch) (ok bool, err error)
 	rows() int64
 	// solve returns the k principal directions (d×k, descending), the
 	// singular values of the (centred) data matrix, the mean (zeros when
@@ -179,7 +182,14 @@ func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, m
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("train records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
-		if !(b.Sparse() && sum.addSparse(b)) {
+		ok := false
+		if b.Sparse() {
+			var err error
+			if ok, err = sum.addSparse(b); err != nil {
+				return err
+			}
+		}
+		if !ok {
 			x = b.DenseTo(x)
 			if err := sum.add(x, b.Rows); err != nil {
 				return err
@@ -246,13 +256,13 @@ func (s *scatter) initShift(x []float32, rows int) {
 // addSparse accumulates a sparse batch directly (Σ over pairs of stored
 // entries) when that is cheaper than the dense product and the shift is
 // zero; it reports whether it did.
-func (s *scatter) addSparse(b *data.Batch) bool {
+func (s *scatter) addSparse(b *data.Batch) (bool, error) {
 	if s.shift == nil {
 		s.initShift(nil, 0) // a sparse first batch: no shift, keep sparsity
 	}
 	for _, c := range s.shift {
 		if c != 0 {
-			return false
+			return false, nil
 		}
 	}
 	var pairs int
@@ -262,7 +272,7 @@ func (s *scatter) addSparse(b *data.Batch) bool {
 	}
 	// The scalar loop runs ~20× slower per multiply-add than the product.
 	if float64(pairs)*20 > float64(b.Rows)*float64(s.d)*float64(s.d)/2 {
-		return false
+		return false, nil
 	}
 	d := s.d
 	for i := 0; i < b.Rows; i++ {
@@ -283,7 +293,7 @@ func (s *scatter) addSparse(b *data.Batch) bool {
 		}
 	}
 	s.n += int64(b.Rows)
-	return true
+	return true, nil
 }
 
 func (s *scatter) add(x []float32, rows int) error {
@@ -395,6 +405,10 @@ type sketch struct {
 	sumsq float64   // Σ ‖x − c‖²
 	zt    []float64 // ℓ×d
 
+	qrows []float32 // Q₀ by rows (d×ℓ), Q₀ᵀc and ‖c‖², for CSR rows
+	qc    []float64
+	cc    float64
+
 	xc  []float32 // rows×d centred chunk
 	xt  []float32 // its transpose, d×rows
 	wt  []float32 // ℓ×rows
@@ -423,7 +437,102 @@ func (s *sketch) rows() int64 {
 	return s.n
 }
 
-func (s *sketch) addSparse(*data.Batch) bool { return false }
+// addSparse adds a CSR batch from its stored entries, never made dense
+// (addChunk's products would cost rows × d): with X_c = X − 1·cᵀ,
+// W = Q₀ᵀX_cᵀ is Q₀ᵀXᵀ less Q₀ᵀc in every column, and Z += W·X_c is W·X
+// over the stored entries less (W·1)·cᵀ. The rows that seed Q₀ are
+// buffered dense, as add buffers them (10·ℓ rows). It reports whether it
+// took the batch.
+func (s *sketch) addSparse(b *data.Batch) (bool, error) {
+	// The scalar loops run ~20× slower per multiply-add than the products
+	// (as for scatter): dense rows unless under 5% of the values are stored.
+	if 20*int64(b.Indptr[b.Rows]) > int64(b.Rows)*int64(s.d) {
+		return false, nil
+	}
+	lo := 0
+	if !s.ready {
+		take := min(b.Rows, s.warmRows()-s.nwarm)
+		n := len(s.warm)
+		s.warm = slices.Grow(s.warm, take*s.d)[:n+take*s.d]
+		for i := range take {
+			b.RowTo(s.warm[n+i*s.d:n+(i+1)*s.d], i)
+		}
+		s.nwarm += take
+		if s.nwarm < s.warmRows() {
+			return true, nil
+		}
+		if err := s.start(); err != nil {
+			return true, err
+		}
+		lo = take
+	}
+	for c := lo; c < b.Rows; c += gemmRows {
+		s.addSparseRows(b, c, min(c+gemmRows, b.Rows))
+	}
+	return true, nil
+}
+
+// addSparseRows adds rows [lo, hi) of the CSR batch b (see addSparse).
+func (s *sketch) addSparseRows(b *data.Batch, lo, hi int) {
+	d, l := s.d, s.l
+	if s.qrows == nil {
+		// Q₀ by rows (d × ℓ, float32): a stored entry reads its feature's
+		// ℓ values at once. Q₀ᵀc and ‖c‖², once.
+		s.qrows = make([]float32, d*l)
+		for j := range d {
+			for a := range l {
+				s.qrows[j*l+a] = s.qt.Data[a*d+j]
+			}
+		}
+		s.qc = make([]float64, l)
+		for a := range l {
+			for j, c := range s.shift {
+				s.qc[a] += float64(s.qt.Data[a*d+j]) * float64(c)
+			}
+		}
+		for _, c := range s.shift {
+			s.cc += float64(c) * float64(c)
+		}
+	}
+	w := make([]float64, l)
+	w1 := make([]float64, l) // Σ over the rows of W's columns
+	for i := lo; i < hi; i++ {
+		copy(w, s.qc)
+		for a := range w {
+			w[a] = -w[a]
+		}
+		var xx, xc float64 // ‖x‖², x·c
+		for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+			v, j := float64(b.Values[q]), int(b.Indices[q])
+			xx += v * v
+			xc += v * float64(s.shift[j])
+			s.sum[j] += v
+			for a, qv := range s.qrows[j*l : (j+1)*l] {
+				w[a] += v * float64(qv)
+			}
+		}
+		s.sumsq += xx - 2*xc + s.cc
+		for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
+			v, j := float64(b.Values[q]), int(b.Indices[q])
+			for a, wa := range w {
+				s.zt[a*d+j] += wa * v
+			}
+		}
+		for a, wa := range w {
+			w1[a] += wa
+		}
+	}
+	rows := float64(hi - lo)
+	for j, c := range s.shift {
+		if c != 0 {
+			s.sum[j] -= rows * float64(c)
+			for a, wa := range w1 {
+				s.zt[a*d+j] -= wa * float64(c)
+			}
+		}
+	}
+	s.n += int64(hi - lo)
+}
 
 func (s *sketch) add(x []float32, rows int) error {
 	if !s.ready {
@@ -533,9 +642,11 @@ func toRowsT(dst compute.Matrix, q *mat.Dense) {
 func (s *sketch) addChunk(x []float32, rows int) {
 	d, l := s.d, s.l
 	if cap(s.xc) < rows*d {
-		s.xc = make([]float32, gemmRows*d)
-		s.xt = make([]float32, gemmRows*d)
-		s.wt = make([]float32, l*gemmRows)
+		// rows × d, not gemmRows × d: at 200,000 features that is 3.2 GB
+		// of address space twice over for a chunk of 200 rows.
+		s.xc = make([]float32, rows*d)
+		s.xt = make([]float32, rows*d)
+		s.wt = make([]float32, l*rows)
 		s.zt2 = make([]float32, l*d)
 	}
 	xc := compute.MatrixOf(rows, d, s.xc)
@@ -710,22 +821,21 @@ func score(ctx context.Context, m *Model, ch algorithms.Channel, p Params, metri
 	var sse float64
 	var n int64
 	var scratch []float32
+	var sq []float64
 	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("test records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
 		var proj []float32
-		proj, scratch = m.project(b, scratch)
+		sq = slices.Grow(sq[:0], b.Rows)[:b.Rows]
+		proj, scratch = m.project(b, scratch, sq)
 		k := m.k
 		for i := 0; i < b.Rows; i++ {
-			var xx, pp float64
-			for _, v := range scratch[i*m.d : (i+1)*m.d] {
-				xx += float64(v) * float64(v)
-			}
+			var pp float64
 			for _, v := range proj[i*k : (i+1)*k] {
 				pp += float64(v) * float64(v)
 			}
-			sse += max(xx-pp, 0)
+			sse += max(sq[i]-pp, 0)
 		}
 		n += int64(b.Rows)
 		return nil
