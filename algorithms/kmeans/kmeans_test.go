@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
@@ -55,7 +56,7 @@ func (r *memReader) Read(n int) (*data.Batch, error) {
 	end := min(r.pos+n, len(r.c.rows))
 	r.b = data.Batch{Rows: end - r.pos, Cols: r.c.d}
 	if r.c.sparse {
-		r.b = *csr(r.c.d, r.c.rows[r.pos:end])
+		r.b = *algorithmstest.CSR(r.c.d, r.c.rows[r.pos:end])
 	}
 	for _, row := range r.c.rows[r.pos:end] {
 		if !r.c.sparse {

@@ -2,31 +2,14 @@ package kmeans
 
 import (
 	"context"
-	"io"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"slices"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/data"
 )
-
-// csr is rows as one CSR batch of their nonzeros.
-func csr(d int, rows [][]float32) *data.Batch {
-	b := &data.Batch{Rows: len(rows), Cols: d, Indptr: []int{0}}
-	for _, row := range rows {
-		for j, v := range row {
-			if v != 0 {
-				b.Indices = append(b.Indices, int32(j))
-				b.Values = append(b.Values, v)
-			}
-		}
-		b.Indptr = append(b.Indptr, len(b.Values))
-	}
-	return b
-}
 
 // sparseBlobs draws n rows around each of 5 centers of 40 features, a
 // center 10 on its own 8 features and 0 elsewhere, with noise (sd 1) on
@@ -83,7 +66,7 @@ func TestSparseSameAsDense(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ps, err := ms.Predict(context.Background(), csr(40, test), algorithms.PredictOptions{})
+			ps, err := ms.Predict(context.Background(), algorithmstest.CSR(40, test), algorithms.PredictOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,81 +88,30 @@ func TestSparseSameAsDense(t *testing.T) {
 // copies take (477 MiB), not dense mini-batches as well (2,725 MiB and
 // 27 s before CSR batches were kept as they are).
 func TestSparseWide(t *testing.T) {
-	const d = 200_000
-	rng := rand.New(rand.NewPCG(9, 9))
-	c := &csrChannel{d: d}
-	var topic []int
-	for i := range 3000 {
-		tp := i % 5
-		var keys []int32
-		for range 3 {
-			keys = append(keys, int32(10*tp+rng.IntN(10)))
-		}
-		for range 2 {
-			keys = append(keys, int32(50+rng.IntN(d-50)))
-		}
-		slices.Sort(keys)
-		c.keys, topic = append(c.keys, slices.Compact(keys)), append(topic, tp)
-	}
+	c := algorithmstest.Topics(3000, 200_000)
 	j, _ := job(t, map[string]any{"feature_dim": "200000", "k": "5", "mini_batch_size": "1000", "init_method": "kmeans++"},
 		map[string]algorithms.Channel{"train": c})
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	model, err := Algorithm{}.Train(context.Background(), j)
-	runtime.ReadMemStats(&after)
+	var model algorithms.Model
+	var err error
+	mb := algorithmstest.AllocatedMiB(func() { model, err = Algorithm{}.Train(context.Background(), j) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 1000 {
+	if mb > 1000 {
 		t.Errorf("training allocated %d MiB; the centers, their sums and the local Lloyd's copies take about 480", mb)
 	}
 	r, _ := c.Open(context.Background(), 0)
-	all, _ := r.Read(len(c.keys))
+	all, _ := r.Read(len(c.Keys))
 	p, err := model.Predict(context.Background(), all, algorithms.PredictOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cluster := map[int]float32{}
-	for i, c := range p.Outputs[0].Values {
-		if want, ok := cluster[topic[i]]; ok && c != want {
-			t.Fatalf("row %d of topic %d in cluster %v, the topic's first row in %v", i, topic[i], c, want)
+	cluster := map[float32]float32{}
+	for i, cl := range p.Outputs[0].Values {
+		topic := c.Labels[i]
+		if want, ok := cluster[topic]; ok && cl != want {
+			t.Fatalf("row %d of topic %v in cluster %v, the topic's first row in %v", i, topic, cl, want)
 		}
-		cluster[topic[i]] = c
+		cluster[topic] = cl
 	}
 }
-
-// csrChannel is an in-memory channel of CSR rows whose stored values are
-// all 1.
-type csrChannel struct {
-	d    int
-	keys [][]int32
-}
-
-func (c *csrChannel) Name() string { return "csr" }
-func (c *csrChannel) Open(context.Context, int) (data.BatchReadCloser, error) {
-	return &csrReader{c: c}, nil
-}
-
-type csrReader struct {
-	c   *csrChannel
-	pos int
-}
-
-func (r *csrReader) Read(n int) (*data.Batch, error) {
-	if r.pos >= len(r.c.keys) {
-		return nil, io.EOF
-	}
-	end := min(r.pos+n, len(r.c.keys))
-	b := &data.Batch{Rows: end - r.pos, Cols: r.c.d, Indptr: []int{0}}
-	for _, keys := range r.c.keys[r.pos:end] {
-		for _, j := range keys {
-			b.Indices = append(b.Indices, j)
-			b.Values = append(b.Values, 1)
-		}
-		b.Indptr = append(b.Indptr, len(b.Values))
-	}
-	r.pos = end
-	return b, nil
-}
-
-func (r *csrReader) Close() error { return nil }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
@@ -169,7 +170,7 @@ func BenchmarkTrainSparseWide(b *testing.B) {
 	for j := range w {
 		w[j] = rng.NormFloat64()
 	}
-	c := &csrChannel{d: d}
+	c := &algorithmstest.CSRChannel{D: d}
 	for range rows {
 		var idx []int32
 		for range 20 {
@@ -189,7 +190,7 @@ func BenchmarkTrainSparseWide(b *testing.B) {
 		if s > 0 {
 			y = 1
 		}
-		c.idx, c.y = append(c.idx, idx), append(c.y, y)
+		c.Keys, c.Labels = append(c.Keys, idx), append(c.Labels, y)
 	}
 	hp, err := Algorithm{}.Schema().Parse(map[string]any{"feature_dim": strconv.Itoa(d), "predictor_type": "binary_classifier",
 		"epochs": strconv.Itoa(epochs)})

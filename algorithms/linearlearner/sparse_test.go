@@ -1,16 +1,13 @@
 package linearlearner
 
 import (
-	"context"
-	"io"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
-	"github.com/sagebrush-ml/sagebrush/data"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 )
 
 // TestSparseSameAsDense trains on the same rows given dense and as CSR
@@ -75,13 +72,13 @@ func TestSparseSameAsDense(t *testing.T) {
 
 // TestSparseHighDimension trains on CSR rows of 2,000,000 features with 6
 // stored entries each: the products run over the stored entries, so the
-// run allocates what the weights, their state and the model take (145 MiB),
+// run allocates what the weights, their state and the model take (122 MiB),
 // not a dense mini-batch of mini_batch_size × feature_dim as well (800 MB
 // here: the dense path allocated 908 MiB and took ten times as long).
 func TestSparseHighDimension(t *testing.T) {
 	const d, rows = 2_000_000, 300
 	rng := rand.New(rand.NewPCG(41, 41))
-	c := &csrChannel{d: d}
+	c := &algorithmstest.CSRChannel{D: d}
 	for range rows {
 		y := float32(rng.IntN(2))
 		idx := []int32{int32(y)} // feature 0 or 1 gives the label away
@@ -90,15 +87,12 @@ func TestSparseHighDimension(t *testing.T) {
 		}
 		slices.Sort(idx)
 		idx = slices.Compact(idx)
-		c.idx, c.y = append(c.idx, idx), append(c.y, y)
+		c.Keys, c.Labels = append(c.Keys, idx), append(c.Labels, y)
 	}
 	hp := map[string]any{"feature_dim": "2000000", "predictor_type": "binary_classifier", "mini_batch_size": "100",
 		"num_models": "1", "epochs": "3"}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, ms := train(t, hp, map[string]algorithms.Channel{"train": c})
-	runtime.ReadMemStats(&after)
-	mb := (after.TotalAlloc - before.TotalAlloc) >> 20
+	var ms *fakeMetrics
+	mb := algorithmstest.AllocatedMiB(func() { _, ms = train(t, hp, map[string]algorithms.Channel{"train": c}) })
 	t.Logf("training allocated %d MiB", mb)
 	if mb > 500 {
 		t.Errorf("training allocated %d MiB; the weights, their state and the model take about 150", mb)
@@ -108,44 +102,6 @@ func TestSparseHighDimension(t *testing.T) {
 	}
 }
 
-// csrChannel is an in-memory labelled channel of CSR rows whose stored
-// values are all 1.
-type csrChannel struct {
-	d   int
-	idx [][]int32
-	y   []float32
-}
-
-func (c *csrChannel) Name() string { return "csr" }
-func (c *csrChannel) Open(context.Context, int) (data.BatchReadCloser, error) {
-	return &csrReader{c: c}, nil
-}
-
-type csrReader struct {
-	c   *csrChannel
-	pos int
-}
-
-func (r *csrReader) Read(n int) (*data.Batch, error) {
-	if r.pos >= len(r.c.idx) {
-		return nil, io.EOF
-	}
-	end := min(r.pos+n, len(r.c.idx))
-	b := &data.Batch{Rows: end - r.pos, Cols: r.c.d, LabelSize: 1, Indptr: []int{0}}
-	for i := r.pos; i < end; i++ {
-		for _, j := range r.c.idx[i] {
-			b.Indices = append(b.Indices, j)
-			b.Values = append(b.Values, 1)
-		}
-		b.Indptr = append(b.Indptr, len(b.Values))
-		b.Labels = append(b.Labels, r.c.y[i])
-	}
-	r.pos = end
-	return b, nil
-}
-
-func (r *csrReader) Close() error { return nil }
-
 // TestSparseLazyUpdate: a sparse step moves only the weights of the
 // features its batch holds (MXNet's lazy_update for a row_sparse
 // gradient). Features 40-49 are in no record, so their weights keep their
@@ -154,7 +110,7 @@ func (r *csrReader) Close() error { return nil }
 func TestSparseLazyUpdate(t *testing.T) {
 	const d = 50
 	rng := rand.New(rand.NewPCG(43, 43))
-	c := &csrChannel{d: d}
+	c := &algorithmstest.CSRChannel{D: d}
 	for range 2000 {
 		var idx []int32
 		for range 4 {
@@ -166,7 +122,7 @@ func TestSparseLazyUpdate(t *testing.T) {
 		if idx[0] < 5 {
 			y = 1
 		}
-		c.idx, c.y = append(c.idx, idx), append(c.y, y)
+		c.Keys, c.Labels = append(c.Keys, idx), append(c.Labels, y)
 	}
 	hp := func(wd, l1 string) map[string]any {
 		return map[string]any{"feature_dim": "50", "predictor_type": "binary_classifier", "mini_batch_size": "100",
@@ -190,21 +146,21 @@ func TestSparseLazyUpdate(t *testing.T) {
 
 // accuracy is m's binary accuracy on c's rows (predicted_label against the
 // label).
-func accuracy(t *testing.T, m *Model, c *csrChannel) float64 {
+func accuracy(t *testing.T, m *Model, c *algorithmstest.CSRChannel) float64 {
 	t.Helper()
-	rows := make([][]float32, len(c.idx))
-	for i, idx := range c.idx {
-		rows[i] = make([]float32, c.d)
+	rows := make([][]float32, len(c.Keys))
+	for i, idx := range c.Keys {
+		rows[i] = make([]float32, c.D)
 		for _, j := range idx {
 			rows[i][j] = 1
 		}
 	}
 	labels := predict(t, m, rows...).Outputs[1].Values
 	right := 0
-	for i, y := range c.y {
+	for i, y := range c.Labels {
 		if float32(labels[i]) == y {
 			right++
 		}
 	}
-	return float64(right) / float64(len(c.y))
+	return float64(right) / float64(len(c.Labels))
 }

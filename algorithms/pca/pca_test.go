@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
@@ -278,7 +279,7 @@ func TestSparseSketchEqualsDense(t *testing.T) {
 					b.Dense = append(b.Dense, r...)
 				}
 				if sp {
-					b = csrBatch(rows[lo:lo+500], d)
+					b = algorithmstest.CSR(d, rows[lo:lo+500])
 				}
 				if sp {
 					if ok, err := sk.addSparse(b); err != nil || !ok {
@@ -303,7 +304,7 @@ func TestSparseSketchEqualsDense(t *testing.T) {
 		}
 		sqd, sqs := make([]float64, 200), make([]float64, 200)
 		pd, _ := sparse.project(db, nil, sqd)
-		ps, _ := sparse.project(csrBatch(rows[:200], d), nil, sqs)
+		ps, _ := sparse.project(algorithmstest.CSR(d, rows[:200]), nil, sqs)
 		for i, v := range pd {
 			if math.Abs(float64(v-ps[i])) > 1e-4*(1+math.Abs(float64(v))) {
 				t.Fatalf("subtract_mean=%s: projection value %d %v from a dense row, %v from a CSR row", center, i, v, ps[i])
@@ -315,21 +316,6 @@ func TestSparseSketchEqualsDense(t *testing.T) {
 			}
 		}
 	}
-}
-
-// csrBatch is rows as one CSR batch of their nonzeros.
-func csrBatch(rows [][]float32, d int) *data.Batch {
-	b := &data.Batch{Rows: len(rows), Cols: d, Indptr: []int{0}}
-	for _, r := range rows {
-		for j, v := range r {
-			if v != 0 {
-				b.Indices = append(b.Indices, int32(j))
-				b.Values = append(b.Values, v)
-			}
-		}
-		b.Indptr = append(b.Indptr, len(b.Values))
-	}
-	return b
 }
 
 // TestUncentred: subtract_mean=false decomposes XᵀX itself (its singular
