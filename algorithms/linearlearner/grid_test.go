@@ -152,15 +152,18 @@ func TestDivergedNamesBeta2(t *testing.T) {
 // the leader's model answers and loads back, or every host fails with a
 // ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
-	// 300 once (2026-11-22, 26 s): every one trained or was refused on both hosts.
+	// 300 once (2026-11-22, 26 s): every one trained or was refused on both
+	// hosts. 400 once after the lazy update, a quarter with a dense and a
+	// CSR host (with 20,000 of the one-host grid's jobs, 70 s): the same.
 	algorithmstest.DrawHostJobs(t, 18, 30, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
 		d := algorithmstest.Pick(rng, 1, 3, 8)
 		hp, classes := drawHyper(rng, d)
 		sparse, val := rng.IntN(2) == 0, rng.IntN(2) == 0
+		mixed := rng.IntN(4) == 0 // the second host's rows CSR whatever the first's: a dense and a lazy step merged
 		channels := make([]map[string]algorithms.Channel, 2)
 		for h := range channels {
 			x, y := drawRows(rng, hp["predictor_type"].(string), classes, algorithmstest.Pick(rng, 0, 1, 3, 30), d, false)
-			ch := &memChannel{x: x, y: y, d: d, sparse: sparse}
+			ch := &memChannel{x: x, y: y, d: d, sparse: sparse || mixed && h == 1}
 			channels[h] = map[string]algorithms.Channel{"train": ch}
 			if val {
 				channels[h]["validation"] = ch.clone()
