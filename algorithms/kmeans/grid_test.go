@@ -12,7 +12,7 @@ import (
 // TestHyperparameterGrid trains small jobs over k against the row count,
 // both init methods, extra_center_factor, half_life_time_size, epochs and
 // mini-batch sizes, on rows with duplicates (fewer distinct points than
-// centers): each either trains a model that answers and loads back, or
+// centers), every other job's as CSR batches: each either trains a model that answers and loads back, or
 // fails with a ClientError, never a panic.
 func TestHyperparameterGrid(t *testing.T) {
 	algorithmstest.SkipUnderRace(t)
@@ -42,7 +42,7 @@ func TestHyperparameterGrid(t *testing.T) {
 										"mini_batch_size": fmt.Sprint(mb), "half_life_time_size": half, "epochs": "2",
 										"eval_metrics": `["msd","ssd"]`}
 									jobs++
-									ch := &memChannel{rows: rows, d: d}
+									ch := &memChannel{rows: rows, d: d, sparse: jobs%2 == 1}
 									if !algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch}) {
 										refused++
 									}
@@ -58,11 +58,13 @@ func TestHyperparameterGrid(t *testing.T) {
 }
 
 // TestDrawnMultiHostJobs draws two-host jobs (seeded): shards of 0 to
-// 30 rows each, k against their sum, both init methods, batch sizes and
-// epochs. Every host trains and the leader's model answers and loads
+// 30 rows each (a third zeros; dense or CSR, host by host), k against
+// their sum, both init methods, batch sizes and epochs. Every host trains and the leader's model answers and loads
 // back, or every host fails with a ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
-	// 500 once (2026-11-22, 70 s): every one trained or was refused on both hosts.
+	// 500 once (2026-11-22, 70 s): every one trained or was refused on both
+	// hosts. 300 once with CSR hosts among them (53 s), with 2,000 of
+	// TestExtremeValues': the same.
 	algorithmstest.DrawHostJobs(t, 15, 30, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
 		pick := func(vs ...string) string { return algorithmstest.Pick(rng, vs...) }
 		d := 1 + rng.IntN(5)
@@ -72,10 +74,12 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 			for i := range rows {
 				rows[i] = make([]float32, d)
 				for j := range rows[i] {
-					rows[i][j] = float32(rng.NormFloat64())
+					if rng.IntN(3) > 0 {
+						rows[i][j] = float32(rng.NormFloat64())
+					}
 				}
 			}
-			ch := &memChannel{rows: rows, d: d}
+			ch := &memChannel{rows: rows, d: d, sparse: rng.IntN(2) == 0}
 			channels[h] = map[string]algorithms.Channel{"train": ch}
 			if rng.IntN(2) == 0 {
 				channels[h]["test"] = ch
@@ -93,7 +97,7 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 func TestExtremeValues(t *testing.T) {
 	algorithmstest.DrawJobs(t, 21, 60, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(4)
-		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 3+rng.IntN(20), d), d: d}
+		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 3+rng.IntN(20), d), d: d, sparse: rng.IntN(2) == 0}
 		return map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(1 + rng.IntN(3)), "init_method": algorithmstest.Pick(rng, "random", "kmeans++")},
 			map[string]algorithms.Channel{"train": ch, "test": ch}
 	})

@@ -76,7 +76,8 @@ func drawHyper(rng *rand.Rand, d int) map[string]any {
 
 // TestDrawnJobs draws jobs (seeded) over what TestHyperparameterGrid holds
 // fixed (drawHyper), with identical rows now and then (ties in every
-// distance) and a test channel; the same rule: a model that answers and
+// distance), CSR rows with a third of their values zero half the time, and
+// a test channel; the same rule: a model that answers and
 // loads back, or a ClientError.
 func TestDrawnJobs(t *testing.T) {
 	algorithmstest.DrawJobs(t, 8, 600, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
@@ -87,7 +88,10 @@ func TestDrawnJobs(t *testing.T) {
 				xs[i] = xs[i%d]
 			}
 		}
-		ch := &memChannel{x: xs, labels: ls, d: d}
+		ch := &memChannel{x: xs, labels: ls, d: d, sparse: rng.IntN(2) == 0}
+		if ch.sparse {
+			thin(rng, xs)
+		}
 		channels := map[string]algorithms.Channel{"train": ch}
 		if rng.IntN(2) == 0 {
 			channels["test"] = ch
@@ -97,16 +101,21 @@ func TestDrawnJobs(t *testing.T) {
 }
 
 // TestDrawnMultiHostJobs draws two-host jobs (seeded, drawHyper): shards
-// of 0 to 30 rows each. Every host trains and the leader's model answers
+// of 0 to 30 rows each, dense or CSR host by host. Every host trains and the leader's model answers
 // and loads back, or every host fails with a ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
-	// 300 once (2026-11-22, 40 s): every one trained or was refused on both hosts.
+	// 300 once (2026-11-22, 40 s): every one trained or was refused on both
+	// hosts. 300 once with CSR hosts among them (13 s), with 6,000 of
+	// TestDrawnJobs' and 600 of TestExtremeValues': the same.
 	algorithmstest.DrawHostJobs(t, 17, 30, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
 		d := algorithmstest.Pick(rng, 1, 2, 5, 8, 16)
 		channels := make([]map[string]algorithms.Channel, 2)
 		for h := range channels {
 			xs, ls := blobs(algorithmstest.Pick(rng, 0, 1, 3, 30), d, 3, rng.Uint64())
-			ch := &memChannel{x: xs, labels: ls, d: d}
+			ch := &memChannel{x: xs, labels: ls, d: d, sparse: rng.IntN(2) == 0}
+			if ch.sparse {
+				thin(rng, xs)
+			}
 			channels[h] = map[string]algorithms.Channel{"train": ch}
 			if rng.IntN(2) == 0 {
 				channels[h]["test"] = ch
@@ -128,9 +137,18 @@ func TestExtremeValues(t *testing.T) {
 			xs = append(xs, r...)
 			ls[i] = float32(i % 3)
 		}
-		ch := &memChannel{x: xs, labels: ls, d: d}
+		ch := &memChannel{x: xs, labels: ls, d: d, sparse: rng.IntN(2) == 0}
 		hp := drawHyper(rng, d)
 		hp["sample_size"] = "100"
 		return hp, map[string]algorithms.Channel{"train": ch, "test": ch}
 	})
+}
+
+// thin zeroes about a third of xs.
+func thin(rng *rand.Rand, xs []float32) {
+	for i := range xs {
+		if rng.IntN(3) == 0 {
+			xs[i] = 0
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
 	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
@@ -24,6 +25,7 @@ type memChannel struct {
 	x      []float32
 	labels []float32
 	d      int
+	sparse bool // batches as CSR of the rows' nonzeros
 }
 
 func (c *memChannel) Name() string { return "mem" }
@@ -46,6 +48,14 @@ func (r *memReader) Read(n int) (*data.Batch, error) {
 	r.b = data.Batch{Rows: end - r.pos, Cols: r.c.d, LabelSize: 1,
 		Dense:  r.c.x[r.pos*r.c.d : end*r.c.d],
 		Labels: r.c.labels[r.pos:end]}
+	if r.c.sparse {
+		rows := make([][]float32, end-r.pos)
+		for i := range rows {
+			rows[i] = r.c.x[(r.pos+i)*r.c.d : (r.pos+i+1)*r.c.d]
+		}
+		r.b = *algorithmstest.CSR(r.c.d, rows)
+		r.b.LabelSize, r.b.Labels = 1, r.c.labels[r.pos:end]
+	}
 	r.pos = end
 	return &r.b, nil
 }
