@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -100,5 +101,52 @@ func TestSparseWideReduction(t *testing.T) {
 				t.Errorf("%d of 200 rows predicted another topic than their own", wrong)
 			}
 		})
+	}
+}
+
+// TestSampleProjectsPlacedRows: with a projection, sample projects only
+// the rows the reservoir places, as they stream (replacements included);
+// the sample is the projection of the sample the reservoir draws from the
+// raw rows with the same random stream, from dense and CSR rows alike.
+func TestSampleProjectsPlacedRows(t *testing.T) {
+	const n, d, size = 5000, 40, 300
+	xs, ls := blobs(n, d, 3, 21)
+	for i := range xs {
+		if i%3 == 0 {
+			xs[i] = 0
+		}
+	}
+	for _, typ := range []string{"sign", "fjlt"} {
+		for _, sparse := range []bool{false, true} {
+			hp := map[string]any{"feature_dim": "40", "k": "3", "predictor_type": "classifier", "sample_size": "300",
+				"mini_batch_size": "700", "dimension_reduction_type": typ, "dimension_reduction_target": "8"}
+			j, _ := job(t, hp, map[string]algorithms.Channel{"train": &memChannel{x: xs, labels: ls, d: d, sparse: sparse}})
+			p := ParamsFrom(j.Hyper)
+			meta, err := layout(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			red := meta.DimensionReduction
+			got, err := sample(context.Background(), j, p, size, red, compute.Current(), rand.New(rand.NewPCG(5, 6)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := NewReservoir(size, d, rand.New(rand.NewPCG(5, 6)))
+			for lo := 0; lo < n; lo += 700 {
+				hi := min(lo+700, n)
+				raw.Offer(&data.Batch{Rows: hi - lo, Cols: d, Dense: xs[lo*d : hi*d], LabelSize: 1, Labels: ls[lo:hi]})
+			}
+			want := compute.NewMatrix(size, 8)
+			red.Apply(compute.Current(), want, compute.MatrixOf(size, d, raw.X))
+			if got.Len() != size || !slices.Equal(got.Labels, raw.Labels) || got.Seen != n {
+				t.Fatalf("%s sparse=%v: %d rows of %d seen, labels equal %v; want %d of %d, equal", typ, sparse, got.Len(), got.Seen,
+					slices.Equal(got.Labels, raw.Labels), size, n)
+			}
+			for i, v := range want.Data {
+				if math.Abs(float64(got.X[i]-v)) > 1e-4*(1+math.Abs(float64(v))) {
+					t.Fatalf("%s sparse=%v: sample value %d is %v, the projected raw sample's %v", typ, sparse, i, got.X[i], v)
+				}
+			}
+		}
 	}
 }

@@ -86,10 +86,10 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 }
 
 // sample streams one pass of the train channel through a reservoir. With a
-// projection (red), the reservoir keeps projected rows: every batch is
-// projected as it is read (a CSR batch from its stored entries), so the
-// sample takes sample_size × the target's dimensions, not × feature_dim
-// (5,000 rows of 200,000 features were 4 GB, made dense).
+// projection (red), the reservoir keeps projected rows: the rows it places
+// are projected as they are read (CSR ones from their stored entries), so
+// the sample takes sample_size × the target's dimensions, not ×
+// feature_dim (5,000 rows of 200,000 features were 4 GB, made dense).
 func sample(ctx context.Context, job *algorithms.Job, p Params, size int, red *Reduction, be compute.Backend, rng *rand.Rand) (*Reservoir, error) {
 	r, err := job.Channels["train"].Open(ctx, 0)
 	if err != nil {
@@ -109,16 +109,31 @@ func sample(ctx context.Context, job *algorithms.Job, p Params, size int, red *R
 		if b.LabelSize < 1 {
 			return algorithms.Errorf("train records from record %d on have no label: k-NN needs a label per training row (label[\"values\"] in RecordIO-protobuf, the first column of text/csv;label_size=1)", res.Seen)
 		}
-		if red != nil {
-			if cap(proj) < b.Rows*width {
-				proj = make([]float32, b.Rows*width)
+		if red == nil {
+			res.Offer(b)
+		} else {
+			// Only the rows the sample keeps are projected: a channel far
+			// larger than sample_size is not projected whole.
+			places := res.Places(b.Rows)
+			var keep []int
+			for i, p := range places {
+				if p >= 0 {
+					keep = append(keep, i)
+				}
 			}
-			proj = proj[:b.Rows*width]
-			y := compute.MatrixOf(b.Rows, width, proj)
-			red.ApplyBatch(be, y, b)
-			b = &data.Batch{Rows: b.Rows, Cols: width, Dense: y.Data, LabelSize: b.LabelSize, Labels: b.Labels}
+			if len(keep) > 0 {
+				if cap(proj) < len(keep)*width {
+					proj = make([]float32, len(keep)*width)
+				}
+				y := compute.MatrixOf(len(keep), width, proj[:len(keep)*width])
+				red.ApplyBatch(be, y, subBatch(b, keep))
+				for k, i := range keep { // in order: a later row placed on the same slot wins
+					p := places[i]
+					copy(res.X[p*width:(p+1)*width], y.Row(k))
+					res.Labels[p] = b.Label(i)
+				}
+			}
 		}
-		res.Offer(b)
 		job.Metrics.Batch(b.Rows)
 		return nil
 	})
