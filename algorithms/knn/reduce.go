@@ -109,17 +109,19 @@ func (r *Reduction) Apply(be compute.Backend, dst, x compute.Matrix) {
 
 // ApplyBatch projects the rows of b (dense or CSR, InputDim columns) into
 // dst (b.Rows × TargetDim). A CSR row is projected from its stored entries,
-// never made dense: sign sums the rows of the matrix its features pick,
-// fjlt fills its transform's input from them (the same bits as Apply).
+// never made dense: sign sums the rows of the matrix its features pick;
+// fjlt sums, for each sampled coordinate c, the signed entries' ±1 of the
+// Walsh-Hadamard matrix ((-1)^popcount(c&j)) when that is cheaper than the
+// whole transform (nnz × target < pad·log₂pad: 5 entries at 200,000
+// features are 160 terms against 4.7 million), else fills the transform's
+// input from them (the same bits as Apply).
 func (r *Reduction) ApplyBatch(be compute.Backend, dst compute.Matrix, b *data.Batch) {
 	if !b.Sparse() {
 		r.Apply(be, dst, compute.MatrixOf(b.Rows, b.Cols, b.Dense[:b.Rows*b.Cols]))
 		return
 	}
 	var buf []float32
-	if r.Type == "fjlt" {
-		buf = make([]float32, r.pad)
-	}
+	logPad := bits.Len(uint(r.pad)) - 1
 	for i := 0; i < b.Rows; i++ {
 		out := dst.Row(i)
 		switch r.Type {
@@ -132,6 +134,25 @@ func (r *Reduction) ApplyBatch(be compute.Backend, dst compute.Matrix, b *data.B
 				}
 			}
 		case "fjlt":
+			lo, hi := b.Indptr[i], b.Indptr[i+1]
+			if (hi-lo)*len(r.coords) < r.pad*logPad {
+				for t, c := range r.coords {
+					var s float64
+					for q := lo; q < hi; q++ {
+						j := b.Indices[q]
+						v := float64(b.Values[q] * r.signs[j])
+						if bits.OnesCount(uint(c)&uint(j))&1 == 1 {
+							v = -v
+						}
+						s += v
+					}
+					out[t] = float32(s)
+				}
+				continue
+			}
+			if buf == nil {
+				buf = make([]float32, r.pad)
+			}
 			clear(buf)
 			for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
 				j := b.Indices[q]
