@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -151,5 +152,18 @@ func TestSampleProjectsPlacedRows(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTrainRefusesProjectionBeyondMemory: a sign projection larger than
+// the host's memory is a ClientError naming it, before it is built or any
+// row is read (100,000,000 features to 1,000: 400 GB).
+func TestTrainRefusesProjectionBeyondMemory(t *testing.T) {
+	j, _ := job(t, map[string]any{"feature_dim": "100000000", "k": "3", "predictor_type": "classifier", "sample_size": "10",
+		"dimension_reduction_type": "sign", "dimension_reduction_target": "1000"}, map[string]algorithms.Channel{"train": &memChannel{d: 100_000_000}})
+	_, err := Algorithm{}.Train(context.Background(), j)
+	if err == nil || !algorithms.ClientError(err) ||
+		!strings.Contains(err.Error(), "dimension_reduction_type sign from feature_dim = 100000000 to 1000 needs at least") {
+		t.Fatalf("error %v, want the ClientError of a projection beyond memory", err)
 	}
 }

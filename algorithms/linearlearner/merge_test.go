@@ -350,3 +350,24 @@ func FuzzMergeSteps(f *testing.F) {
 		}
 	})
 }
+
+// TestMergeStepsRefusesCorruptCounts: the leader refuses a host's
+// gradient of no rows, and row counts whose sum would pass int64 (before
+// the check, the sum wrapped negative: FuzzMergeSteps).
+func TestMergeStepsRefusesCorruptCounts(t *testing.T) {
+	tr := &trainer{p: Params{FeatureDim: 5}, M: 2, K: 1, cols: 2}
+	rows := func(n int) []byte {
+		return slices.Clone(tr.rowsPart([]int32{1}, []float32{1, 2}, []float32{3, 4}, n))
+	}
+	for _, tc := range []struct {
+		parts [][]byte
+		want  string
+	}{
+		{[][]byte{rows(3), rows(0)}, "host 2 sent the gradient of no rows"},
+		{[][]byte{rows(math.MaxInt64), rows(2)}, "host 2's step of 2 rows overflows the count of rows"},
+	} {
+		if _, err := tr.mergeSteps(tc.parts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one containing %q", err, tc.want)
+		}
+	}
+}
