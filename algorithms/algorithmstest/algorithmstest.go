@@ -3,7 +3,9 @@ package algorithmstest
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -210,3 +212,35 @@ func drawn[C any](t *testing.T, seed uint64, n int, draw func(*rand.Rand) (map[s
 
 // Pick returns one of vs, drawn by rng.
 func Pick[T any](rng *rand.Rand, vs ...T) T { return vs[rng.IntN(len(vs))] }
+
+// Combinations calls fn once for every combination of values (one value
+// of each name), in a fixed order (names sorted, the last varying
+// fastest), with fn's map holding base's entries as well: a product grid
+// without one loop a name.
+func Combinations(base map[string]any, values map[string][]string, fn func(hp map[string]any)) {
+	names := slices.Sorted(maps.Keys(values))
+	idx := make([]int, len(names))
+	for {
+		hp := maps.Clone(base)
+		if hp == nil {
+			hp = map[string]any{}
+		}
+		for i, name := range names {
+			if len(values[name]) == 0 {
+				return
+			}
+			hp[name] = values[name][idx[i]]
+		}
+		fn(hp)
+		i := len(names) - 1
+		for ; i >= 0; i-- {
+			if idx[i]++; idx[i] < len(values[names[i]]) {
+				break
+			}
+			idx[i] = 0
+		}
+		if i < 0 {
+			return
+		}
+	}
+}

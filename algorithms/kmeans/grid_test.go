@@ -31,27 +31,21 @@ func TestHyperparameterGrid(t *testing.T) {
 					rows[i][j] = float32(rng.NormFloat64())
 				}
 			}
-			for _, k := range []int{1, 2, n, n + 1} {
-				for _, init := range []string{"random", "kmeans++"} {
-					for _, lloyd := range []string{"random", "kmeans++"} {
-						for _, ecf := range []string{"auto", "7"} {
-							for _, mb := range []int{1, 5000} {
-								for _, half := range []string{"0", "3"} {
-									hp := map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(k),
-										"init_method": init, "local_lloyd_init_method": lloyd, "extra_center_factor": ecf,
-										"mini_batch_size": fmt.Sprint(mb), "half_life_time_size": half, "epochs": "2",
-										"eval_metrics": `["msd","ssd"]`}
-									jobs++
-									ch := &memChannel{rows: rows, d: d, sparse: jobs%2 == 1}
-									if !algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch}) {
-										refused++
-									}
-								}
-							}
-						}
-					}
+			base := map[string]any{"feature_dim": fmt.Sprint(d), "epochs": "2", "eval_metrics": `["msd","ssd"]`}
+			algorithmstest.Combinations(base, map[string][]string{
+				"k":                       {"1", "2", fmt.Sprint(n), fmt.Sprint(n + 1)},
+				"init_method":             {"random", "kmeans++"},
+				"local_lloyd_init_method": {"random", "kmeans++"},
+				"extra_center_factor":     {"auto", "7"},
+				"mini_batch_size":         {"1", "5000"},
+				"half_life_time_size":     {"0", "3"},
+			}, func(hp map[string]any) {
+				jobs++
+				ch := &memChannel{rows: rows, d: d, sparse: jobs%2 == 1}
+				if !algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": ch, "test": ch}) {
+					refused++
 				}
-			}
+			})
 		}
 	}
 	t.Logf("%d jobs, %d refused", jobs, refused)

@@ -29,28 +29,26 @@ func TestHyperparameterGrid(t *testing.T) {
 					}
 				}
 			}
+			var ks []string
 			for _, k := range []int{1, d - 1, d, d + 1} {
-				for _, mode := range []string{"regular", "randomized"} {
-					for _, extra := range []int{-1, 100} {
-						for _, center := range []string{"true", "false"} {
-							for _, mb := range []int{1, 1000} {
-								for _, sparse := range []bool{false, true} {
-									if k < 1 {
-										continue
-									}
-									hp := map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(k),
-										"algorithm_mode": mode, "extra_components": fmt.Sprint(extra),
-										"subtract_mean": center, "mini_batch_size": fmt.Sprint(mb)}
-									jobs++
-									if !algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d, sparse: sparse}}) {
-										refused++
-									}
-								}
-							}
-						}
-					}
+				if k >= 1 {
+					ks = append(ks, fmt.Sprint(k))
 				}
 			}
+			algorithmstest.Combinations(map[string]any{"feature_dim": fmt.Sprint(d)}, map[string][]string{
+				"num_components":   ks,
+				"algorithm_mode":   {"regular", "randomized"},
+				"extra_components": {"-1", "100"},
+				"subtract_mean":    {"true", "false"},
+				"mini_batch_size":  {"1", "1000"},
+			}, func(hp map[string]any) {
+				for _, sparse := range []bool{false, true} {
+					jobs++
+					if !algorithmstest.TrainOrRefuse(t, Algorithm{}, hp, map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d, sparse: sparse}}) {
+						refused++
+					}
+				}
+			})
 		}
 	}
 	t.Logf("%d jobs, %d refused", jobs, refused)
