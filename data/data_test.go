@@ -21,6 +21,7 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
+	"github.com/sagebrush-ml/sagebrush/recordio/recordiotest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in ../testdata/data")
@@ -339,25 +340,12 @@ func TestCSVReaderErrors(t *testing.T) {
 	}
 }
 
-// recordBytes frames records as the SDK does.
-func recordBytes(t testing.TB, recs ...*aialgs.Record) []byte {
-	var buf bytes.Buffer
-	w := recordio.NewWriter(&buf)
-	for _, r := range recs {
-		p, err := proto.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return buf.Bytes()
-}
-
-func f32(vals []float32, keys []uint64, shape []uint64) *aialgs.Value {
-	return &aialgs.Value{Value: &aialgs.Value_Float32Tensor{Float32Tensor: &aialgs.Float32Tensor{Values: vals, Keys: keys, Shape: shape}}}
-}
+// recordBytes frames records as the SDK does; f32 is a Float32Tensor
+// value (sparse with keys and shape).
+var (
+	recordBytes = recordiotest.Records
+	f32         = recordiotest.Float32
+)
 
 func rec(features, label *aialgs.Value) *aialgs.Record {
 	r := &aialgs.Record{Features: map[string]*aialgs.Value{}}

@@ -23,6 +23,7 @@ import (
 	"github.com/sagebrush-ml/sagebrush/data"
 	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
+	"github.com/sagebrush-ml/sagebrush/recordio/recordiotest"
 )
 
 // Sentinel first features that make fakeModel misbehave.
@@ -112,8 +113,7 @@ var (
 // recordIOBody frames one aialgs Record per row, dense or sparse.
 func recordIOBody(t testing.TB, rows [][]float32, sparse bool) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w := recordio.NewWriter(&buf)
+	var recs []*aialgs.Record
 	for _, row := range rows {
 		tensor := &aialgs.Float32Tensor{Values: row}
 		if sparse {
@@ -125,18 +125,11 @@ func recordIOBody(t testing.TB, rows [][]float32, sparse bool) []byte {
 				}
 			}
 		}
-		rec := &aialgs.Record{Features: map[string]*aialgs.Value{
+		recs = append(recs, &aialgs.Record{Features: map[string]*aialgs.Value{
 			"values": {Value: &aialgs.Value_Float32Tensor{Float32Tensor: tensor}},
-		}}
-		b, err := proto.Marshal(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
+		}})
 	}
-	return buf.Bytes()
+	return recordiotest.Records(t, recs...)
 }
 
 // do sends one request through h.ServeHTTP.

@@ -21,10 +21,9 @@ import (
 	"github.com/sagebrush-ml/sagebrush/cli/clitest"
 	_ "github.com/sagebrush-ml/sagebrush/compute/cpu"
 	"github.com/sagebrush-ml/sagebrush/data"
-	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
+	"github.com/sagebrush-ml/sagebrush/recordio/recordiotest"
 	"github.com/sagebrush-ml/sagebrush/trainer/trainertest"
-	"google.golang.org/protobuf/proto"
 )
 
 var binary string
@@ -175,8 +174,7 @@ func TestStopInTestPass(t *testing.T) {
 func sparseRecords(t *testing.T, n, d int, seed uint64) []byte {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
-	var buf bytes.Buffer
-	w := recordio.NewWriter(&buf)
+	var recs []*aialgs.Record
 	for range n {
 		cue := rng.IntN(20)
 		keys := []uint64{uint64(cue)}
@@ -193,21 +191,12 @@ func sparseRecords(t *testing.T, n, d int, seed uint64) []byte {
 		if cue < 10 {
 			y = 1
 		}
-		rec := &aialgs.Record{
-			Features: map[string]*aialgs.Value{"values": {Value: &aialgs.Value_Float32Tensor{
-				Float32Tensor: &aialgs.Float32Tensor{Values: vals, Keys: keys, Shape: []uint64{uint64(d)}}}}},
-			Label: map[string]*aialgs.Value{"values": {Value: &aialgs.Value_Float32Tensor{
-				Float32Tensor: &aialgs.Float32Tensor{Values: []float32{y}}}}},
-		}
-		b, err := proto.Marshal(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
+		recs = append(recs, &aialgs.Record{
+			Features: map[string]*aialgs.Value{"values": recordiotest.Float32(vals, keys, []uint64{uint64(d)})},
+			Label:    map[string]*aialgs.Value{"values": recordiotest.Float32([]float32{y}, nil, nil)},
+		})
 	}
-	return buf.Bytes()
+	return recordiotest.Records(t, recs...)
 }
 
 // TestTrainSparseRecordIO trains on sparse RecordIO-protobuf of 200,000
