@@ -53,8 +53,9 @@ func TestHyperparameterGrid(t *testing.T) {
 
 // TestDrawnMultiHostJobs draws two-host jobs (seeded): shards of 0 to
 // 30 rows each (a third zeros; dense or CSR, host by host), k against
-// their sum, both init methods, batch sizes and epochs. Every host trains and the leader's model answers and loads
-// back, or every host fails with a ClientError.
+// their sum, both init methods, batch sizes and epochs. Every host trains
+// and the leader's model answers and loads back, or every host fails with
+// a ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
 	// 500 once (2026-11-22, 70 s): every one trained or was refused on both
 	// hosts. 300 once with CSR hosts among them (53 s), with 2,000 of

@@ -57,8 +57,9 @@ func TestHyperparameterGrid(t *testing.T) {
 // TestDrawnMultiHostJobs draws two-host jobs (seeded): shards of 0 to 30
 // rows each, dense or sparse (a third of them almost empty, 1 value in 30
 // stored, as randomized mode's sketch takes CSR rows below 5%), both modes,
-// centring, components up to feature_dim and beyond. Every host trains and the leader's model answers
-// and loads back, or every host fails with a ClientError.
+// centring, components up to feature_dim and beyond. Every host trains
+// and the leader's model answers and loads back, or every host fails with
+// a ClientError.
 func TestDrawnMultiHostJobs(t *testing.T) {
 	// 300 once (2026-11-22, 18 s): every one trained or was refused on both
 	// hosts. 400 once with almost-empty rows among them (65 s): the same.
