@@ -642,8 +642,9 @@ func toRowsT(dst compute.Matrix, q *mat.Dense) {
 func (s *sketch) addChunk(x []float32, rows int) {
 	d, l := s.d, s.l
 	if cap(s.xc) < rows*d {
-		// rows × d, not gemmRows × d: at 200,000 features that is 3.2 GB
-		// of address space twice over for a chunk of 200 rows.
+		// rows × d, not gemmRows × d: at 200,000 features that is
+		// 4,096 × 200,000 float32 (3.2 GB, by arithmetic) of address
+		// space twice over for a chunk of 200 rows.
 		s.xc = make([]float32, rows*d)
 		s.xt = make([]float32, rows*d)
 		s.wt = make([]float32, l*rows)
