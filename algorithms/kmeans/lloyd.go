@@ -15,13 +15,17 @@ import (
 func reduce(be compute.Backend, pts compute.Matrix, counts []float64, p Params, rng *rand.Rand) compute.Matrix {
 	// Centers no point ever reached carry no mass; keep them only if too few
 	// others remain.
-	w := make([]float64, 0, pts.Rows)
-	keep := compute.NewMatrix(0, pts.Cols)
+	var w []float64
 	for i := 0; i < pts.Rows; i++ {
 		if counts[i] > 0 {
-			keep.Data = append(keep.Data, pts.Row(i)...)
-			keep.Rows++
 			w = append(w, counts[i])
+		}
+	}
+	keep := compute.NewMatrix(len(w), pts.Cols)
+	for i, r := 0, 0; i < pts.Rows; i++ {
+		if counts[i] > 0 {
+			copy(keep.Row(r), pts.Row(i))
+			r++
 		}
 	}
 	if keep.Rows < p.K {
@@ -34,6 +38,19 @@ func reduce(be compute.Backend, pts compute.Matrix, counts []float64, p Params, 
 		out := compute.NewMatrix(p.K, pts.Cols)
 		copy(out.Data, keep.Data)
 		return out
+	}
+	if useGram(keep.Rows, keep.Cols) {
+		if g := gram(keep); finiteNorms(g, keep.Rows) {
+			var best []mix
+			bestLoss := math.Inf(1)
+			for trial := 0; trial < p.LloydNumTrials; trial++ {
+				c, loss := lloydGram(g, keep.Rows, w, p, rng)
+				if loss < bestLoss {
+					best, bestLoss = c, loss
+				}
+			}
+			return centersOf(best, keep)
+		}
 	}
 	var best compute.Matrix
 	bestLoss := math.Inf(1)

@@ -1,0 +1,204 @@
+package kmeans
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
+
+// The local Lloyd step on the Gram matrix. Every center it forms is a
+// weighted mean of the candidate rows, so every distance it needs follows
+// from the candidates' dot products: ‖xᵢ − c‖² = Gᵢᵢ − 2·Σₗ aₗGᵢₗ + aᵀGa.
+// One pass of n²·d/2 multiply-adds makes G; each Lloyd iteration then costs
+// O(n²) instead of O(n·k·d), which decides wide data (a sparse channel of
+// 200,000 features spent nine tenths of its training here).
+
+// gramParts is the number of partial sums gram splits the columns over: fixed,
+// so the sums, and therefore the model, do not depend on the core count.
+const gramParts = 4
+
+// useGram reports whether the local Lloyd step runs on the Gram matrix of n
+// candidate rows of d features: when its partial sums take no more memory
+// than the candidates themselves, or 32 MiB.
+func useGram(n, d int) bool {
+	return gramParts*2*n <= d || n*n <= 4<<20
+}
+
+// gram returns x·xᵀ in float64, n×n row-major with both triangles filled. It
+// converts x to float64 a block of columns at a time and hands the blocks
+// round-robin to gramParts goroutines.
+func gram(x compute.Matrix) []float64 {
+	n, d := x.Rows, x.Cols
+	const block = 512
+	parts := make([][]float64, gramParts)
+	var wg sync.WaitGroup
+	for part := range parts {
+		if part*block >= d {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := make([]float64, n*n)
+			buf := make([]float64, n*block)
+			for lo := part * block; lo < d; lo += gramParts * block {
+				hi := min(lo+block, d)
+				cb := hi - lo
+				for i := 0; i < n; i++ {
+					dst := buf[i*cb : (i+1)*cb]
+					for f, v := range x.Row(i)[lo:hi] {
+						dst[f] = float64(v)
+					}
+				}
+				a := blas64.General{Rows: n, Cols: cb, Stride: cb, Data: buf[:n*cb]}
+				blas64.Syrk(blas.NoTrans, 1, a, 1, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: g})
+			}
+			parts[part] = g
+		}()
+	}
+	wg.Wait()
+	g := parts[0]
+	for _, p := range parts[1:] {
+		if p != nil {
+			floats.Add(g, p)
+		}
+	}
+	for i := 0; i < n; i++ {
+		for j := 0; j < i; j++ {
+			g[i*n+j] = g[j*n+i]
+		}
+	}
+	return g
+}
+
+// mix is a center as a weighted mean of candidate rows: Σ coef·x[rows] / mass.
+type mix struct {
+	rows []int
+	coef []float64
+	mass float64
+}
+
+// lloydGram is lloyd on the Gram matrix g of x's rows: the same seeding, the
+// same iterations and stopping rule, the same restart of emptied clusters,
+// with distances in float64. It returns the centers as mixes of x's rows.
+func lloydGram(g []float64, n int, w []float64, p Params, rng *rand.Rand) ([]mix, float64) {
+	k := p.K
+	diag := make([]float64, n)
+	for i := range diag {
+		diag[i] = g[i*n+i]
+	}
+	var seeds []int
+	if p.LloydInitMethod == "random" {
+		seeds = weightedSample(w, k, rng)
+	} else {
+		seeds = kmeansPlusPlusBy(n, func(row int, dist []float32) {
+			gr := g[row*n : (row+1)*n]
+			for i := range dist {
+				dist[i] = float32(max(0, diag[i]+diag[row]-2*gr[i]))
+			}
+		}, w, k, rng)
+	}
+	cs := make([]mix, k)
+	for j, r := range seeds {
+		cs[j] = mix{rows: []int{r}, coef: []float64{1}, mass: 1}
+	}
+	idx := make([]int, n)
+	dist := make([]float64, n)
+	xc := make([]float64, n)
+	assign := func() float64 {
+		for i := range dist {
+			dist[i] = math.Inf(1)
+		}
+		for j, c := range cs {
+			clear(xc)
+			for t, r := range c.rows {
+				floats.AddScaled(xc, c.coef[t]/c.mass, g[r*n:(r+1)*n])
+			}
+			var cc float64 // aᵀGa
+			for t, r := range c.rows {
+				cc += c.coef[t] / c.mass * xc[r]
+			}
+			for i, v := range xc {
+				if d := diag[i] - 2*v + cc; d < dist[i] {
+					dist[i], idx[i] = d, j
+				}
+			}
+		}
+		var loss float64
+		for i, d := range dist {
+			dist[i] = max(d, 0)
+			loss += w[i] * dist[i]
+		}
+		return loss
+	}
+	prev := math.Inf(1)
+	loss := assign()
+	for iter := 0; iter < p.LloydMaxIter && loss > 0; iter++ {
+		for j := range cs {
+			cs[j] = mix{rows: cs[j].rows[:0], coef: cs[j].coef[:0]}
+		}
+		for i, j := range idx {
+			c := &cs[j]
+			c.rows = append(c.rows, i)
+			c.coef = append(c.coef, w[i])
+			c.mass += w[i]
+		}
+		for j := range cs {
+			if cs[j].mass == 0 {
+				// An emptied cluster restarts at the point that costs most.
+				far := 0
+				for i := range dist {
+					if w[i]*dist[i] > w[far]*dist[far] {
+						far = i
+					}
+				}
+				cs[j] = mix{rows: append(cs[j].rows, far), coef: append(cs[j].coef, 1), mass: 1}
+				dist[far] = 0
+			}
+		}
+		prev, loss = loss, assign()
+		if prev-loss <= p.LloydTol*prev {
+			break
+		}
+	}
+	return cs, loss
+}
+
+// centersOf forms the centers the mixes describe from x's rows, summing in
+// float64 as lloyd does.
+func centersOf(cs []mix, x compute.Matrix) compute.Matrix {
+	c := compute.NewMatrix(len(cs), x.Cols)
+	sum := make([]float64, x.Cols)
+	for j, m := range cs {
+		clear(sum)
+		for t, r := range m.rows {
+			a := m.coef[t]
+			for f, v := range x.Row(r) {
+				sum[f] += a * float64(v)
+			}
+		}
+		row := c.Row(j)
+		for f := range row {
+			row[f] = float32(sum[f] / m.mass)
+		}
+	}
+	return c
+}
+
+// finiteNorms reports whether every candidate's squared norm, the diagonal
+// of g, fits float32: beyond it the float32 distances of scoring and
+// inference overflow, and reduce leaves the overflow to lloyd to report.
+func finiteNorms(g []float64, n int) bool {
+	for i := 0; i < n; i++ {
+		if g[i*n+i] > math.MaxFloat32 {
+			return false
+		}
+	}
+	return true
+}

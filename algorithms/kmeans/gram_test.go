@@ -1,0 +1,82 @@
+package kmeans
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
+
+// TestGramLloydSameAsDirect runs the local Lloyd step both ways on the same
+// weighted candidates from the same generator: the Gram path must find the
+// same clusters, so the same centers and loss up to float32 rounding.
+func TestGramLloydSameAsDirect(t *testing.T) {
+	be := compute.Current()
+	for _, tc := range []struct {
+		n, d, k int
+		init    string
+		dups    int // rows repeat the first dups rows: seeds coincide, clusters empty
+	}{
+		{60, 40, 6, "random", 5},
+		{60, 40, 6, "kmeans++", 5},
+		{100, 784, 10, "kmeans++", 0},
+		{100, 784, 10, "random", 0},
+		{50, 3000, 7, "kmeans++", 0},
+		{300, 20, 30, "kmeans++", 0}, // d < n: not what useGram picks, still exact
+		{12, 5, 12, "kmeans++", 0},   // as many centers as candidates
+	} {
+		src := rand.New(rand.NewPCG(uint64(tc.n), uint64(tc.d)))
+		x := compute.NewMatrix(tc.n, tc.d)
+		// Candidates around k/2 true centers, so some clusters empty and restart.
+		for i := 0; i < tc.n; i++ {
+			base := float32(i%max(tc.k/2, 1)) * 3
+			for f := range x.Row(i) {
+				x.Row(i)[f] = base + float32(src.NormFloat64())
+			}
+		}
+		for i := tc.dups; tc.dups > 0 && i < tc.n; i++ {
+			copy(x.Row(i), x.Row(i%tc.dups))
+		}
+		w := make([]float64, tc.n)
+		for i := range w {
+			w[i] = 0.5 + src.Float64()*10
+		}
+		p := Params{K: tc.k, LloydInitMethod: tc.init, LloydMaxIter: 300, LloydTol: 1e-4, LloydNumTrials: 1}
+		want, wantLoss := lloyd(be, x, w, p, rand.New(rand.NewPCG(1, 2)))
+		cs, loss := lloydGram(gram(x), tc.n, w, p, rand.New(rand.NewPCG(1, 2)))
+		got := centersOf(cs, x)
+		if math.Abs(loss-wantLoss) > 1e-4*wantLoss {
+			t.Errorf("n=%d d=%d k=%d %s: loss %v, direct %v", tc.n, tc.d, tc.k, tc.init, loss, wantLoss)
+		}
+		for i, v := range got.Data {
+			if math.Abs(float64(v-want.Data[i])) > 1e-4*(1+math.Abs(float64(v))) {
+				t.Fatalf("n=%d d=%d k=%d %s: center value %d is %v, direct %v", tc.n, tc.d, tc.k, tc.init, i, v, want.Data[i])
+			}
+		}
+	}
+}
+
+// TestGramExact checks gram against float64 dot products, across the column
+// blocks and partial sums.
+func TestGramExact(t *testing.T) {
+	src := rand.New(rand.NewPCG(3, 4))
+	for _, d := range []int{1, 511, 512, 513, 4*512 + 7, 9000} {
+		x := compute.NewMatrix(9, d)
+		for i := range x.Data {
+			x.Data[i] = float32(src.NormFloat64())
+		}
+		g := gram(x)
+		for i := 0; i < x.Rows; i++ {
+			for j := 0; j < x.Rows; j++ {
+				var want float64
+				for f := 0; f < d; f++ {
+					want += float64(x.Row(i)[f]) * float64(x.Row(j)[f])
+				}
+				if math.Abs(g[i*x.Rows+j]-want) > 1e-9*float64(d) {
+					t.Fatalf("d=%d: G[%d,%d] = %v, want %v", d, i, j, g[i*x.Rows+j], want)
+				}
+			}
+		}
+	}
+}
