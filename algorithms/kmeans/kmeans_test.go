@@ -30,6 +30,8 @@ type memChannel struct {
 	block bool
 	// sparse, when set, gives the rows as CSR batches of their nonzeros.
 	sparse bool
+	// mixed, when set, gives every other batch as CSR, the first dense.
+	mixed bool
 }
 
 func (c *memChannel) Name() string { return "mem" }
@@ -42,6 +44,7 @@ type memReader struct {
 	c   *memChannel
 	ctx context.Context
 	pos int
+	n   int // batches read
 	b   data.Batch
 }
 
@@ -55,15 +58,14 @@ func (r *memReader) Read(n int) (*data.Batch, error) {
 	}
 	end := min(r.pos+n, len(r.c.rows))
 	r.b = data.Batch{Rows: end - r.pos, Cols: r.c.d}
-	if r.c.sparse {
+	if sparse := r.c.sparse || r.c.mixed && r.n%2 == 1; sparse {
 		r.b = *algorithmstest.CSR(r.c.d, r.c.rows[r.pos:end])
-	}
-	for _, row := range r.c.rows[r.pos:end] {
-		if !r.c.sparse {
+	} else {
+		for _, row := range r.c.rows[r.pos:end] {
 			r.b.Dense = append(r.b.Dense, row...)
 		}
 	}
-	r.pos = end
+	r.pos, r.n = end, r.n+1
 	return &r.b, nil
 }
 func (r *memReader) Close() error { return nil }

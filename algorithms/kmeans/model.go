@@ -116,7 +116,7 @@ func (m *Model) assign(idx []int32, dist []float64, b *data.Batch, scratch []flo
 	if b.Sparse() {
 		// Over the stored entries, never a dense copy (see sparse.go).
 		scratch = grow(scratch, n)
-		nearestSparse(idx, scratch, b, m.ct, m.norms)
+		nearestSparse(idx, scratch, b, m.ct, m.norms, nil)
 		for i := 0; i < n; i++ {
 			c := int(idx[i])
 			dist[i] = sqDistSparse64(b, i, m.centers.Row(c), m.cc[c])

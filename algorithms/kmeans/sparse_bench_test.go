@@ -18,3 +18,14 @@ func BenchmarkTrainSparseWide(b *testing.B) {
 		algorithmstest.Train(b, Algorithm{}, map[string]any{"feature_dim": "200000", "k": "10"}, map[string]algorithms.Channel{"train": c})
 	}
 }
+
+// BenchmarkTrainSparseWideBatches is BenchmarkTrainSparseWide in mini-batches
+// of 500 rows: ten steps an epoch, where a step's cost on CSR rows should
+// follow the entries it holds, not k × extra_center_factor × feature_dim.
+func BenchmarkTrainSparseWideBatches(b *testing.B) {
+	c := algorithmstest.Topics(5000, 200_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		algorithmstest.Train(b, Algorithm{}, map[string]any{"feature_dim": "200000", "k": "10", "mini_batch_size": "500"}, map[string]algorithms.Channel{"train": c})
+	}
+}

@@ -95,18 +95,31 @@ type trainer struct {
 	counts  []float64      // (decayed) points represented by each center
 	seen    int64          // records consumed
 
+	// CSR batches work on the centers transposed, each column scaled:
+	// center j is scale[j] × column j of ct (d × K). While lazy, those are
+	// the centers and the rows of centers are stale; settle makes the rows
+	// current again.
+	lazy   bool
+	ct     []float32
+	scale  []float64
+	nn     []float64 // ‖column j of ct‖²
+	ents   []entry   // a CSR batch's entries by (feature, cluster)
+	resets []int     // the centers a CSR batch makes its points' mean
+
 	// per-batch scratch, reused
-	ct     []float32 // the centers transposed, for a CSR batch
 	norms  []float32
+	scl32  []float32
 	idx    []int32
 	dist   []float32
-	sums   []float64
+	sums   []float64 // K × d, for dense batches; zero between steps
 	newCnt []float64
+	rate   []float64 // each center's step toward its new points' mean
 	dscr   []float32
 }
 
 // stream makes Epochs passes over the channel, one mini-batch at a time.
 func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
+	defer t.settle()
 	for epoch := 0; epoch < t.p.Epochs; epoch++ {
 		rc, err := ch.Open(ctx, epoch)
 		if err != nil {
@@ -222,8 +235,8 @@ func (t *trainer) init(first []*data.Batch) error {
 		}
 	}
 	t.counts = make([]float64, K)
-	t.sums = make([]float64, K*d)
 	t.newCnt = make([]float64, K)
+	t.rate = make([]float64, K)
 	t.norms = make([]float32, K)
 	t.metrics.Logf("initialized %d centers (k=%d x extra_center_factor=%d) with %s from %d records",
 		K, t.p.K, t.p.ExtraCenterFactor, t.p.InitMethod, n)
@@ -235,58 +248,64 @@ func (t *trainer) init(first []*data.Batch) error {
 // previous counts first decayed by the half-life. It returns the batch's sum
 // of squared distances before the update.
 func (t *trainer) step(b *data.Batch) float64 {
+	if b.Sparse() {
+		return t.stepSparse(b)
+	}
+	t.settle()
 	d, K := t.p.FeatureDim, t.centers.Rows
+	if t.sums == nil {
+		t.sums = make([]float64, K*d)
+	}
 	t.idx = grow(t.idx, b.Rows)
 	t.dist = grow(t.dist, b.Rows)
 	t.be.RowSquaredNorms(t.norms, t.centers)
-	clear(t.sums)
 	clear(t.newCnt)
 	var ssd float64
-	if b.Sparse() {
-		t.ct = transpose(t.centers, t.ct)
-		nearestSparse(t.idx, t.dist, b, t.ct, t.norms)
-		for i := 0; i < b.Rows; i++ {
-			j := int(t.idx[i])
-			ssd += float64(t.dist[i])
-			t.newCnt[j]++
-			s := t.sums[j*d : (j+1)*d]
-			for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
-				s[b.Indices[q]] += float64(b.Values[q])
-			}
-		}
-	} else {
-		x := compute.MatrixOf(b.Rows, d, b.Dense[:b.Rows*d])
-		t.dscr = grow(t.dscr, b.Rows*K)
-		compute.NearestL2(t.be, t.idx, t.dist, x, t.centers, t.norms, t.dscr)
-		for i := 0; i < b.Rows; i++ {
-			j := int(t.idx[i])
-			ssd += float64(t.dist[i])
-			t.newCnt[j]++
-			s := t.sums[j*d : (j+1)*d]
-			for c, v := range x.Row(i) {
-				s[c] += float64(v)
-			}
+	x := compute.MatrixOf(b.Rows, d, b.Dense[:b.Rows*d])
+	t.dscr = grow(t.dscr, b.Rows*K)
+	compute.NearestL2(t.be, t.idx, t.dist, x, t.centers, t.norms, t.dscr)
+	for i := 0; i < b.Rows; i++ {
+		j := int(t.idx[i])
+		ssd += float64(t.dist[i])
+		t.newCnt[j]++
+		s := t.sums[j*d : (j+1)*d]
+		for c, v := range x.Row(i) {
+			s[c] += float64(v)
 		}
 	}
-	decay := 1.0
-	if h := t.p.HalfLifeTimeSize; h > 0 {
-		decay = math.Pow(0.5, float64(b.Rows)/float64(h))
-	}
-	for j := 0; j < K; j++ {
-		prev := t.counts[j] * decay
-		n := t.newCnt[j]
-		t.counts[j] = prev + n
-		if n == 0 {
+	t.rates(b.Rows)
+	for j, pj := range t.rate {
+		if pj == 0 {
 			continue
 		}
-		pj := n / (prev + n)
+		n := t.newCnt[j]
 		c := t.centers.Row(j)
 		s := t.sums[j*d : (j+1)*d]
 		for f := range c {
 			c[f] = float32((1-pj)*float64(c[f]) + pj*s[f]/n)
+			s[f] = 0 // t.sums stays zero between steps
 		}
 	}
 	return ssd
+}
+
+// rates decays the counts by the half-life over a batch of rows, adds the
+// new points, and sets each center's step p_j = new_j / (previous_j + new_j)
+// (0 for a center no point reached).
+func (t *trainer) rates(rows int) {
+	decay := 1.0
+	if h := t.p.HalfLifeTimeSize; h > 0 {
+		decay = math.Pow(0.5, float64(rows)/float64(h))
+	}
+	for j := range t.counts {
+		prev := t.counts[j] * decay
+		n := t.newCnt[j]
+		t.counts[j] = prev + n
+		t.rate[j] = 0
+		if n > 0 {
+			t.rate[j] = n / (prev + n)
+		}
+	}
 }
 
 func grow[T any](s []T, n int) []T {
