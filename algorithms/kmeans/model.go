@@ -18,10 +18,14 @@ import (
 type Model struct {
 	centers compute.Matrix // k × d
 	norms   []float32      // squared norms of the centers
-	ct      []float32      // the centers transposed (d × k), for CSR rows
-	cc      []float64      // squared norms of the centers in float64, for CSR rows
 	host    string         // names the artifact: model_<host>
 	scratch sync.Pool      // *[]float32 distance scratch for Predict
+
+	// For CSR rows, made at the first: a model that only ever answers
+	// dense rows does not hold its centers twice.
+	sparseOnce sync.Once
+	ct         []float32 // the centers transposed (d × k)
+	cc         []float64 // squared norms of the centers in float64
 }
 
 var _ algorithms.Model = (*Model)(nil)
@@ -32,12 +36,18 @@ func newModel(centers compute.Matrix, featureDim int, host string) *Model {
 	}
 	m := &Model{centers: centers, host: host, norms: make([]float32, centers.Rows)}
 	compute.Current().RowSquaredNorms(m.norms, centers)
-	m.ct = transpose(centers, nil)
-	m.cc = make([]float64, centers.Rows)
-	for k := range m.cc {
-		m.cc[k] = sqNorm64(centers.Row(k))
-	}
 	return m
+}
+
+// sparse makes what CSR rows need, once.
+func (m *Model) sparse() {
+	m.sparseOnce.Do(func() {
+		m.ct = transpose(m.centers, nil)
+		m.cc = make([]float64, m.centers.Rows)
+		for k := range m.cc {
+			m.cc[k] = sqNorm64(m.centers.Row(k))
+		}
+	})
 }
 
 // Centers returns the k × feature_dim centers (shared, do not modify).
@@ -115,6 +125,7 @@ func (m *Model) assign(idx []int32, dist []float64, b *data.Batch, scratch []flo
 	n, d, k := b.Rows, m.centers.Cols, m.centers.Rows
 	if b.Sparse() {
 		// Over the stored entries, never a dense copy (see sparse.go).
+		m.sparse()
 		scratch = grow(scratch, n)
 		nearestSparse(idx, scratch, b, m.ct, m.norms, nil)
 		for i := 0; i < n; i++ {

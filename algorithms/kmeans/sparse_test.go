@@ -2,12 +2,16 @@ package kmeans
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/algorithms/algorithmstest"
+	"github.com/sagebrush-ml/sagebrush/compute"
 	"github.com/sagebrush-ml/sagebrush/data"
 )
 
@@ -134,5 +138,41 @@ func TestSparseWide(t *testing.T) {
 			t.Fatalf("row %d of topic %v in cluster %v, the topic's first row in %v", i, topic, cl, want)
 		}
 		cluster[topic] = cl
+	}
+}
+
+// TestSparsePredictConcurrent sends CSR rows to a fresh model from several
+// goroutines at once: the first makes the transposed centers, the others
+// wait for them (run under -race in make race).
+func TestSparsePredictConcurrent(t *testing.T) {
+	rows := sparseBlobs(50, 3)
+	centers := compute.NewMatrix(5, 40)
+	for k := range 5 {
+		copy(centers.Row(k), rows[k*7])
+	}
+	want, err := newModel(centers, 40, "").Predict(context.Background(), algorithmstest.CSR(40, rows), algorithms.PredictOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newModel(centers, 40, "")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := m.Predict(context.Background(), algorithmstest.CSR(40, rows), algorithms.PredictOptions{})
+			if err == nil && !reflect.DeepEqual(got, want) {
+				err = fmt.Errorf("predictions differ from a lone request's")
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
