@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/cluster/clustertest"
 	"github.com/sagebrush-ml/sagebrush/data"
 )
 
@@ -123,82 +123,20 @@ func FuzzDecodeSample(f *testing.F) {
 	})
 }
 
-// memPeers is an in-process Peers: hosts exchange through channels, the
-// leader (host 0) merges.
-type memPeers struct {
-	n     int
-	parts chan memPart
-	res   []chan memResult
-}
-
-type memPart struct {
-	host int
-	b    []byte
-}
-
-type memResult struct {
-	b   []byte
-	err error
-}
-
-func newMemPeers(n int) *memPeers {
-	p := &memPeers{n: n, parts: make(chan memPart, n), res: make([]chan memResult, n)}
-	for i := range p.res {
-		p.res[i] = make(chan memResult, 1)
-	}
-	return p
-}
-
-type memPeer struct {
-	*memPeers
-	host int
-}
-
-func (p memPeer) Size() int    { return p.n }
-func (p memPeer) Leader() bool { return p.host == 0 }
-func (p memPeer) Exchange(_ context.Context, part []byte, merge func([][]byte) ([]byte, error)) ([]byte, error) {
-	if p.host != 0 {
-		p.parts <- memPart{p.host, part}
-		r := <-p.res[p.host]
-		return r.b, r.err
-	}
-	parts := make([][]byte, p.n)
-	parts[0] = part
-	for range p.n - 1 {
-		mp := <-p.parts
-		parts[mp.host] = mp.b
-	}
-	b, err := merge(parts)
-	for i := 1; i < p.n; i++ {
-		p.res[i] <- memResult{b, err}
-	}
-	return b, err
-}
-
-// trainHosts trains one model per shard at once, the hosts merging through
-// memPeers, and returns each host's model (nil on error), error and log.
+// trainHosts trains one model per shard at once, as the hosts of one job
+// (clustertest.Train), and returns each host's model (nil on error), error
+// and log.
 func trainHosts(t *testing.T, hp map[string]any, shards, tests []*memChannel) ([]algorithms.Model, []error, []*fakeMetrics) {
 	t.Helper()
-	n := len(shards)
-	peers := newMemPeers(n)
-	hosts := make([]string, n)
-	for i := range hosts {
-		hosts[i] = "algo-" + string(rune('1'+i))
-	}
-	models, errs, metrics := make([]algorithms.Model, n), make([]error, n), make([]*fakeMetrics, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		chans := map[string]algorithms.Channel{"train": shards[i]}
+	jobs, metrics := make([]*algorithms.Job, len(shards)), make([]*fakeMetrics, len(shards))
+	for i, shard := range shards {
+		chans := map[string]algorithms.Channel{"train": shard}
 		if tests != nil {
 			chans["test"] = tests[i]
 		}
-		j, m := job(t, hp, chans)
-		j.Cluster = algorithms.Cluster{CurrentHost: hosts[i], Hosts: hosts}
-		j.Peers = memPeer{peers, i}
-		metrics[i] = m
-		wg.Go(func() { models[i], errs[i] = Algorithm{}.Train(context.Background(), j) })
+		jobs[i], metrics[i] = job(t, hp, chans)
 	}
-	wg.Wait()
+	models, errs := clustertest.Train(t, context.Background(), Algorithm{}, jobs)
 	return models, errs, metrics
 }
 
@@ -258,10 +196,12 @@ func TestTrainMergesHosts(t *testing.T) {
 				}
 			}
 			for _, suffix := range []string{"", ".labels", ".json"} {
-				a, err1 := os.ReadFile(filepath.Join(dirs[0], "model_algo-1"+suffix))
-				b, err2 := os.ReadFile(filepath.Join(dirs[1], "model_algo-2"+suffix))
+				// model_<host>: each host names its files.
+				f1, f2 := "model_"+clustertest.Hosts[0]+suffix, "model_"+clustertest.Hosts[1]+suffix
+				a, err1 := os.ReadFile(filepath.Join(dirs[0], f1))
+				b, err2 := os.ReadFile(filepath.Join(dirs[1], f2))
 				if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-					t.Errorf("model_algo-1%s and model_algo-2%s differ (%v, %v)", suffix, suffix, err1, err2)
+					t.Errorf("%s and %s differ (%v, %v)", f1, f2, err1, err2)
 				}
 			}
 		})
