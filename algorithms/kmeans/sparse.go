@@ -1,6 +1,7 @@
 package kmeans
 
 import (
+	"cmp"
 	"runtime"
 	"slices"
 
@@ -175,11 +176,12 @@ func anySparse(bs []*data.Batch) bool {
 // would lose range: a center's scale shrinks with every step it takes.
 const minScale = 1e-6
 
-// entry is one stored value of a CSR batch, keyed by feature × K + cluster:
-// its place in ct.
+// entry is one stored value of a CSR batch, keyed by feature × K + cluster
+// (its place in ct), seq its place in the batch.
 type entry struct {
 	key int
-	v   float64
+	seq int32
+	v   float32
 }
 
 // stepSparse is step for a CSR batch.
@@ -202,7 +204,7 @@ func (t *trainer) stepSparse(b *data.Batch) float64 {
 		ssd += float64(t.dist[i])
 		t.newCnt[j]++
 		for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
-			t.ents = append(t.ents, entry{int(b.Indices[q])*K + j, float64(b.Values[q])})
+			t.ents = append(t.ents, entry{int(b.Indices[q])*K + j, int32(q), b.Values[q]})
 		}
 	}
 	t.rates(b.Rows)
@@ -223,13 +225,19 @@ func (t *trainer) stepSparse(b *data.Batch) float64 {
 			}
 		}
 	}
-	// Stable, so a feature's values add up in row order.
-	slices.SortStableFunc(t.ents, func(a, b entry) int { return a.key - b.key })
+	// A feature's values add up in row order (seq breaks ties): the same
+	// sums whatever the sort does with equal keys.
+	slices.SortFunc(t.ents, func(a, b entry) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
 	for lo := 0; lo < len(t.ents); {
 		key, sum := t.ents[lo].key, 0.0
 		hi := lo
 		for ; hi < len(t.ents) && t.ents[hi].key == key; hi++ {
-			sum += t.ents[hi].v
+			sum += float64(t.ents[hi].v)
 		}
 		lo = hi
 		j := key % K
