@@ -2,8 +2,9 @@
 """scikit-learn's KMeans on the same data as the Go benchmark runner.
 
 Reads MNIST-format IDX files (plain or .gz), scales pixels to float32 /255,
-fits KMeans(n_clusters=k, init="k-means++", n_init=1, random_state=seed) on
-the training images, timing fit() alone, and prints one JSON line:
+or svmlight files (zero-based features) as float32 CSR matrices, fits
+KMeans(n_clusters=k, init="k-means++", n_init=1, random_state=seed) on the
+training rows, timing fit() alone, and prints one JSON line:
 fit seconds, test msd (mean over test rows of the squared Euclidean distance
 to the closest center, what SageMaker k-means reports as "test msd"), NMI of
 the predicted test clusters against the test labels (arithmetic mean
@@ -21,6 +22,7 @@ import time
 import numpy as np
 import sklearn
 from sklearn.cluster import KMeans
+from sklearn.datasets import load_svmlight_file
 from sklearn.metrics import normalized_mutual_info_score
 
 from idx import images, read_idx
@@ -28,16 +30,26 @@ from idx import images, read_idx
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--train-images", required=True)
-    p.add_argument("--test-images", required=True)
-    p.add_argument("--test-labels", required=True)
+    p.add_argument("--train-images")
+    p.add_argument("--test-images")
+    p.add_argument("--test-labels")
+    p.add_argument("--train-svmlight")
+    p.add_argument("--test-svmlight")
+    p.add_argument("--n-features", type=int)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
 
-    x_train = images(a.train_images)
-    x_test = images(a.test_images)
-    y_test = read_idx(a.test_labels).astype(np.int64)
+    if a.train_svmlight:
+        x_train, _ = load_svmlight_file(a.train_svmlight, n_features=a.n_features,
+                                        dtype=np.float32, zero_based=True)
+        x_test, y = load_svmlight_file(a.test_svmlight, n_features=a.n_features,
+                                       dtype=np.float32, zero_based=True)
+        y_test = y.astype(np.int64)
+    else:
+        x_train = images(a.train_images)
+        x_test = images(a.test_images)
+        y_test = read_idx(a.test_labels).astype(np.int64)
 
     km = KMeans(n_clusters=a.k, init="k-means++", n_init=1, random_state=a.seed)
     t0 = time.perf_counter()

@@ -122,7 +122,9 @@ func kmeansFashionMNIST(e *env) ([]Row, error) {
 	var rows []Row
 	for i, h := range configs {
 		dir := filepath.Join(e.WorkDir, fmt.Sprintf("kmeans-%d", i))
-		ours, err := kmeansOurs(e, dir, h, trainRec, testRec, test)
+		ours, err := kmeansOurs(e, dir, h, trainRec, testRec, test.Labels, func(srv *harness.Server) ([]int, error) {
+			return srv.Assign(test, 1000, harness.RecordIOProtobuf, "application/jsonlines")
+		})
 		if err != nil {
 			return rows, fmt.Errorf("config %s: %w", names[i], err)
 		}
@@ -146,8 +148,9 @@ func kmeansFashionMNIST(e *env) ([]Row, error) {
 
 // kmeansOurs trains bin/kmeans with hyperparameters h on a fresh ml root
 // under dir (train and test channels, RecordIO-protobuf, File mode), then
-// serves the model and assigns the test rows through /invocations for NMI.
-func kmeansOurs(e *env, dir string, h map[string]string, trainRec, testRec string, test *harness.Dataset) (*Side, error) {
+// serves the model and has assign send the test rows through /invocations
+// for their NMI against labels.
+func kmeansOurs(e *env, dir string, h map[string]string, trainRec, testRec string, labels []int, assign func(*harness.Server) ([]int, error)) (*Side, error) {
 	bin := abs(filepath.Join(e.BinDir, "kmeans"))
 	root := abs(filepath.Join(dir, "ml"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -189,7 +192,7 @@ func kmeansOurs(e *env, dir string, h map[string]string, trainRec, testRec strin
 	if err != nil {
 		return nil, err
 	}
-	clusters, err := srv.Assign(test, 1000, harness.RecordIOProtobuf, "application/jsonlines")
+	clusters, err := assign(srv)
 	if stopErr := srv.Stop(15 * time.Second); err == nil && stopErr != nil {
 		err = fmt.Errorf("stopping the server: %w", stopErr)
 	}
@@ -198,7 +201,7 @@ func kmeansOurs(e *env, dir string, h map[string]string, trainRec, testRec strin
 	}
 	return &Side{
 		Name:    "sagebrush kmeans",
-		Quality: map[string]float64{"test msd": msd, "test NMI": harness.NMI(test.Labels, clusters)},
+		Quality: map[string]float64{"test msd": msd, "test NMI": harness.NMI(labels, clusters)},
 		TimeS:   median(walls),
 		Timed:   "median over the repeats of the wall time of the whole `bin/kmeans train` process (start, reading both RecordIO channels, training, test-channel evaluation, model write); test msd from its log, NMI of the test rows' clusters as `serve` assigns them (RecordIO in, JSON Lines out)",
 		PeakMB:  float64(peakKB) / 1024,
@@ -215,6 +218,15 @@ func safeLog(r *harness.TrainResult) string {
 
 // sklearnKMeans runs peers/kmeans_sklearn.py on the same IDX files.
 func sklearnKMeans(e *env, files map[string]string) (*Side, error) {
+	return sklearnKMeansArgs(e,
+		"--train-images", files["train-images-idx3-ubyte"],
+		"--test-images", files["t10k-images-idx3-ubyte"],
+		"--test-labels", files["t10k-labels-idx1-ubyte"],
+		"--k", "10", "--seed", "0")
+}
+
+// sklearnKMeansArgs runs peers/kmeans_sklearn.py with args.
+func sklearnKMeansArgs(e *env, args ...string) (*Side, error) {
 	var out struct {
 		Peer       string         `json:"peer"`
 		Version    string         `json:"version"`
@@ -227,11 +239,7 @@ func sklearnKMeans(e *env, files map[string]string) (*Side, error) {
 		TrainMSD   float64        `json:"train_msd"`
 		Numpy      string         `json:"numpy"`
 	}
-	rssKB, err := runPeer(e, &out, "kmeans_sklearn.py",
-		"--train-images", files["train-images-idx3-ubyte"],
-		"--test-images", files["t10k-images-idx3-ubyte"],
-		"--test-labels", files["t10k-labels-idx1-ubyte"],
-		"--k", "10", "--seed", "0")
+	rssKB, err := runPeer(e, &out, "kmeans_sklearn.py", args...)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{Name: "kmeans", Run: kmeansFashionMNIST},
+	{Name: "kmeans-sparse", Run: kmeansSparse},
 	{Name: "pca", Run: pcaFashionMNIST},
 	{Name: "linear-learner", Run: linearLearnerBench},
 	{Name: "knn", Run: knnFashionMNIST},
