@@ -97,11 +97,13 @@ FUZZMINIMIZE ?= 20x
 # A run that fails with "context deadline exceeded" and saves no input is
 # Go's fuzz coordinator racing -fuzztime's own deadline (golang/go#75804,
 # fixed in Go 1.27), not a finding: it is reported and the sweep goes on.
-# Any other failure, or a saved input, stops it.
+# Any other failure, a saved input, or a package whose tests do not build
+# (go test -list fails) stops it.
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	  list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; echo "$$pkg: its tests do not build"; exit 1; }; \
+	  for t in $$(echo "$$list" | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; \
 	    before=$$(ls $$dir/testdata/fuzz/$$t 2>/dev/null | wc -l); \
 	    out=$$($(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) $$pkg 2>&1); rc=$$?; \
