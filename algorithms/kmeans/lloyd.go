@@ -21,11 +21,14 @@ func reduce(be compute.Backend, pts compute.Matrix, counts []float64, p Params, 
 			w = append(w, counts[i])
 		}
 	}
-	keep := compute.NewMatrix(len(w), pts.Cols)
-	for i, r := 0, 0; i < pts.Rows; i++ {
-		if counts[i] > 0 {
-			copy(keep.Row(r), pts.Row(i))
-			r++
+	keep := pts // every center reached: no copy (40 MB at 100 × 100,000)
+	if len(w) < pts.Rows {
+		keep = compute.NewMatrix(len(w), pts.Cols)
+		for i, r := 0, 0; i < pts.Rows; i++ {
+			if counts[i] > 0 {
+				copy(keep.Row(r), pts.Row(i))
+				r++
+			}
 		}
 	}
 	if keep.Rows < p.K {
