@@ -38,6 +38,16 @@ type Row struct {
 	Ours      Side              `json:"ours"`
 	Peer      Side              `json:"peer"`
 	Targets   []Target          `json:"targets"`
+	// Run is set on a row kept from an earlier run of the same day
+	// (mergeFrom): the report's own start and load are the latest run's.
+	Run *RunInfo `json:"run,omitempty"`
+}
+
+// RunInfo is when a row was measured and how loaded the machine was.
+type RunInfo struct {
+	Started string `json:"started"`
+	LoadAvg string `json:"loadavg_at_start,omitempty"`
+	Repeat  int    `json:"repeat"`
 }
 
 // Machine describes where the figures were taken.
@@ -108,6 +118,9 @@ func (r *Report) mergeFrom(old *Report) {
 	var kept []Row
 	for _, row := range old.Rows {
 		if !ran[row.Algorithm] {
+			if row.Run == nil {
+				row.Run = &RunInfo{Started: old.Started, LoadAvg: old.Machine.LoadAvg, Repeat: old.Repeat}
+			}
 			kept = append(kept, row)
 		}
 	}
@@ -217,6 +230,9 @@ func writeTableHead(b *strings.Builder, row Row) {
 
 func writeNotes(b *strings.Builder, rows []Row, last Row) {
 	fmt.Fprintf(b, "\nOurs: %s. Peer: %s.\n\n", last.Ours.Timed, last.Peer.Timed)
+	if run := last.Run; run != nil {
+		fmt.Fprintf(b, "Measured in an earlier run: started %s, load average %s, medians over %d run(s).\n\n", run.Started, run.LoadAvg, run.Repeat)
+	}
 	for _, row := range rows {
 		if row.Algorithm != last.Algorithm || row.Dataset != last.Dataset {
 			continue

@@ -29,16 +29,17 @@ func TestMarkdown(t *testing.T) {
 }
 
 // TestWriteMerges: a run of one algorithm keeps the rows and sections a
-// previous run of the same day wrote for others.
+// previous run of the same day wrote for others, each kept row with the
+// start and load of the run that measured it.
 func TestWriteMerges(t *testing.T) {
 	dir := t.TempDir()
-	first := &Report{Date: "2026-11-21", Rows: []Row{{Algorithm: "kmeans", Config: "a"}, {Algorithm: "pca", Config: "b"}},
-		ColdStart: []ColdStart{{}}}
+	first := &Report{Date: "2026-11-21", Started: "2026-11-21T01:00:00Z", Machine: Machine{LoadAvg: "3.00 2.00 1.00"}, Repeat: 3,
+		Rows: []Row{{Algorithm: "kmeans", Config: "a"}, {Algorithm: "pca", Config: "b"}}, ColdStart: []ColdStart{{}}}
 	if _, _, err := first.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	second := &Report{Date: "2026-11-21", Rows: []Row{{Algorithm: "pca", Config: "c"}}}
-	jsonPath, _, err := second.Write(dir)
+	second := &Report{Date: "2026-11-21", Started: "2026-11-21T05:00:00Z", Repeat: 1, Rows: []Row{{Algorithm: "pca", Config: "c"}}}
+	jsonPath, mdPath, err := second.Write(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +53,16 @@ func TestWriteMerges(t *testing.T) {
 	}
 	if len(got.Rows) != 2 || got.Rows[0].Algorithm != "kmeans" || got.Rows[1].Config != "c" || len(got.ColdStart) != 1 {
 		t.Errorf("merged report: %+v", got)
+	}
+	if run := got.Rows[0].Run; run == nil || *run != (RunInfo{Started: "2026-11-21T01:00:00Z", LoadAvg: "3.00 2.00 1.00", Repeat: 3}) || got.Rows[1].Run != nil {
+		t.Errorf("runs of the merged rows: %+v, %+v", got.Rows[0].Run, got.Rows[1].Run)
+	}
+	md, err := os.ReadFile(mdPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Measured in an earlier run: started 2026-11-21T01:00:00Z, load average 3.00 2.00 1.00, medians over 3 run(s)."; !strings.Contains(string(md), want) {
+		t.Errorf("markdown lacks %q:\n%s", want, md)
 	}
 }
 
