@@ -3,6 +3,7 @@ package pca
 import (
 	"context"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -26,6 +27,7 @@ type memChannel struct {
 	rows   [][]float32
 	d      int
 	sparse bool
+	mixed  bool // every other batch CSR, the first CSR
 }
 
 func (c *memChannel) Name() string { return "mem" }
@@ -36,6 +38,7 @@ func (c *memChannel) Open(ctx context.Context, epoch int) (data.BatchReadCloser,
 type memReader struct {
 	c   *memChannel
 	pos int
+	n   int // batches read
 	b   data.Batch
 }
 
@@ -45,7 +48,8 @@ func (r *memReader) Read(n int) (*data.Batch, error) {
 	}
 	end := min(r.pos+n, len(r.c.rows))
 	r.b = data.Batch{Rows: end - r.pos, Cols: r.c.d}
-	if r.c.sparse {
+	r.n++
+	if r.c.sparse || r.c.mixed && r.n%2 == 1 {
 		r.b.Indptr = []int{0}
 		for _, row := range r.c.rows[r.pos:end] {
 			for j, v := range row {
@@ -249,6 +253,18 @@ func TestSparseSketchEqualsDense(t *testing.T) {
 		hp := map[string]any{"feature_dim": "400", "num_components": "5", "algorithm_mode": "randomized", "subtract_mean": center, "mini_batch_size": "500"}
 		dense := train(t, hp, &memChannel{rows: rows, d: d})
 		sparse := train(t, hp, &memChannel{rows: rows, d: d, sparse: true})
+		// In batches of 40, CSR and dense in turn: the first rows, which
+		// seed Q₀, come both ways, so the CSR ones buffered first are made
+		// dense when the first dense batch arrives (densifyWarm).
+		hp40 := maps.Clone(hp)
+		hp40["mini_batch_size"] = "40"
+		dense40 := train(t, hp40, &memChannel{rows: rows, d: d})
+		mixed40 := train(t, hp40, &memChannel{rows: rows, d: d, mixed: true})
+		for i := range dense40.v.Data {
+			if math.Abs(float64(dense40.v.Data[i]-mixed40.v.Data[i])) > 1e-3 {
+				t.Fatalf("subtract_mean=%s: v[%d] dense %v, dense and CSR batches in turn %v", center, i, dense40.v.Data[i], mixed40.v.Data[i])
+			}
+		}
 		for i := range dense.s {
 			if math.Abs(float64(dense.s[i]-sparse.s[i])) > 1e-4*float64(dense.s[len(dense.s)-1]) {
 				t.Errorf("subtract_mean=%s: s[%d] dense %v, sparse %v", center, i, dense.s[i], sparse.s[i])

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
@@ -391,7 +392,11 @@ type sketch struct {
 
 	warm  []float32 // buffered first rows (row-major), until Q₀ exists
 	nwarm int
-	ready bool
+	// warmCSR buffers the first rows instead while they all come as CSR
+	// batches the sketch takes from their entries (addSparse), on one host:
+	// at 200,000 features and ℓ = 100 the dense rows would be 800 MB.
+	warmCSR *data.Batch
+	ready   bool
 	// shared, set in a multi-host job, finds the shift and Q₀ from every
 	// host's first rows (mergeWarm) so that all hosts' sketches add up.
 	shared func(warm []float32, m int) ([]float32, *mat.Dense, error)
@@ -452,10 +457,14 @@ func (s *sketch) addSparse(b *data.Batch) (bool, error) {
 	lo := 0
 	if !s.ready {
 		take := min(b.Rows, s.warmRows()-s.nwarm)
-		n := len(s.warm)
-		s.warm = slices.Grow(s.warm, take*s.d)[:n+take*s.d]
-		for i := range take {
-			b.RowTo(s.warm[n+i*s.d:n+(i+1)*s.d], i)
+		if s.shared == nil && s.nwarm == len(s.warmCSRRows()) {
+			s.appendWarmCSR(b, take)
+		} else {
+			n := len(s.warm)
+			s.warm = slices.Grow(s.warm, take*s.d)[:n+take*s.d]
+			for i := range take {
+				b.RowTo(s.warm[n+i*s.d:n+(i+1)*s.d], i)
+			}
 		}
 		s.nwarm += take
 		if s.nwarm < s.warmRows() {
@@ -536,6 +545,7 @@ func (s *sketch) addSparseRows(b *data.Batch, lo, hi int) {
 
 func (s *sketch) add(x []float32, rows int) error {
 	if !s.ready {
+		s.densifyWarm()
 		take := min(rows, s.warmRows()-s.nwarm)
 		s.warm = append(s.warm, x[:take*s.d]...)
 		s.nwarm += take
@@ -571,18 +581,28 @@ func (s *sketch) chunkRows() int {
 func (s *sketch) start() error {
 	var shift []float32
 	var q *mat.Dense
-	if s.shared != nil {
+	switch {
+	case s.shared != nil:
 		var err error
 		if shift, q, err = s.shared(s.warm, s.nwarm); err != nil {
 			return err
 		}
-	} else {
+	case s.warmCSR != nil:
+		shift, q = s.warmStartSparse(s.warmCSR)
+	default:
 		shift, q = s.warmStart(s.warm, s.nwarm)
 	}
 	s.shift, s.q = shift, q
 	s.qt = compute.NewMatrix(s.l, s.d)
 	toRowsT(s.qt, q)
 	s.ready = true
+	if b := s.warmCSR; b != nil {
+		s.warmCSR = nil
+		for c := 0; c < b.Rows; c += gemmRows {
+			s.addSparseRows(b, c, min(c+gemmRows, b.Rows))
+		}
+		return nil
+	}
 	warm, m := s.warm, s.nwarm
 	s.warm = nil
 	for lo, c := 0, s.chunkRows(); lo < m; lo += c {
@@ -633,6 +653,103 @@ func (s *sketch) warmStart(rows []float32, m int) ([]float32, *mat.Dense) {
 		for i := 0; i < l; i++ {
 			for j := 0; j < d; j++ {
 				y.Set(j, i, float64(yt.Data[i*d+j]))
+			}
+		}
+		q = orthonormalize(y)
+	}
+	return shift, q
+}
+
+// warmCSRRows is the CSR warm buffer's rows' start pointers (nil when
+// there is none): as many as the warm rows while every one came as CSR.
+func (s *sketch) warmCSRRows() []int {
+	if s.warmCSR == nil {
+		return nil
+	}
+	return s.warmCSR.Indptr[:s.warmCSR.Rows]
+}
+
+// appendWarmCSR appends b's first take rows to the CSR warm buffer.
+func (s *sketch) appendWarmCSR(b *data.Batch, take int) {
+	if s.warmCSR == nil {
+		s.warmCSR = &data.Batch{Cols: s.d, Indptr: []int{0}}
+	}
+	w := s.warmCSR
+	lo, hi := b.Indptr[0], b.Indptr[take]
+	w.Indices = append(w.Indices, b.Indices[lo:hi]...)
+	w.Values = append(w.Values, b.Values[lo:hi]...)
+	base := w.Indptr[w.Rows] - lo
+	for i := 1; i <= take; i++ {
+		w.Indptr = append(w.Indptr, base+b.Indptr[i])
+	}
+	w.Rows += take
+}
+
+// densifyWarm moves the CSR warm rows into the dense buffer: a dense batch
+// (or one with too many values stored) arrived among the first rows.
+func (s *sketch) densifyWarm() {
+	w := s.warmCSR
+	if w == nil {
+		return
+	}
+	s.warmCSR = nil
+	s.warm = w.DenseTo(s.warm[:0])
+}
+
+// warmStartSparse is warmStart on the CSR rows b, never made dense: the
+// same Gaussian start, and each round's Qᵀ S_cᵀ and (Qᵀ S_cᵀ) S_c from the
+// stored entries less the shift's rank-one terms (as addSparseRows), in
+// float64.
+func (s *sketch) warmStartSparse(b *data.Batch) ([]float32, *mat.Dense) {
+	d, l, m := s.d, s.l, b.Rows
+	shift := make([]float32, d)
+	if s.center && m > 0 {
+		acc := make([]float64, d)
+		for e, j := range b.Indices[:b.Indptr[m]] {
+			acc[j] += float64(b.Values[e])
+		}
+		for j := range acc {
+			shift[j] = float32(acc[j] / float64(m))
+		}
+	}
+	omega := mat.NewDense(d, l, nil)
+	for i := 0; i < d; i++ {
+		for j := 0; j < l; j++ {
+			omega.Set(i, j, s.rng.NormFloat64())
+		}
+	}
+	q := orthonormalize(omega)
+	w := make([]float64, l)
+	w1 := make([]float64, l)
+	qc := make([]float64, l)
+	for it := 0; it < subspaceIters; it++ {
+		qd := q.RawMatrix().Data // d×ℓ row-major: feature j's ℓ values together
+		clear(qc)
+		for j, c := range shift {
+			if c != 0 {
+				floats.AddScaled(qc, float64(c), qd[j*l:(j+1)*l])
+			}
+		}
+		y := mat.NewDense(d, l, nil)
+		yd := y.RawMatrix().Data
+		clear(w1)
+		for i := 0; i < m; i++ {
+			for a := range w {
+				w[a] = -qc[a]
+			}
+			for e := b.Indptr[i]; e < b.Indptr[i+1]; e++ {
+				j := int(b.Indices[e])
+				floats.AddScaled(w, float64(b.Values[e]), qd[j*l:(j+1)*l])
+			}
+			for e := b.Indptr[i]; e < b.Indptr[i+1]; e++ {
+				j := int(b.Indices[e])
+				floats.AddScaled(yd[j*l:(j+1)*l], float64(b.Values[e]), w)
+			}
+			floats.Add(w1, w)
+		}
+		for j, c := range shift {
+			if c != 0 {
+				floats.AddScaled(yd[j*l:(j+1)*l], -float64(c), w1)
 			}
 		}
 		q = orthonormalize(y)
