@@ -30,6 +30,28 @@ const fullEigenBelow = 256
 // should one fail, the full EigenSym is used instead.
 func topEigen(c []float64, d, k int, rng *rand.Rand) ([]float64, *mat.Dense) {
 	mustBeFinite(c)
+	// gonum's Dsterf rescales a block of the tridiagonal matrix whose norm
+	// is below about 1e-122 (or above 1e122) with a Dlascl call that
+	// panics ("insufficient length of a"). A matrix far from 1 is brought
+	// near it first, by a power of two (exact: the vectors are those of c
+	// and the values scale back exactly); topEigenTridiagonal then drops
+	// what is too small to matter.
+	var big float64
+	for _, v := range c {
+		big = max(big, math.Abs(v))
+	}
+	if big != 0 && (big < 1e-20 || big > 1e20) {
+		_, e := math.Frexp(big)
+		scaled := make([]float64, len(c))
+		for i, v := range c {
+			scaled[i] = math.Ldexp(v, -e)
+		}
+		vals, vecs := topEigen(scaled, d, k, rng)
+		for i := range vals {
+			vals[i] = math.Ldexp(vals[i], e)
+		}
+		return vals, vecs
+	}
 	if d >= fullEigenBelow && k <= d/2 {
 		if vals, vecs, ok := topEigenTridiagonal(c, d, k, rng); ok {
 			return vals, vecs
@@ -69,6 +91,23 @@ func topEigenTridiagonal(c []float64, d, k int, rng *rand.Rand) ([]float64, *mat
 	work = make([]float64, int(work[0]))
 	lapackImpl.Dsytrd(blas.Upper, d, a, d, diag, off, tau, work, len(work))
 	td, te := slices.Clone(diag), slices.Clone(off)
+	// Entries below 1e-80 of the largest move no eigenvalue by more than
+	// that, and left in they can make a block Dsterf would rescale (see
+	// topEigen); zeros split the matrix instead.
+	var tmax float64
+	for _, v := range td {
+		tmax = max(tmax, math.Abs(v))
+	}
+	for _, v := range te {
+		tmax = max(tmax, math.Abs(v))
+	}
+	for _, x := range [][]float64{td, te} {
+		for i, v := range x {
+			if math.Abs(v) < 1e-80*tmax {
+				x[i] = 0
+			}
+		}
+	}
 	work = make([]float64, 1)
 	lapackImpl.Dorgtr(blas.Upper, d, a, d, tau, work, -1)
 	work = make([]float64, max(int(work[0]), 1))
@@ -295,10 +334,13 @@ func normalizeSigns(v *mat.Dense) {
 // 200,000 features and ℓ = 20 it was a third of randomized PCA's time and
 // copied y five times over. ok is false, and y left alone, when y is too
 // ill-conditioned for that (a Cholesky pivot below 10⁻⁵ of the largest,
-// cond(Y) past about 10⁵) or the result is not orthonormal to 10⁻¹⁰.
+// cond(Y) past about 10⁵), the result is not orthonormal to 10⁻¹⁰, or y
+// is not tall (d < 4·l).
 func cholQR2(y *mat.Dense) (*mat.Dense, bool) {
 	d, l := y.Dims()
-	if l == 0 || d < l {
+	if l == 0 || d < 4*l {
+		// Tall matrices only: near square, the SVD's own QR costs no more
+		// than the 4·d·l² here, and gonum's Dsyrk runs slower than it.
 		return nil, false
 	}
 	q := mat.DenseCopyOf(y)
@@ -331,7 +373,7 @@ func cholQR2(y *mat.Dense) (*mat.Dense, bool) {
 			if i == j {
 				want = 1
 			}
-			if math.Abs(g.Data[i*l+j]-want) > 1e-10 {
+			if !(math.Abs(g.Data[i*l+j]-want) <= 1e-10) { // NaN fails too
 				return nil, false
 			}
 		}

@@ -23,7 +23,8 @@ func TestOrthonormalize(t *testing.T) {
 		{"graded 1 to 1e-4", 500, 8, []float64{1, 1e-1, 1e-2, 1e-3, 1e-4}, true},
 		{"graded 1 to 1e-7", 500, 8, []float64{1, 1e-7}, false},
 		{"zero column", 300, 6, []float64{1, 1, 0}, false},
-		{"square", 12, 12, []float64{1}, true},
+		{"square", 12, 12, []float64{1}, false},
+		{"four times as tall as wide", 48, 12, []float64{1}, true},
 	} {
 		y := mat.NewDense(tc.d, tc.l, nil)
 		for i := range tc.d {
