@@ -11,19 +11,7 @@ import (
 // the values scaled by the same factor, both ways topEigen goes.
 func TestTopEigenTinyAndHuge(t *testing.T) {
 	for _, d := range []int{40, fullEigenBelow + 44} {
-		rng := rand.New(rand.NewPCG(1, 2))
-		x := make([]float64, 40*d)
-		for i := range x {
-			x[i] = rng.NormFloat64()
-		}
-		c := make([]float64, d*d)
-		for r := range 40 {
-			for i := range d {
-				for j := range d {
-					c[i*d+j] += x[r*d+i] * x[r*d+j]
-				}
-			}
-		}
+		c := gaussianGram(rand.New(rand.NewPCG(1, 2)), 40, d, func(i, j int) float64 { return 1 })
 		want, wantV := topEigen(c, d, 3, rand.New(rand.NewPCG(3, 3)))
 		for _, s := range []float64{0x1p-430, 0x1p-200, 0x1p-70, 0x1p70, 0x1p200, 0x1p430} { // ~1e-130 … 1e130, exact
 			cs := make([]float64, len(c))
@@ -54,25 +42,15 @@ func TestTopEigenTinyAndHuge(t *testing.T) {
 func TestTopEigenWideRange(t *testing.T) {
 	const d, half = fullEigenBelow + 40, (fullEigenBelow + 40) / 2
 	rng := rand.New(rand.NewPCG(5, 5))
-	x := make([]float64, 30*d)
-	for i := range x {
-		x[i] = rng.NormFloat64()
-	}
-	c := make([]float64, d*d)
-	for r := range 30 {
-		for i := range d {
-			for j := range d {
-				if (i < half) != (j < half) {
-					continue // two uncoupled blocks
-				}
-				v := x[r*d+i] * x[r*d+j]
-				if i >= half {
-					v *= 1e-130
-				}
-				c[i*d+j] += v
-			}
+	c := gaussianGram(rng, 30, d, func(i, j int) float64 {
+		switch {
+		case (i < half) != (j < half):
+			return 0 // two uncoupled blocks
+		case i >= half:
+			return 1e-130
 		}
-	}
+		return 1
+	})
 	vals, vecs := topEigen(c, d, 3, rng)
 	for j, v := range vals {
 		if v < 1 {
@@ -84,4 +62,22 @@ func TestTopEigenWideRange(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gaussianGram returns XᵀX (d×d, row-major) for n Gaussian rows X, entry
+// (i, j) multiplied by scale(i, j).
+func gaussianGram(rng *rand.Rand, n, d int, scale func(i, j int) float64) []float64 {
+	x := make([]float64, n*d)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	c := make([]float64, d*d)
+	for r := range n {
+		for i := range d {
+			for j := range d {
+				c[i*d+j] += x[r*d+i] * x[r*d+j] * scale(i, j)
+			}
+		}
+	}
+	return c
 }

@@ -32,18 +32,26 @@ func float32Value(v []float32) *aialgs.Value {
 // label["values"] the label as one float32, as SageMaker's
 // write_numpy_to_dense_tensor does.
 func AppendRecordIO(buf *bytes.Buffer, d *Dataset, lo, hi int, withLabels bool) error {
-	w := recordio.NewWriter(buf)
-	for i := lo; i < hi; i++ {
-		rec := &aialgs.Record{Features: map[string]*aialgs.Value{"values": float32Value(d.Row(i))}}
+	return AppendRecords(buf, hi-lo, func(i int) *aialgs.Record {
+		rec := &aialgs.Record{Features: map[string]*aialgs.Value{"values": float32Value(d.Row(lo + i))}}
 		if withLabels {
-			rec.Label = map[string]*aialgs.Value{"values": float32Value([]float32{float32(d.Labels[i])})}
+			rec.Label = map[string]*aialgs.Value{"values": float32Value([]float32{float32(d.Labels[lo+i])})}
 		}
-		p, err := proto.Marshal(rec)
+		return rec
+	})
+}
+
+// AppendRecords appends the n records rec(0) … rec(n-1) to buf, marshalled
+// and RecordIO-framed.
+func AppendRecords(buf *bytes.Buffer, n int, rec func(i int) *aialgs.Record) error {
+	w := recordio.NewWriter(buf)
+	for i := range n {
+		p, err := proto.Marshal(rec(i))
 		if err != nil {
-			return fmt.Errorf("row %d: %w", i, err)
+			return fmt.Errorf("record %d: %w", i, err)
 		}
 		if err := w.Write(p); err != nil {
-			return fmt.Errorf("row %d: %w", i, err)
+			return fmt.Errorf("record %d: %w", i, err)
 		}
 	}
 	return nil

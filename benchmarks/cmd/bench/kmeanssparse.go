@@ -10,10 +10,7 @@ import (
 	"slices"
 	"strconv"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/sagebrush-ml/sagebrush/benchmarks/harness"
-	"github.com/sagebrush-ml/sagebrush/recordio"
 	"github.com/sagebrush-ml/sagebrush/recordio/aialgs"
 )
 
@@ -73,26 +70,16 @@ func topicRows(n int, seed uint64) []sparseRow {
 // and shape [sparseDim], as the SDK's write_spmatrix_to_sparse_tensor
 // writes them), with labels when withLabels.
 func appendSparseRecordIO(buf *bytes.Buffer, rows []sparseRow, withLabels bool) error {
-	w := recordio.NewWriter(buf)
-	for i, r := range rows {
+	return harness.AppendRecords(buf, len(rows), func(i int) *aialgs.Record {
+		r := rows[i]
 		t := &aialgs.Float32Tensor{Values: r.vals, Keys: r.keys, Shape: []uint64{sparseDim}}
 		rec := &aialgs.Record{Features: map[string]*aialgs.Value{"values": {Value: &aialgs.Value_Float32Tensor{Float32Tensor: t}}}}
 		if withLabels {
-			rec.Label = map[string]*aialgs.Value{"values": float32Tensor(float32(r.label))}
+			label := &aialgs.Float32Tensor{Values: []float32{float32(r.label)}}
+			rec.Label = map[string]*aialgs.Value{"values": {Value: &aialgs.Value_Float32Tensor{Float32Tensor: label}}}
 		}
-		p, err := proto.Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("row %d: %w", i, err)
-		}
-		if err := w.Write(p); err != nil {
-			return fmt.Errorf("row %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-func float32Tensor(v ...float32) *aialgs.Value {
-	return &aialgs.Value{Value: &aialgs.Value_Float32Tensor{Float32Tensor: &aialgs.Float32Tensor{Values: v}}}
+		return rec
+	})
 }
 
 // writeSparseSet writes rows as <dir>/<name>.rec (sparse RecordIO-protobuf)
