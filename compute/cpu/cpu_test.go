@@ -1,6 +1,7 @@
 package cpu_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -94,26 +95,35 @@ func TestNoAllocs(t *testing.T) {
 	// allocate now and then (sudogs for goroutines parked on the pool's
 	// channels, threads for cgo calls), so the bound there is fewer than
 	// one allocation per call: a kernel that allocated per call would
-	// show at least runs.
+	// show at least runs. The runtime's share grows when other processes
+	// load the machine (make test runs packages side by side; 34 in 20
+	// runs once), so the best of three rounds is held to the bound: a
+	// kernel that allocated per call would exceed it in every round.
 	for _, procs := range []int{1, max(2, runtime.NumCPU())} {
 		prev := runtime.GOMAXPROCS(procs)
 		for _, k := range kernels {
 			for range 3 {
 				k.f() // warm the free lists and workers
 			}
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
 			const runs = 20
-			for range runs {
-				k.f()
-			}
-			runtime.ReadMemStats(&after)
 			allowed := uint64(0)
 			if procs > 1 || cpu.Engine() == "openblas" {
 				allowed = runs - 1
 			}
-			if n := after.Mallocs - before.Mallocs; n > allowed {
-				t.Errorf("%s GOMAXPROCS=%d: %d allocations in %d runs, want at most %d", k.name, procs, n, runs, allowed)
+			fewest := uint64(math.MaxUint64)
+			for range 3 {
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				for range runs {
+					k.f()
+				}
+				runtime.ReadMemStats(&after)
+				if fewest = min(fewest, after.Mallocs-before.Mallocs); fewest <= allowed {
+					break
+				}
+			}
+			if fewest > allowed {
+				t.Errorf("%s GOMAXPROCS=%d: %d allocations in %d runs (the fewest of three rounds), want at most %d", k.name, procs, fewest, runs, allowed)
 			}
 		}
 		runtime.GOMAXPROCS(prev)
