@@ -92,8 +92,10 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 func TestExtremeValues(t *testing.T) {
 	algorithmstest.DrawJobs(t, 21, 60, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(4)
-		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 3+rng.IntN(20), d), d: d, sparse: rng.IntN(2) == 0}
-		return map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(1 + rng.IntN(3)), "init_method": algorithmstest.Pick(rng, "random", "kmeans++")},
+		mode := rng.IntN(3) // dense, CSR, or both in turn
+		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 3+rng.IntN(20), d), d: d, sparse: mode == 1, mixed: mode == 2}
+		return map[string]any{"feature_dim": fmt.Sprint(d), "k": fmt.Sprint(1 + rng.IntN(3)), "init_method": algorithmstest.Pick(rng, "random", "kmeans++"),
+				"mini_batch_size": algorithmstest.Pick(rng, "2", "5000"), "half_life_time_size": algorithmstest.Pick(rng, "0", "2")},
 			map[string]algorithms.Channel{"train": ch, "test": ch}
 	})
 }

@@ -89,11 +89,18 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 
 // TestExtremeValues trains on rows holding float32's largest values and
 // magnitudes whose squares overflow: a model that answers, or a
-// ClientError that says why, never a panic or an internal error.
+// ClientError that says why, never a panic or an internal error. A
+// quarter of the jobs are 300 features wide, where regular mode goes
+// through the tridiagonal eigensolver, and the batches come dense, as CSR,
+// or both in turn.
 func TestExtremeValues(t *testing.T) {
-	algorithmstest.DrawJobs(t, 22, 60, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
+	algorithmstest.DrawJobs(t, 22, 80, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(5)
-		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 2+rng.IntN(20), d), d: d, sparse: rng.IntN(2) == 0}
+		if rng.IntN(4) == 0 {
+			d = fullEigenBelow + 44
+		}
+		mode := rng.IntN(3)
+		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 2+rng.IntN(20), d), d: d, sparse: mode == 1, mixed: mode == 2}
 		return map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d)),
 				"algorithm_mode": algorithmstest.Pick(rng, "regular", "randomized"), "subtract_mean": algorithmstest.Pick(rng, "true", "false")},
 			map[string]algorithms.Channel{"train": ch}
