@@ -410,9 +410,8 @@ type sketch struct {
 	sumsq float64   // Σ ‖x − c‖²
 	zt    []float64 // ℓ×d
 
-	qrows []float32 // Q₀ by rows (d×ℓ), Q₀ᵀc and ‖c‖², for CSR rows
-	qc    []float64
-	cc    float64
+	qc []float64 // Q₀ᵀc and ‖c‖², for CSR rows
+	cc float64
 
 	xc  []float32 // rows×d centred chunk
 	xt  []float32 // its transpose, d×rows
@@ -483,53 +482,28 @@ func (s *sketch) addSparse(b *data.Batch) (bool, error) {
 
 // addSparseRows adds rows [lo, hi) of the CSR batch b (see addSparse).
 func (s *sketch) addSparseRows(b *data.Batch, lo, hi int) {
-	d, l := s.d, s.l
-	if s.qrows == nil {
-		// Q₀ by rows (d × ℓ, float32): a stored entry reads its feature's
-		// ℓ values at once. Q₀ᵀc and ‖c‖², once.
-		s.qrows = make([]float32, d*l)
-		for j := range d {
-			for a := range l {
-				s.qrows[j*l+a] = s.qt.Data[a*d+j]
-			}
-		}
-		s.qc = make([]float64, l)
-		for a := range l {
-			for j, c := range s.shift {
-				s.qc[a] += float64(s.qt.Data[a*d+j]) * float64(c)
-			}
-		}
+	d := s.d
+	if s.qc == nil {
+		// Q₀ᵀc and ‖c‖², once.
+		s.qc = shiftProducts(s.q, s.shift)
 		for _, c := range s.shift {
 			s.cc += float64(c) * float64(c)
 		}
 	}
-	w := make([]float64, l)
-	w1 := make([]float64, l) // Σ over the rows of W's columns
-	for i := lo; i < hi; i++ {
-		copy(w, s.qc)
-		for a := range w {
-			w[a] = -w[a]
+	w1 := sparseProducts(b, lo, hi, s.q, s.qc, s.shift, func(j int, v float64, w []float64) {
+		for a, wa := range w {
+			s.zt[a*d+j] += wa * v
 		}
+	})
+	for i := lo; i < hi; i++ {
 		var xx, xc float64 // ‖x‖², x·c
-		for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
-			v, j := float64(b.Values[q]), int(b.Indices[q])
+		for e := b.Indptr[i]; e < b.Indptr[i+1]; e++ {
+			v, j := float64(b.Values[e]), int(b.Indices[e])
 			xx += v * v
 			xc += v * float64(s.shift[j])
 			s.sum[j] += v
-			for a, qv := range s.qrows[j*l : (j+1)*l] {
-				w[a] += v * float64(qv)
-			}
 		}
 		s.sumsq += xx - 2*xc + s.cc
-		for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
-			v, j := float64(b.Values[q]), int(b.Indices[q])
-			for a, wa := range w {
-				s.zt[a*d+j] += wa * v
-			}
-		}
-		for a, wa := range w {
-			w1[a] += wa
-		}
 	}
 	rows := float64(hi - lo)
 	for j, c := range s.shift {
@@ -541,6 +515,44 @@ func (s *sketch) addSparseRows(b *data.Batch, lo, hi int) {
 		}
 	}
 	s.n += int64(hi - lo)
+}
+
+// shiftProducts returns Qᵀc for q (d×ℓ) and the shift c.
+func shiftProducts(q *mat.Dense, shift []float32) []float64 {
+	_, l := q.Dims()
+	qd, qc := q.RawMatrix().Data, make([]float64, l)
+	for j, c := range shift {
+		if c != 0 {
+			floats.AddScaled(qc, float64(c), qd[j*l:(j+1)*l])
+		}
+	}
+	return qc
+}
+
+// sparseProducts is the shared step of the sketch and of its sparse warm
+// start: for each row x of rows [lo, hi) of the CSR batch b it forms
+// w = Qᵀ(x − c) from the stored entries (q d×ℓ row-major, so a feature's ℓ
+// values lie together; qc = Qᵀc), calls add(j, x_j, w) for each stored
+// entry, and returns Σ w over the rows, with which the caller subtracts
+// the shift's rank-one term from its product W·(X − 1cᵀ).
+func sparseProducts(b *data.Batch, lo, hi int, q *mat.Dense, qc []float64, shift []float32, add func(j int, v float64, w []float64)) []float64 {
+	l := len(qc)
+	qd := q.RawMatrix().Data
+	w, w1 := make([]float64, l), make([]float64, l)
+	for i := lo; i < hi; i++ {
+		for a := range w {
+			w[a] = -qc[a]
+		}
+		for e := b.Indptr[i]; e < b.Indptr[i+1]; e++ {
+			j := int(b.Indices[e])
+			floats.AddScaled(w, float64(b.Values[e]), qd[j*l:(j+1)*l])
+		}
+		for e := b.Indptr[i]; e < b.Indptr[i+1]; e++ {
+			add(int(b.Indices[e]), float64(b.Values[e]), w)
+		}
+		floats.Add(w1, w)
+	}
+	return w1
 }
 
 func (s *sketch) add(x []float32, rows int) error {
@@ -698,8 +710,8 @@ func (s *sketch) densifyWarm() {
 
 // warmStartSparse is warmStart on the CSR rows b, never made dense: the
 // same Gaussian start, and each round's Qᵀ S_cᵀ and (Qᵀ S_cᵀ) S_c from the
-// stored entries less the shift's rank-one terms (as addSparseRows), in
-// float64.
+// stored entries less the shift's rank-one terms (sparseProducts, as
+// addSparseRows), in float64.
 func (s *sketch) warmStartSparse(b *data.Batch) ([]float32, *mat.Dense) {
 	d, l, m := s.d, s.l, b.Rows
 	shift := make([]float32, d)
@@ -719,34 +731,12 @@ func (s *sketch) warmStartSparse(b *data.Batch) ([]float32, *mat.Dense) {
 		}
 	}
 	q := orthonormalize(omega)
-	w := make([]float64, l)
-	w1 := make([]float64, l)
-	qc := make([]float64, l)
 	for it := 0; it < subspaceIters; it++ {
-		qd := q.RawMatrix().Data // d×ℓ row-major: feature j's ℓ values together
-		clear(qc)
-		for j, c := range shift {
-			if c != 0 {
-				floats.AddScaled(qc, float64(c), qd[j*l:(j+1)*l])
-			}
-		}
 		y := mat.NewDense(d, l, nil)
 		yd := y.RawMatrix().Data
-		clear(w1)
-		for i := 0; i < m; i++ {
-			for a := range w {
-				w[a] = -qc[a]
-			}
-			for e := b.Indptr[i]; e < b.Indptr[i+1]; e++ {
-				j := int(b.Indices[e])
-				floats.AddScaled(w, float64(b.Values[e]), qd[j*l:(j+1)*l])
-			}
-			for e := b.Indptr[i]; e < b.Indptr[i+1]; e++ {
-				j := int(b.Indices[e])
-				floats.AddScaled(yd[j*l:(j+1)*l], float64(b.Values[e]), w)
-			}
-			floats.Add(w1, w)
-		}
+		w1 := sparseProducts(b, 0, m, q, shiftProducts(q, shift), shift, func(j int, v float64, w []float64) {
+			floats.AddScaled(yd[j*l:(j+1)*l], v, w)
+		})
 		for j, c := range shift {
 			if c != 0 {
 				floats.AddScaled(yd[j*l:(j+1)*l], -float64(c), w1)
