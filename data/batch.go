@@ -38,6 +38,29 @@ func (b *Batch) Clone() *Batch {
 	return c
 }
 
+// AppendRows appends the given rows of src to b, without labels: densely
+// when src is dense, as CSR when it is CSR (b, if not empty, stored the
+// same way, with the same Cols).
+func (b *Batch) AppendRows(src *Batch, rows []int) {
+	if !src.Sparse() {
+		for _, i := range rows {
+			b.Dense = append(b.Dense, src.Dense[i*src.Cols:(i+1)*src.Cols]...)
+		}
+		b.Rows += len(rows)
+		return
+	}
+	if b.Indptr == nil {
+		b.Indptr = []int{0}
+	}
+	for _, i := range rows {
+		lo, hi := src.Indptr[i], src.Indptr[i+1]
+		b.Indices = append(b.Indices, src.Indices[lo:hi]...)
+		b.Values = append(b.Values, src.Values[lo:hi]...)
+		b.Indptr = append(b.Indptr, len(b.Values))
+	}
+	b.Rows += len(rows)
+}
+
 // Reset empties the batch, keeping its buffers for reuse.
 func (b *Batch) Reset() {
 	b.Rows = 0

@@ -862,6 +862,31 @@ func TestBatchClone(t *testing.T) {
 	}
 }
 
+// TestBatchAppendRows: rows picked from a dense and from a CSR batch, over
+// two calls, come out stored the same way, in order, without labels.
+func TestBatchAppendRows(t *testing.T) {
+	dense := &Batch{Rows: 3, Cols: 2, Dense: []float32{1, 2, 3, 4, 5, 6}, Labels: []float32{0, 1, 2}, LabelSize: 1}
+	var d Batch
+	d.Cols = 2
+	d.AppendRows(dense, []int{2})
+	d.AppendRows(dense, []int{0})
+	if d.Rows != 2 || d.Sparse() || !slices.Equal(d.Dense, []float32{5, 6, 1, 2}) || d.Labels != nil {
+		t.Errorf("dense rows [2 0]: %+v", d)
+	}
+	csr := &Batch{Rows: 3, Cols: 4, Indptr: []int{0, 1, 1, 3}, Indices: []int32{3, 0, 2}, Values: []float32{7, 8, 9}}
+	c := Batch{Cols: 4}
+	c.AppendRows(csr, []int{0, 1})
+	c.AppendRows(csr, []int{2})
+	if c.Rows != 3 || !c.Sparse() || !slices.Equal(c.Indptr, []int{0, 1, 1, 3}) || !slices.Equal(c.Indices, []int32{3, 0, 2}) || !slices.Equal(c.Values, []float32{7, 8, 9}) {
+		t.Errorf("CSR rows [0 1] then [2]: %+v", c)
+	}
+	var none Batch
+	none.AppendRows(csr, nil)
+	if !none.Sparse() || none.Rows != 0 || !slices.Equal(none.Indptr, []int{0}) {
+		t.Errorf("no CSR rows: %+v", none)
+	}
+}
+
 // TestMediaTypeErrorMessage: a media type that does not parse is named
 // with what was expected of it.
 func TestMediaTypeErrorMessage(t *testing.T) {

@@ -83,20 +83,7 @@ func (r *Reservoir) Places(n int) []int {
 // subBatch is the rows keep (ascending) of b, dense or CSR as b is, without
 // labels.
 func subBatch(b *data.Batch, keep []int) *data.Batch {
-	out := &data.Batch{Rows: len(keep), Cols: b.Cols}
-	if !b.Sparse() {
-		out.Dense = make([]float32, 0, len(keep)*b.Cols)
-		for _, i := range keep {
-			out.Dense = append(out.Dense, b.Dense[i*b.Cols:(i+1)*b.Cols]...)
-		}
-		return out
-	}
-	out.Indptr = append(make([]int, 0, len(keep)+1), 0)
-	for _, i := range keep {
-		lo, hi := b.Indptr[i], b.Indptr[i+1]
-		out.Indices = append(out.Indices, b.Indices[lo:hi]...)
-		out.Values = append(out.Values, b.Values[lo:hi]...)
-		out.Indptr = append(out.Indptr, len(out.Values))
-	}
+	out := &data.Batch{Cols: b.Cols}
+	out.AppendRows(b, keep)
 	return out
 }

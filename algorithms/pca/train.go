@@ -684,17 +684,13 @@ func (s *sketch) warmCSRRows() []int {
 // appendWarmCSR appends b's first take rows to the CSR warm buffer.
 func (s *sketch) appendWarmCSR(b *data.Batch, take int) {
 	if s.warmCSR == nil {
-		s.warmCSR = &data.Batch{Cols: s.d, Indptr: []int{0}}
+		s.warmCSR = &data.Batch{Cols: s.d}
 	}
-	w := s.warmCSR
-	lo, hi := b.Indptr[0], b.Indptr[take]
-	w.Indices = append(w.Indices, b.Indices[lo:hi]...)
-	w.Values = append(w.Values, b.Values[lo:hi]...)
-	base := w.Indptr[w.Rows] - lo
-	for i := 1; i <= take; i++ {
-		w.Indptr = append(w.Indptr, base+b.Indptr[i])
+	rows := make([]int, take)
+	for i := range rows {
+		rows[i] = i
 	}
-	w.Rows += take
+	s.warmCSR.AppendRows(b, rows)
 }
 
 // densifyWarm moves the CSR warm rows into the dense buffer: a dense batch
