@@ -18,7 +18,7 @@ func TestHyperparameterGrid(t *testing.T) {
 	algorithmstest.SkipUnderRace(t)
 	rng := rand.New(rand.NewPCG(4, 4))
 	jobs, refused := 0, 0
-	for _, d := range []int{1, 2, 3, 7, 8, 17} {
+	for _, d := range []int{1, 2, 3, 7, 8, 17, 44} { // 44: a sketch of 1 + 10 columns
 		for _, n := range []int{1, 2, 5, 40} {
 			rows := make([][]float32, n)
 			for i := range rows {
@@ -66,6 +66,11 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 	algorithmstest.DrawHostJobs(t, 16, 40, Algorithm{}, func(rng *rand.Rand) (map[string]any, []map[string]algorithms.Channel) {
 		pick := func(vs ...string) string { return algorithmstest.Pick(rng, vs...) }
 		d := 1 + rng.IntN(8)
+		k := 1 + rng.IntN(d+1)
+		if rng.IntN(3) == 0 {
+			// Wide enough for randomized mode to sketch (Sketches).
+			d, k = 44+rng.IntN(20), 1+rng.IntN(3)
+		}
 		sparse := rng.IntN(2) == 0
 		stored := algorithmstest.Pick(rng, 2, 2, 1) // of 3; 1: 1 in 30
 		channels := make([]map[string]algorithms.Channel, 2)
@@ -81,7 +86,7 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 			}
 			channels[h] = map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d, sparse: sparse}}
 		}
-		return map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d+1)),
+		return map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(k),
 			"algorithm_mode": pick("regular", "randomized"), "subtract_mean": pick("true", "false"),
 			"extra_components": pick("-1", "0", "5"), "mini_batch_size": pick("1", "7", "1000")}, channels
 	})
@@ -96,12 +101,14 @@ func TestDrawnMultiHostJobs(t *testing.T) {
 func TestExtremeValues(t *testing.T) {
 	algorithmstest.DrawJobs(t, 22, 80, Algorithm{}, func(rng *rand.Rand) (map[string]any, map[string]algorithms.Channel) {
 		d := 1 + rng.IntN(5)
+		k := 1 + rng.IntN(d)
 		if rng.IntN(4) == 0 {
 			d = fullEigenBelow + 44
+			k = 1 + rng.IntN(algorithmstest.Pick(rng, d, 30)) // 30: randomized mode sketches
 		}
 		mode := rng.IntN(3)
 		ch := &memChannel{rows: algorithmstest.ExtremeRows(rng, 2+rng.IntN(20), d), d: d, sparse: mode == 1, mixed: mode == 2}
-		return map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(1 + rng.IntN(d)),
+		return map[string]any{"feature_dim": fmt.Sprint(d), "num_components": fmt.Sprint(k),
 				"algorithm_mode": algorithmstest.Pick(rng, "regular", "randomized"), "subtract_mean": algorithmstest.Pick(rng, "true", "false")},
 			map[string]algorithms.Channel{"train": ch}
 	})

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -210,7 +211,7 @@ func TestSparseEqualsDense(t *testing.T) {
 	}
 	for _, mode := range []string{"regular", "randomized"} {
 		for _, center := range []string{"true", "false"} {
-			hp := map[string]any{"feature_dim": "30", "num_components": "5", "algorithm_mode": mode, "subtract_mean": center, "mini_batch_size": "50"}
+			hp := map[string]any{"feature_dim": "30", "num_components": "5", "extra_components": "2", "algorithm_mode": mode, "subtract_mean": center, "mini_batch_size": "50"}
 			dense := train(t, hp, &memChannel{rows: rows, d: d})
 			sparse := train(t, hp, &memChannel{rows: rows, d: d, sparse: true})
 			for i := range dense.s {
@@ -400,6 +401,69 @@ func TestTridiagonalEigen(t *testing.T) {
 	}
 }
 
+// TestTridiagonalEigenClusters: the inverse-iteration path at k = d on a
+// spectrum of clusters (40 zeros, 50 ones, 50 values within 1e-9 of 2,
+// then spread) gives eigenvalues equal to EigenSym's and vectors that are
+// orthonormal and eigenvectors of c, where repeated values leave them no
+// unique direction to compare.
+func TestTridiagonalEigenClusters(t *testing.T) {
+	d := 300
+	rng := rand.New(rand.NewPCG(6, 6))
+	lam := make([]float64, d)
+	for i := range lam {
+		switch {
+		case i < 40:
+			lam[i] = 0
+		case i < 90:
+			lam[i] = 1
+		case i < 140:
+			lam[i] = 2 + 1e-9*rng.Float64()
+		default:
+			lam[i] = 3 + 100*rng.Float64()
+		}
+	}
+	g := mat.NewDense(d, d, nil)
+	for i := range g.RawMatrix().Data {
+		g.RawMatrix().Data[i] = rng.NormFloat64()
+	}
+	var qr mat.QR
+	qr.Factorize(g)
+	var r mat.Dense
+	qr.QTo(&r)
+	var rl, cm mat.Dense
+	rl.Apply(func(_, j int, v float64) float64 { return v * lam[j] }, &r)
+	cm.Mul(&rl, r.T())
+	c := cm.RawMatrix().Data
+	for i := 0; i < d; i++ { // exactly symmetric
+		for j := i + 1; j < d; j++ {
+			c[j*d+i] = c[i*d+j]
+		}
+	}
+	vf, _ := topEigenFull(c, d, d)
+	vt, v, ok := topEigenTridiagonal(c, d, d, rand.New(rand.NewPCG(1, 1)))
+	if !ok {
+		t.Fatal("tridiagonal path refused the matrix")
+	}
+	for j := range vf {
+		if math.Abs(vf[j]-vt[j]) > 1e-9*vf[0] {
+			t.Errorf("eigenvalue %d: full %v, tridiagonal %v", j, vf[j], vt[j])
+		}
+	}
+	var vtv mat.Dense
+	vtv.Mul(v.T(), v)
+	for i := 0; i < d; i++ {
+		for j := 0; j < d; j++ {
+			want := 0.0
+			if i == j {
+				want = 1
+			}
+			if math.Abs(vtv.At(i, j)-want) > 1e-10 {
+				t.Fatalf("VᵀV[%d,%d] = %v, want %v", i, j, vtv.At(i, j), want)
+			}
+		}
+	}
+}
+
 func TestArtifactAndPredict(t *testing.T) {
 	sigma := []float64{9, 4, 1, 0.5}
 	rows, _ := knownSpectrum(200, sigma, []float64{1, 2, 3, 4}, 6)
@@ -511,11 +575,16 @@ func TestEmptyTrain(t *testing.T) {
 // TestFewRows: fewer rows than components still gives num_components
 // orthonormal directions (zero singular values for the missing rank).
 func TestFewRows(t *testing.T) {
-	rows := [][]float32{{1, 2, 3, 4, 5}, {2, 1, 0, 1, 2}}
+	// 20 features, so that a sketch of 4 + 1 columns is kept (Sketches).
+	const d = 20
+	rows := [][]float32{make([]float32, d), make([]float32, d)}
+	for j := 0; j < d; j++ {
+		rows[0][j], rows[1][j] = float32(j%5+1), float32(j%3)
+	}
 	for _, mode := range []string{"regular", "randomized"} {
-		m := train(t, map[string]any{"feature_dim": "5", "num_components": "4", "algorithm_mode": mode}, &memChannel{rows: rows, d: 5})
+		m := train(t, map[string]any{"feature_dim": "20", "num_components": "4", "extra_components": "1", "algorithm_mode": mode}, &memChannel{rows: rows, d: d})
 		var vm mat.Dense
-		vm.Mul(mat.NewDense(5, 4, toF64(m.v.Data)).T(), mat.NewDense(5, 4, toF64(m.v.Data)))
+		vm.Mul(mat.NewDense(d, 4, toF64(m.v.Data)).T(), mat.NewDense(d, 4, toF64(m.v.Data)))
 		for i := 0; i < 4; i++ {
 			for j := 0; j < 4; j++ {
 				want := 0.0
@@ -539,4 +608,47 @@ func toF64(x []float32) []float64 {
 		out[i] = float64(v)
 	}
 	return out
+}
+
+// TestRandomizedWideSketch: randomized mode whose sketch would hold a
+// quarter of feature_dim or more takes the exact regular computation (the
+// same model, bit for bit) and says so in the log; one column fewer and it
+// sketches.
+func TestRandomizedWideSketch(t *testing.T) {
+	d := 40
+	rows, _, _ := decaying(d)
+	run := func(hp map[string]any) (*Model, []string) {
+		v, err := Algorithm{}.Schema().Parse(hp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics := &fakeMetrics{}
+		job := &algorithms.Job{Hyper: v, Channels: map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d}}, Metrics: metrics,
+			Compute: compute.Current(), Cluster: algorithms.Cluster{CurrentHost: "algo-1", Hosts: []string{"algo-1"}}}
+		m, err := Algorithm{}.Train(context.Background(), job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.(*Model), metrics.logs
+	}
+	logged := func(logs []string, prefix string) bool {
+		for _, l := range logs {
+			if strings.HasPrefix(l, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	regular, _ := run(map[string]any{"feature_dim": "40", "num_components": "4", "algorithm_mode": "regular"})
+	wide, logs := run(map[string]any{"feature_dim": "40", "num_components": "4", "extra_components": "7", "algorithm_mode": "randomized"})
+	if !logged(logs, "randomized mode: a sketch of %d columns") {
+		t.Errorf("ℓ = 11 of 40 features: the log does not say the exact computation is used: %q", logs)
+	}
+	if !slices.Equal(wide.s, regular.s) || !slices.Equal(wide.v.Data, regular.v.Data) || !slices.Equal(wide.mean, regular.mean) {
+		t.Errorf("ℓ = 11 of 40 features: the model differs from regular mode's")
+	}
+	_, logs = run(map[string]any{"feature_dim": "40", "num_components": "4", "extra_components": "6", "algorithm_mode": "randomized"})
+	if !logged(logs, "randomized mode: sketch of %d columns") {
+		t.Errorf("ℓ = 10 of 40 features: no sketch in the log: %q", logs)
+	}
 }

@@ -57,13 +57,20 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	}()
 	p := ParamsFrom(job.Hyper)
 	d := int64(p.FeatureDim)
-	if p.Mode == "randomized" {
+	if p.Sketches() {
 		err = algorithms.CheckMemory(48*d*int64(p.SketchWidth()),
 			fmt.Sprintf("feature_dim = %d with a sketch of %d columns", d, p.SketchWidth()))
 	} else {
 		// The float64 scatter matrix, its float32 partial and the
-		// eigensolver's copy.
-		err = algorithms.CheckMemory(20*d*d, fmt.Sprintf("feature_dim = %d in regular mode (a %d×%d scatter matrix; randomized mode needs far less)", d, d, d))
+		// eigensolver's copy, and its d×k vectors (three sets of them in
+		// topEigenTridiagonal, plus the float32 model).
+		need, k := 20*d*d, int64(p.NumComponents)
+		need += 28 * d * min(k, d)
+		what := fmt.Sprintf("feature_dim = %d in regular mode (a %d×%d scatter matrix; randomized mode needs far less)", d, d, d)
+		if p.Mode == "randomized" {
+			what = fmt.Sprintf("feature_dim = %d with a sketch of %d columns, a quarter of the features or more, so computed exactly (a %d×%d scatter matrix)", d, p.SketchWidth(), d, d)
+		}
+		err = algorithms.CheckMemory(need, what)
 	}
 	if err != nil {
 		return nil, err
@@ -81,8 +88,8 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	}
 	multi := job.MultiHost()
 	var sum summary
-	switch p.Mode {
-	case "randomized":
+	switch {
+	case p.Sketches():
 		sk := newSketch(be, p, rng)
 		if multi {
 			sk.shared = func(warm []float32, m int) ([]float32, *mat.Dense, error) {
@@ -94,6 +101,10 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 			p.SketchWidth(), p.NumComponents, p.ExtraComponents, p.FeatureDim, p.SubtractMean)
 	default:
 		sum = newScatter(be, p, rng)
+		if p.Mode == "randomized" {
+			job.Metrics.Logf("randomized mode: a sketch of %d columns (num_components=%d + extra_components=%d) is no smaller than a quarter of feature_dim=%d, so the exact regular computation is used",
+				p.SketchWidth(), p.NumComponents, p.ExtraComponents, p.FeatureDim)
+		}
 		job.Metrics.Logf("regular mode: %d×%d scatter matrix in float64, subtract_mean=%v", p.FeatureDim, p.FeatureDim, p.SubtractMean)
 	}
 	start := time.Now()
