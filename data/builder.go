@@ -21,6 +21,7 @@ type builder struct {
 	labels  []float32
 
 	pairs []sparsePair // sorting scratch
+	want  int          // dense values reserve asked for, made at the first dense row
 }
 
 type sparsePair struct {
@@ -45,15 +46,16 @@ func (bl *builder) reset(b *Batch, cols int) {
 // reserveValues bounds reserve: 16 MB of float32.
 const reserveValues = 1 << 22
 
-// reserve makes room for n dense rows up front, so a reader's first batch
-// does not grow its buffer row by row. Bounded, by rows and by values: a
-// huge n is a hint, not a promise, and the rows may come sparse (1,000
-// rows of 200,000 features reserved 800 MB, zeroed, for every reader of a
-// sparse channel opened).
+// reserve makes room for n dense rows, so a reader's first batch does not
+// grow its buffer row by row. Bounded, by rows and by values: a huge n is a
+// hint, not a promise (1,000 rows of 200,000 features reserved 800 MB,
+// zeroed, for every reader of a sparse channel opened). And made only when
+// a dense row comes: the rows may all come sparse (the 16 MiB each reader
+// of a sparse channel of 100,000 features zeroed were a fifth of a sparse
+// k-means job's CPU).
 func (bl *builder) reserve(n int) {
 	if bl.cols > 0 {
-		rows := min(n, 1<<16, max(1, reserveValues/bl.cols))
-		bl.dense = slices.Grow(bl.dense, rows*bl.cols)
+		bl.want = min(n, 1<<16, max(1, reserveValues/bl.cols)) * bl.cols
 	}
 }
 
@@ -61,6 +63,9 @@ func (bl *builder) reserve(n int) {
 // sparse batch the caller must use addDense instead.
 func (bl *builder) denseRow() []float32 {
 	n := len(bl.dense)
+	if n == 0 && cap(bl.dense) < bl.want {
+		bl.dense = slices.Grow(bl.dense, bl.want)
+	}
 	bl.dense = slices.Grow(bl.dense, bl.cols)[:n+bl.cols]
 	bl.b.Rows++
 	return bl.dense[n:]
