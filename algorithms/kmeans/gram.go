@@ -31,11 +31,12 @@ func useGram(n, d int) bool {
 	return gramParts*2*n <= d || n*n <= 4<<20
 }
 
-// gram returns x·xᵀ in float64, n×n row-major with both triangles filled. It
-// converts x to float64 a block of columns at a time and hands the blocks
-// round-robin to gramParts goroutines.
-func gram(x compute.Matrix) []float64 {
-	n, d := x.Rows, x.Cols
+// gram returns x·xᵀ in float64 for the candidates in use, n×n row-major
+// with both triangles filled. It takes x a block of features at a time
+// (candidates.block) and hands the blocks round-robin to gramParts
+// goroutines.
+func gram(x candidates) []float64 {
+	n, d := x.n(), x.d
 	const block = 512
 	parts := make([][]float64, gramParts)
 	var wg sync.WaitGroup
@@ -51,12 +52,7 @@ func gram(x compute.Matrix) []float64 {
 			for lo := part * block; lo < d; lo += gramParts * block {
 				hi := min(lo+block, d)
 				cb := hi - lo
-				for i := 0; i < n; i++ {
-					dst := buf[i*cb : (i+1)*cb]
-					for f, v := range x.Row(i)[lo:hi] {
-						dst[f] = float64(v)
-					}
-				}
+				x.block(lo, hi, buf)
 				a := blas64.General{Rows: n, Cols: cb, Stride: cb, Data: buf[:n*cb]}
 				blas64.Syrk(blas.NoTrans, 1, a, 1, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: g})
 			}
@@ -171,22 +167,31 @@ func lloydGram(g []float64, n int, w []float64, p Params, rng *rand.Rand) ([]mix
 	return cs, loss
 }
 
-// centersOf forms the centers the mixes describe from x's rows, summing in
-// float64 as lloyd does.
-func centersOf(cs []mix, x compute.Matrix) compute.Matrix {
-	c := compute.NewMatrix(len(cs), x.Cols)
-	sum := make([]float64, x.Cols)
-	for j, m := range cs {
-		clear(sum)
-		for t, r := range m.rows {
-			a := m.coef[t]
-			for f, v := range x.Row(r) {
-				sum[f] += a * float64(v)
+// centersOf forms the centers the mixes describe from x's candidates in
+// use, summing in float64 as lloyd does, a block of features at a time.
+func centersOf(cs []mix, x candidates) compute.Matrix {
+	const block = 512
+	n, d := x.n(), x.d
+	c := compute.NewMatrix(len(cs), d)
+	buf := make([]float64, n*block)
+	sum := make([]float64, block)
+	for lo := 0; lo < d; lo += block {
+		hi := min(lo+block, d)
+		cb := hi - lo
+		x.block(lo, hi, buf)
+		for j, m := range cs {
+			s := sum[:cb]
+			clear(s)
+			for t, r := range m.rows {
+				a := m.coef[t]
+				for f, v := range buf[r*cb : (r+1)*cb] {
+					s[f] += a * v
+				}
 			}
-		}
-		row := c.Row(j)
-		for f := range row {
-			row[f] = float32(sum[f] / m.mass)
+			row := c.Row(j)[lo:hi]
+			for f := range row {
+				row[f] = float32(s[f] / m.mass)
+			}
 		}
 	}
 	return c

@@ -44,8 +44,8 @@ func TestGramLloydSameAsDirect(t *testing.T) {
 		}
 		p := Params{K: tc.k, LloydInitMethod: tc.init, LloydMaxIter: 300, LloydTol: 1e-4, LloydNumTrials: 1}
 		want, wantLoss := lloyd(be, x, w, p, rand.New(rand.NewPCG(1, 2)))
-		cs, loss := lloydGram(gram(x), tc.n, w, p, rand.New(rand.NewPCG(1, 2)))
-		got := centersOf(cs, x)
+		cs, loss := lloydGram(gram(rowCandidates(x)), tc.n, w, p, rand.New(rand.NewPCG(1, 2)))
+		got := centersOf(cs, rowCandidates(x))
 		if math.Abs(loss-wantLoss) > 1e-4*wantLoss {
 			t.Errorf("n=%d d=%d k=%d %s: loss %v, direct %v", tc.n, tc.d, tc.k, tc.init, loss, wantLoss)
 		}
@@ -66,7 +66,7 @@ func TestGramExact(t *testing.T) {
 		for i := range x.Data {
 			x.Data[i] = float32(src.NormFloat64())
 		}
-		g := gram(x)
+		g := gram(rowCandidates(x))
 		for i := 0; i < x.Rows; i++ {
 			for j := 0; j < x.Rows; j++ {
 				var want float64
@@ -76,6 +76,57 @@ func TestGramExact(t *testing.T) {
 				if math.Abs(g[i*x.Rows+j]-want) > 1e-9*float64(d) {
 					t.Fatalf("d=%d: G[%d,%d] = %v, want %v", d, i, j, g[i*x.Rows+j], want)
 				}
+			}
+		}
+	}
+}
+
+// TestReduceFromColumns: reduce reading the CSR step's scaled columns gives
+// the centers it gives from the rows settle would write, bit for bit: with
+// every candidate reached, with some never reached (a subset in use), with
+// as many in use as k, and past useGram (the direct Lloyd step on a copy).
+func TestReduceFromColumns(t *testing.T) {
+	be := compute.Current()
+	for _, tc := range []struct {
+		K, d, k, unreached int
+	}{
+		{60, 700, 6, 0},
+		{60, 700, 6, 9},
+		{12, 1500, 5, 7},     // 5 reached: as many as k
+		{2100, 8, 4, 100},    // not useGram: the direct step
+		{40, 3, 40 - 10, 10}, // keeps all: too few reached
+	} {
+		src := rand.New(rand.NewPCG(uint64(tc.K), uint64(tc.d)))
+		ct := make([]float32, tc.d*tc.K)
+		for i := range ct {
+			if src.IntN(3) == 0 {
+				ct[i] = float32(src.NormFloat64()) + float32(i%tc.K%5)
+			}
+		}
+		scale := make([]float64, tc.K)
+		counts := make([]float64, tc.K)
+		for j := range scale {
+			scale[j] = 0.01 + src.Float64()
+			counts[j] = 1 + 10*src.Float64()
+		}
+		for _, j := range src.Perm(tc.K)[:tc.unreached] {
+			counts[j] = 0
+		}
+		rows := compute.NewMatrix(tc.K, tc.d) // what settle writes
+		for j := 0; j < tc.K; j++ {
+			for f := 0; f < tc.d; f++ {
+				rows.Row(j)[f] = float32(scale[j] * float64(ct[f*tc.K+j]))
+			}
+		}
+		p := Params{K: tc.k, LloydInitMethod: "kmeans++", LloydMaxIter: 300, LloydTol: 1e-4, LloydNumTrials: 2}
+		want := reduce(be, rowCandidates(rows), counts, p, rand.New(rand.NewPCG(1, 2)))
+		got := reduce(be, columnCandidates(ct, scale, tc.K, tc.d), counts, p, rand.New(rand.NewPCG(1, 2)))
+		if got.Rows != want.Rows || got.Cols != want.Cols {
+			t.Fatalf("%+v: %d×%d centers from columns, %d×%d from rows", tc, got.Rows, got.Cols, want.Rows, want.Cols)
+		}
+		for i, v := range want.Data {
+			if got.Data[i] != v {
+				t.Fatalf("%+v: center value %d is %v from columns, %v from rows", tc, i, got.Data[i], v)
 			}
 		}
 	}

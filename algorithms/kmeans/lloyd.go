@@ -12,42 +12,38 @@ import (
 // from local_lloyd_init_method seeds, each stopping after
 // local_lloyd_max_iter iterations or when the weighted ssd improves by less
 // than local_lloyd_tol (relative); the run with the least ssd wins.
-func reduce(be compute.Backend, pts compute.Matrix, counts []float64, p Params, rng *rand.Rand) compute.Matrix {
+func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng *rand.Rand) compute.Matrix {
 	// Centers no point ever reached carry no mass; keep them only if too few
 	// others remain.
 	var w []float64
-	for i := 0; i < pts.Rows; i++ {
+	var reached []int
+	for i := 0; i < pts.n(); i++ {
 		if counts[i] > 0 {
 			w = append(w, counts[i])
+			reached = append(reached, i)
 		}
 	}
-	keep := pts // every center reached: no copy (40 MB at 100 × 100,000)
-	if len(w) < pts.Rows {
-		keep = compute.NewMatrix(len(w), pts.Cols)
-		for i, r := 0, 0; i < pts.Rows; i++ {
-			if counts[i] > 0 {
-				copy(keep.Row(r), pts.Row(i))
-				r++
-			}
-		}
+	keep := pts
+	if len(w) < pts.n() {
+		keep = pts.pick(reached)
 	}
-	if keep.Rows < p.K {
-		keep, w = pts, make([]float64, pts.Rows)
+	if keep.n() < p.K {
+		keep, w = pts, make([]float64, pts.n())
 		for i := range w {
 			w[i] = math.Max(counts[i], 1e-6)
 		}
 	}
-	if keep.Rows == p.K {
-		out := compute.NewMatrix(p.K, pts.Cols)
-		copy(out.Data, keep.Data)
+	if keep.n() == p.K {
+		out := compute.NewMatrix(p.K, pts.d)
+		copy(out.Data, keep.dense().Data)
 		return out
 	}
-	if useGram(keep.Rows, keep.Cols) {
-		if g := gram(keep); finiteNorms(g, keep.Rows) {
+	if useGram(keep.n(), keep.d) {
+		if g := gram(keep); finiteNorms(g, keep.n()) {
 			var best []mix
 			bestLoss := math.Inf(1)
 			for trial := 0; trial < p.LloydNumTrials; trial++ {
-				c, loss := lloydGram(g, keep.Rows, w, p, rng)
+				c, loss := lloydGram(g, keep.n(), w, p, rng)
 				if loss < bestLoss {
 					best, bestLoss = c, loss
 				}
@@ -55,10 +51,11 @@ func reduce(be compute.Backend, pts compute.Matrix, counts []float64, p Params, 
 			return centersOf(best, keep)
 		}
 	}
+	x := keep.dense()
 	var best compute.Matrix
 	bestLoss := math.Inf(1)
 	for trial := 0; trial < p.LloydNumTrials; trial++ {
-		c, loss := lloyd(be, keep, w, p, rng)
+		c, loss := lloyd(be, x, w, p, rng)
 		if loss < bestLoss {
 			best, bestLoss = c, loss
 		}

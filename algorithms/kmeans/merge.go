@@ -19,6 +19,7 @@ func (Algorithm) MergesHosts() bool { return true }
 // mergeHosts sends this host's K weighted centers to the leader and
 // returns the k centers the leader reduced every host's to.
 func (t *trainer) mergeHosts(ctx context.Context, peers algorithms.Peers, rng *rand.Rand) (compute.Matrix, error) {
+	t.settle()
 	part := encodeCenters(t.centers, t.counts, t.seen)
 	res, err := peers.Exchange(ctx, part, func(parts [][]byte) ([]byte, error) {
 		all := compute.NewMatrix(0, t.p.FeatureDim)
@@ -42,7 +43,7 @@ func (t *trainer) mergeHosts(ctx context.Context, peers algorithms.Peers, rng *r
 		}
 		t.metrics.Logf("mini-batch phase done on %d hosts: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
 			len(parts), all.Rows, seen, t.p.K, t.p.LloydInitMethod, t.p.LloydNumTrials)
-		centers := reduce(t.be, all, counts, t.p, rng)
+		centers := reduce(t.be, rowCandidates(all), counts, t.p, rng)
 		return encodeCenters(centers, nil, seen), nil
 	})
 	if err != nil {

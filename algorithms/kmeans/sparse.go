@@ -291,6 +291,9 @@ func (t *trainer) settle() {
 	}
 	const band = 64
 	K, d := t.centers.Rows, t.centers.Cols
+	if t.centers.Data == nil { // the first batches were CSR (init)
+		t.centers = compute.NewMatrix(K, d)
+	}
 	for lo := 0; lo < d; lo += band {
 		hi := min(lo+band, d)
 		for j := 0; j < K; j++ {

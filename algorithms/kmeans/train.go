@@ -64,7 +64,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	} else {
 		job.Metrics.Logf("mini-batch phase done: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
 			t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
-		centers = reduce(t.be, t.centers, t.counts, p, rng)
+		centers = reduce(t.be, t.candidates(), t.counts, p, rng)
 	}
 	// No centers: no local Lloyd trial had a finite loss (overflowed
 	// distances), so reduce kept none.
@@ -119,7 +119,6 @@ type trainer struct {
 
 // stream makes Epochs passes over the channel, one mini-batch at a time.
 func (t *trainer) stream(ctx context.Context, ch algorithms.Channel) error {
-	defer t.settle()
 	for epoch := 0; epoch < t.p.Epochs; epoch++ {
 		rc, err := ch.Open(ctx, epoch)
 		if err != nil {
@@ -199,9 +198,11 @@ func (t *trainer) init(first []*data.Batch) error {
 		return algorithms.Errorf("the train channel holds %d records but k is %d: k-means needs at least k records", n, t.p.K)
 	}
 	K := min(t.p.K*t.p.ExtraCenterFactor, n)
-	t.centers = compute.NewMatrix(K, d)
 	if anySparse(first) {
-		// Rows as they are, each picked center made dense alone.
+		// Rows as they are, each picked center made dense alone, and the
+		// centers kept as the CSR step wants them (unsettle): rows of
+		// centers are made only if a dense batch comes.
+		t.centers = compute.Matrix{Rows: K, Cols: d, Stride: d}
 		rs := newBatchRows(first, d)
 		var picked []int
 		switch t.p.InitMethod {
@@ -214,10 +215,36 @@ func (t *trainer) init(first []*data.Batch) error {
 		default:
 			picked = t.rng.Perm(n)[:K]
 		}
+		t.ct = make([]float32, d*K)
 		for i, r := range picked {
-			rs.row(r, t.centers.Row(i))
+			// Only the row's stored values: a dense copy written down a
+			// column of ct missed the cache at every feature.
+			b, row := rs.at(r)
+			if b.Sparse() {
+				for q := b.Indptr[row]; q < b.Indptr[row+1]; q++ {
+					t.ct[int(b.Indices[q])*K+i] += b.Values[q]
+				}
+				continue
+			}
+			for f, v := range b.Dense[row*d : (row+1)*d] {
+				if v != 0 {
+					t.ct[f*K+i] = v
+				}
+			}
 		}
+		t.scale = grow(t.scale, K)
+		t.nn = grow(t.nn, K)
+		for j := range K {
+			t.scale[j], t.nn[j] = 1, 0
+		}
+		for f := 0; f < d; f++ { // in the order sqNorm64 adds a row
+			for j, v := range t.ct[f*K : (f+1)*K] {
+				t.nn[j] += float64(v) * float64(v)
+			}
+		}
+		t.lazy = true
 	} else {
+		t.centers = compute.NewMatrix(K, d)
 		xs := make([]float32, 0, n*d)
 		for _, b := range first {
 			xs = append(xs, b.Dense[:b.Rows*d]...)
@@ -241,6 +268,15 @@ func (t *trainer) init(first []*data.Batch) error {
 	t.metrics.Logf("initialized %d centers (k=%d x extra_center_factor=%d) with %s from %d records",
 		K, t.p.K, t.p.ExtraCenterFactor, t.p.InitMethod, n)
 	return nil
+}
+
+// candidates are the centers of the mini-batch phase for reduce, where
+// they lie.
+func (t *trainer) candidates() candidates {
+	if t.lazy {
+		return columnCandidates(t.ct, t.scale, t.centers.Rows, t.centers.Cols)
+	}
+	return rowCandidates(t.centers)
 }
 
 // step assigns a mini-batch to its nearest centers and moves each center
