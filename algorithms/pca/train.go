@@ -102,7 +102,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (_ algorithms.M
 	default:
 		sum = newScatter(be, p, rng)
 		if p.Mode == "randomized" {
-			job.Metrics.Logf("randomized mode: a sketch of %d columns (num_components=%d + extra_components=%d) is no smaller than a quarter of feature_dim=%d, so the exact regular computation is used",
+			job.Metrics.Logf("randomized mode: a sketch of %d columns (num_components=%d + extra_components=%d, at most feature_dim=%d) would hold a quarter of the features or more, so the exact regular computation is used",
 				p.SketchWidth(), p.NumComponents, p.ExtraComponents, p.FeatureDim)
 		}
 		job.Metrics.Logf("regular mode: %d×%d scatter matrix in float64, subtract_mean=%v", p.FeatureDim, p.FeatureDim, p.SubtractMean)
