@@ -7,6 +7,7 @@ package cpu
 
 /*
 void openblas_set_num_threads(int);
+int blas_thread_shutdown_(void);
 */
 import "C"
 
@@ -19,6 +20,12 @@ func init() {
 	// One thread per call: the kernels split work across the cores
 	// themselves, and OpenBLAS's own threads would oversubscribe them.
 	C.openblas_set_num_threads(1)
+	// Debian's OpenBLAS starts a worker per core when the library loads
+	// (before Go runs) and they spin on sched_yield awaiting work that one
+	// thread per call never gives them: about 0.1 s of system time at the
+	// start of every process. Stop them; a call that wanted threads again
+	// would restart them.
+	C.blas_thread_shutdown_()
 	impl = netlib.Implementation{}
 	engine = "openblas"
 	tileRows, tileCols = maxTileRows, maxTileCols

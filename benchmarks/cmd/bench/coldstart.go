@@ -31,11 +31,13 @@ type ColdStart struct {
 	Met        bool      `json:"met"`
 }
 
-// findModel returns the ml root of the first work directory of algo
-// (benchmarks/work/<algo>-*) holding a model, "" when none.
-func findModel(workDir, algo string) string {
-	dirs, _ := filepath.Glob(filepath.Join(workDir, algo+"-*", "ml"))
+// findModel returns the ml root of the first work directory of the
+// benchmark (benchmarks/work/<name>, then <name>-* in order) holding a
+// model, "" when none.
+func findModel(workDir, name string) string {
+	dirs, _ := filepath.Glob(filepath.Join(workDir, name+"-*", "ml"))
 	slices.Sort(dirs)
+	dirs = append([]string{filepath.Join(workDir, name, "ml")}, dirs...)
 	for _, d := range dirs {
 		if ents, err := os.ReadDir(filepath.Join(d, "model")); err == nil && len(ents) > 0 {
 			return d
@@ -59,13 +61,13 @@ func runColdStart(e *env) []ColdStart {
 	var out []ColdStart
 	for _, b := range benchmarks {
 		cs := ColdStart{Algorithm: b.Name}
-		bin := abs(filepath.Join(e.BinDir, b.Name))
+		bin := abs(filepath.Join(e.BinDir, b.binary()))
 		root := findModel(e.WorkDir, b.Name)
 		switch {
 		case !exists(bin):
 			cs.Skipped = "no " + bin
 		case root == "":
-			cs.Skipped = "no trained model under " + filepath.Join(e.WorkDir, b.Name+"-*/ml/model") + " (run its benchmark first)"
+			cs.Skipped = "no trained model under " + filepath.Join(e.WorkDir, b.Name+"[-*]/ml/model") + " (run its benchmark first)"
 		default:
 			cs.Model = filepath.Join(root, "model")
 			cs.ModelBytes = dirSize(cs.Model)

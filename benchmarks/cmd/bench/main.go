@@ -38,12 +38,21 @@ type env struct {
 // benchmark is one algorithm on one data set against one peer.
 type benchmark struct {
 	Name string
+	Bin  string // the binary under --bin-dir, when not Name
 	Run  func(e *env) ([]Row, error)
+}
+
+// binary is the name of the benchmark's binary under --bin-dir.
+func (b benchmark) binary() string {
+	if b.Bin != "" {
+		return b.Bin
+	}
+	return b.Name
 }
 
 var benchmarks = []benchmark{
 	{Name: "kmeans", Run: kmeansFashionMNIST},
-	{Name: "kmeans-sparse", Run: kmeansSparse},
+	{Name: "kmeans-sparse", Bin: "kmeans", Run: kmeansSparse},
 	{Name: "pca", Run: pcaFashionMNIST},
 	{Name: "linear-learner", Run: linearLearnerBench},
 	{Name: "knn", Run: knnFashionMNIST},
