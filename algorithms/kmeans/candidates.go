@@ -13,6 +13,7 @@ type candidates struct {
 	scale []float64
 	k, d  int
 	use   []int // the candidates in use, in order; nil: all k
+	feats []int // their live features once found (withLive)
 }
 
 func rowCandidates(x compute.Matrix) candidates {
@@ -45,36 +46,80 @@ func (c candidates) pick(pos []int) candidates {
 	for i, p := range pos {
 		use[i] = c.row(p)
 	}
-	c.use = use
+	c.use, c.feats = use, nil
 	return c
 }
 
-// block writes features [lo, hi) of the candidates in use into buf,
-// candidate i's at buf[i·(hi−lo):], in float64. A CSR center's value is
+// withLive returns c with its live features found (live), for the
+// passes of the local Lloyd step to share.
+func (c candidates) withLive() candidates {
+	c.feats = c.live()
+	return c
+}
+
+// live returns, in order, the features some candidate in use does not
+// hold at zero: the only ones the Gram matrix and the centers need. Means
+// of sparse rows are sparse too (on the sparse benchmark, 100 candidates
+// of 100,000 features), and a zero feature adds nothing to either.
+func (c candidates) live() []int {
+	if c.feats != nil {
+		return c.feats
+	}
+	n := c.n()
+	feats := []int{}
+	if c.x.Data != nil {
+		seen := make([]bool, c.d)
+		for i := 0; i < n; i++ {
+			for f, v := range c.x.Row(c.row(i)) {
+				if v != 0 {
+					seen[f] = true
+				}
+			}
+		}
+		for f, ok := range seen {
+			if ok {
+				feats = append(feats, f)
+			}
+		}
+		return feats
+	}
+	for f := 0; f < c.d; f++ {
+		col := c.ct[f*c.k : (f+1)*c.k]
+		for i := 0; i < n; i++ {
+			r := c.row(i)
+			if col[r] != 0 && float32(c.scale[r]*float64(col[r])) != 0 {
+				feats = append(feats, f)
+				break
+			}
+		}
+	}
+	return feats
+}
+
+// block writes the given features of the candidates in use into buf,
+// candidate i's at buf[i·len(feats):], in float64. A CSR center's value is
 // the float32 its row would hold (scale × ct rounded to float32), so
 // either source gives the same numbers.
-func (c candidates) block(lo, hi int, buf []float64) {
-	cb, n := hi-lo, c.n()
+func (c candidates) block(feats []int, buf []float64) {
+	cb, n := len(feats), c.n()
 	if c.x.Data != nil {
 		for i := 0; i < n; i++ {
-			dst := buf[i*cb : (i+1)*cb]
-			for f, v := range c.x.Row(c.row(i))[lo:hi] {
-				dst[f] = float64(v)
+			dst, row := buf[i*cb:(i+1)*cb], c.x.Row(c.row(i))
+			for t, f := range feats {
+				dst[t] = float64(row[f])
 			}
 		}
 		return
 	}
 	// A candidate at a time: its run of buf is written in order, and the
-	// block's rows of ct (hi−lo rows of K values) stay in cache from one
-	// candidate to the next.
+	// block's rows of ct stay in cache from one candidate to the next.
 	k := c.k
 	for i := 0; i < n; i++ {
 		r := c.row(i)
 		s := c.scale[r]
 		dst := buf[i*cb : (i+1)*cb]
-		src := c.ct[lo*k+r : (hi-1)*k+r+1]
-		for f := range dst {
-			dst[f] = float64(float32(s * float64(src[f*k])))
+		for t, f := range feats {
+			dst[t] = float64(float32(s * float64(c.ct[f*k+r])))
 		}
 	}
 }
@@ -89,12 +134,14 @@ func (c candidates) dense() compute.Matrix {
 	n := c.n()
 	out := compute.NewMatrix(n, c.d)
 	buf := make([]float64, n*band)
-	for lo := 0; lo < c.d; lo += band {
-		hi := min(lo+band, c.d)
-		c.block(lo, hi, buf)
+	feats := c.live()
+	for lo := 0; lo < len(feats); lo += band {
+		fs := feats[lo:min(lo+band, len(feats))]
+		c.block(fs, buf)
 		for i := 0; i < n; i++ {
-			for f, v := range buf[i*(hi-lo) : (i+1)*(hi-lo)] {
-				out.Row(i)[lo+f] = float32(v)
+			row := out.Row(i)
+			for t, v := range buf[i*len(fs) : (i+1)*len(fs)] {
+				row[fs[t]] = float32(v)
 			}
 		}
 	}

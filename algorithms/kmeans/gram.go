@@ -32,11 +32,12 @@ func useGram(n, d int) bool {
 }
 
 // gram returns x·xᵀ in float64 for the candidates in use, n×n row-major
-// with both triangles filled. It takes x a block of features at a time
-// (candidates.block) and hands the blocks round-robin to gramParts
-// goroutines.
+// with both triangles filled. It takes x's live features (those not zero
+// in every candidate) a block at a time (candidates.block) and hands the
+// blocks round-robin to gramParts goroutines.
 func gram(x candidates) []float64 {
-	n, d := x.n(), x.d
+	n, feats := x.n(), x.live()
+	d := len(feats)
 	const block = 512
 	parts := make([][]float64, gramParts)
 	var wg sync.WaitGroup
@@ -52,7 +53,7 @@ func gram(x candidates) []float64 {
 			for lo := part * block; lo < d; lo += gramParts * block {
 				hi := min(lo+block, d)
 				cb := hi - lo
-				x.block(lo, hi, buf)
+				x.block(feats[lo:hi], buf)
 				a := blas64.General{Rows: n, Cols: cb, Stride: cb, Data: buf[:n*cb]}
 				blas64.Syrk(blas.NoTrans, 1, a, 1, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: g})
 			}
@@ -61,6 +62,9 @@ func gram(x candidates) []float64 {
 	}
 	wg.Wait()
 	g := parts[0]
+	if g == nil { // every candidate is zero
+		g = make([]float64, n*n)
+	}
 	for _, p := range parts[1:] {
 		if p != nil {
 			floats.Add(g, p)
@@ -171,14 +175,14 @@ func lloydGram(g []float64, n int, w []float64, p Params, rng *rand.Rand) ([]mix
 // use, summing in float64 as lloyd does, a block of features at a time.
 func centersOf(cs []mix, x candidates) compute.Matrix {
 	const block = 512
-	n, d := x.n(), x.d
-	c := compute.NewMatrix(len(cs), d)
+	n, feats := x.n(), x.live()
+	c := compute.NewMatrix(len(cs), x.d)
 	buf := make([]float64, n*block)
 	sum := make([]float64, block)
-	for lo := 0; lo < d; lo += block {
-		hi := min(lo+block, d)
+	for lo := 0; lo < len(feats); lo += block {
+		hi := min(lo+block, len(feats))
 		cb := hi - lo
-		x.block(lo, hi, buf)
+		x.block(feats[lo:hi], buf)
 		for j, m := range cs {
 			s := sum[:cb]
 			clear(s)
@@ -188,9 +192,9 @@ func centersOf(cs []mix, x candidates) compute.Matrix {
 					s[f] += a * v
 				}
 			}
-			row := c.Row(j)[lo:hi]
-			for f := range row {
-				row[f] = float32(s[f] / m.mass)
+			row := c.Row(j)
+			for t, f := range feats[lo:hi] {
+				row[f] = float32(s[t] / m.mass)
 			}
 		}
 	}

@@ -16,15 +16,16 @@ func TestGramLloydSameAsDirect(t *testing.T) {
 	for _, tc := range []struct {
 		n, d, k int
 		init    string
-		dups    int // rows repeat the first dups rows: seeds coincide, clusters empty
+		dups    int // rows repeat the first dups rows: seeds coincide, clusters empty; -m: every m-th feature zero
 	}{
 		{60, 40, 6, "random", 5},
 		{60, 40, 6, "kmeans++", 5},
 		{100, 784, 10, "kmeans++", 0},
 		{100, 784, 10, "random", 0},
 		{50, 3000, 7, "kmeans++", 0},
-		{300, 20, 30, "kmeans++", 0}, // d < n: not what useGram picks, still exact
-		{12, 5, 12, "kmeans++", 0},   // as many centers as candidates
+		{300, 20, 30, "kmeans++", 0},  // d < n: not what useGram picks, still exact
+		{12, 5, 12, "kmeans++", 0},    // as many centers as candidates
+		{80, 2000, 8, "kmeans++", -3}, // every third feature zero: not live
 	} {
 		src := rand.New(rand.NewPCG(uint64(tc.n), uint64(tc.d)))
 		x := compute.NewMatrix(tc.n, tc.d)
@@ -37,6 +38,11 @@ func TestGramLloydSameAsDirect(t *testing.T) {
 		}
 		for i := tc.dups; tc.dups > 0 && i < tc.n; i++ {
 			copy(x.Row(i), x.Row(i%tc.dups))
+		}
+		for f := 0; tc.dups < 0 && f < tc.d; f += -tc.dups {
+			for i := 0; i < tc.n; i++ {
+				x.Row(i)[f] = 0
+			}
 		}
 		w := make([]float64, tc.n)
 		for i := range w {
@@ -64,7 +70,9 @@ func TestGramExact(t *testing.T) {
 	for _, d := range []int{1, 511, 512, 513, 4*512 + 7, 9000} {
 		x := compute.NewMatrix(9, d)
 		for i := range x.Data {
-			x.Data[i] = float32(src.NormFloat64())
+			if i%x.Cols%5 != 3 { // every fifth feature zero: not live
+				x.Data[i] = float32(src.NormFloat64())
+			}
 		}
 		g := gram(rowCandidates(x))
 		for i := 0; i < x.Rows; i++ {

@@ -39,6 +39,7 @@ func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng 
 		return out
 	}
 	if useGram(keep.n(), keep.d) {
+		keep = keep.withLive()
 		if g := gram(keep); finiteNorms(g, keep.n()) {
 			var best []mix
 			bestLoss := math.Inf(1)
