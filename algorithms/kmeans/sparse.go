@@ -229,12 +229,7 @@ func (t *trainer) stepSparse(b *data.Batch) float64 {
 	}
 	// A feature's values add up in row order (seq breaks ties): the same
 	// sums whatever the sort does with equal keys.
-	slices.SortFunc(t.ents, func(a, b entry) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	t.ents, t.entsTmp = sortEntries(t.ents, t.entsTmp)
 	for lo := 0; lo < len(t.ents); {
 		key, sum := t.ents[lo].key, 0.0
 		hi := lo
@@ -254,6 +249,48 @@ func (t *trainer) stepSparse(b *data.Batch) float64 {
 		}
 	}
 	return ssd
+}
+
+// sortEntries orders es by key, and by seq among equal keys, returning
+// the sorted entries and the other buffer for reuse. es comes in seq
+// order, so a stable radix sort on the key alone (11 bits a pass) gives
+// that order without comparisons: pdqsort's were a twentieth of the
+// sparse benchmark's CPU. Short lists take pdqsort.
+func sortEntries(es, tmp []entry) (sorted, spare []entry) {
+	if len(es) < 1024 {
+		slices.SortFunc(es, func(a, b entry) int {
+			if c := cmp.Compare(a.key, b.key); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.seq, b.seq)
+		})
+		return es, tmp
+	}
+	const bits = 11
+	const mask = 1<<bits - 1
+	maxKey := 0
+	for _, e := range es {
+		maxKey = max(maxKey, e.key)
+	}
+	var count [1 << bits]int
+	src, dst := es, grow(tmp, len(es))
+	for shift := 0; shift == 0 || maxKey>>shift > 0; shift += bits {
+		clear(count[:])
+		for _, e := range src {
+			count[e.key>>shift&mask]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i], sum = sum, sum+c
+		}
+		for _, e := range src {
+			b := e.key >> shift & mask
+			dst[count[b]] = e
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	return src, dst
 }
 
 // fold multiplies column j of ct by its scale, which becomes 1, and

@@ -1,11 +1,13 @@
 package kmeans
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -175,6 +177,27 @@ func TestSparsePredictConcurrent(t *testing.T) {
 	for err := range errs {
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestSortEntries: the radix sort orders entries by key and, among equal
+// keys, by seq, as a stable sort by key of entries in seq order does;
+// across the pdqsort threshold and keys of one to three passes.
+func TestSortEntries(t *testing.T) {
+	src := rand.New(rand.NewPCG(7, 7))
+	var tmp []entry
+	for _, tc := range []struct{ n, keys int }{{10, 5}, {1023, 100}, {1024, 100}, {5000, 2000}, {60000, 10_000_000}, {3000, 1 << 40}} {
+		es := make([]entry, tc.n)
+		for i := range es {
+			es[i] = entry{key: src.IntN(tc.keys), seq: int32(i), v: float32(i)}
+		}
+		want := slices.Clone(es)
+		slices.SortStableFunc(want, func(a, b entry) int { return cmp.Compare(a.key, b.key) })
+		var got []entry
+		got, tmp = sortEntries(es, tmp)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%d entries of keys below %d: not in (key, seq) order", tc.n, tc.keys)
 		}
 	}
 }

@@ -99,12 +99,13 @@ type trainer struct {
 	// center j is scale[j] × column j of ct (d × K). While lazy, those are
 	// the centers and the rows of centers are stale; settle makes the rows
 	// current again.
-	lazy   bool
-	ct     []float32
-	scale  []float64
-	nn     []float64 // ‖column j of ct‖²
-	ents   []entry   // a CSR batch's entries by (feature, cluster)
-	resets []int     // the centers a CSR batch makes its points' mean
+	lazy    bool
+	ct      []float32
+	scale   []float64
+	nn      []float64 // ‖column j of ct‖²
+	ents    []entry   // a CSR batch's entries by (feature, cluster)
+	entsTmp []entry   // sortEntries' other buffer
+	resets  []int     // the centers a CSR batch makes its points' mean
 
 	// per-batch scratch, reused
 	norms  []float32
