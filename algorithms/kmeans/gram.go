@@ -33,7 +33,7 @@ func useGram(n, d int) bool {
 
 // gram returns x·xᵀ in float64 for the candidates in use, n×n row-major
 // with both triangles filled. It takes x's live features (those not zero
-// in every candidate) a block at a time (candidates.block) and hands the
+// in every candidate) a block at a time (candidates.gather) and hands the
 // blocks round-robin to gramParts goroutines.
 func gram(x candidates) []float64 {
 	n, feats := x.n(), x.live()
@@ -53,9 +53,9 @@ func gram(x candidates) []float64 {
 			for lo := part * block; lo < d; lo += gramParts * block {
 				hi := min(lo+block, d)
 				cb := hi - lo
-				x.block(feats[lo:hi], buf)
-				a := blas64.General{Rows: n, Cols: cb, Stride: cb, Data: buf[:n*cb]}
-				blas64.Syrk(blas.NoTrans, 1, a, 1, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: g})
+				x.gather(feats[lo:hi], buf)
+				a := blas64.General{Rows: cb, Cols: n, Stride: n, Data: buf[:cb*n]}
+				blas64.Syrk(blas.Trans, 1, a, 1, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: g})
 			}
 			parts[part] = g
 		}()
@@ -178,23 +178,18 @@ func centersOf(cs []mix, x candidates) compute.Matrix {
 	n, feats := x.n(), x.live()
 	c := compute.NewMatrix(len(cs), x.d)
 	buf := make([]float64, n*block)
-	sum := make([]float64, block)
 	for lo := 0; lo < len(feats); lo += block {
 		hi := min(lo+block, len(feats))
-		cb := hi - lo
-		x.block(feats[lo:hi], buf)
+		x.gather(feats[lo:hi], buf)
 		for j, m := range cs {
-			s := sum[:cb]
-			clear(s)
-			for t, r := range m.rows {
-				a := m.coef[t]
-				for f, v := range buf[r*cb : (r+1)*cb] {
-					s[f] += a * v
-				}
-			}
 			row := c.Row(j)
 			for t, f := range feats[lo:hi] {
-				row[f] = float32(s[t] / m.mass)
+				vals := buf[t*n : (t+1)*n]
+				var s float64
+				for q, r := range m.rows {
+					s += m.coef[q] * vals[r]
+				}
+				row[f] = float32(s / m.mass)
 			}
 		}
 	}
