@@ -1,6 +1,10 @@
 package kmeans
 
-import "github.com/sagebrush-ml/sagebrush/compute"
+import (
+	"math"
+
+	"github.com/sagebrush-ml/sagebrush/compute"
+)
 
 // candidates are the weighted centers the mini-batch phase leaves for the
 // local Lloyd step: the rows of a matrix, or, after CSR batches, center j
@@ -86,14 +90,11 @@ func (c candidates) live() []int {
 	}
 	for f := 0; f < c.d; f++ {
 		col := c.ct[f*c.k : (f+1)*c.k]
-		any := false
+		var or uint32 // branch-free: most rows are wholly zero or not
 		for _, v := range col {
-			if v != 0 {
-				any = true
-				break
-			}
+			or |= math.Float32bits(v)
 		}
-		if !any {
+		if or&^(1<<31) == 0 { // ±0 throughout
 			continue
 		}
 		// The values a row would hold: scale × ct may round to zero.

@@ -81,3 +81,29 @@ func FuzzDecodeCenters(f *testing.F) {
 		}
 	})
 }
+
+// TestAxpy32SameBits checks the axpy in use (AVX2 in a GOEXPERIMENT=simd
+// build on a CPU with it) against the scalar one, bit for bit.
+func TestAxpy32SameBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 100, 1001} {
+		for trial := range 20 {
+			x, y := make([]float32, n), make([]float32, n+trial%3) // y may be longer
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
+			}
+			for i := range y {
+				y[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
+			}
+			a := float32(rng.NormFloat64())
+			want := append([]float32(nil), y...)
+			axpy32Go(a, x, want)
+			axpy32(a, x, y)
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d trial %d: y[%d] = %v, scalar %v", n, trial, i, y[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -55,9 +55,7 @@ func nearestSparse(idx []int32, dist []float32, b *data.Batch, ct, norms, scale 
 				for q := b.Indptr[i]; q < b.Indptr[i+1]; q++ {
 					v, j := b.Values[q], int(b.Indices[q])
 					xx += v * v
-					for k, c := range ct[j*K : (j+1)*K] {
-						dots[k] += v * c
-					}
+					axpy32(v, ct[j*K:(j+1)*K], dots)
 				}
 				for k := range scale {
 					dots[k] *= scale[k]
@@ -74,6 +72,19 @@ func nearestSparse(idx []int32, dist []float32, b *data.Batch, ct, norms, scale 
 		})
 	}
 	g.Wait()
+}
+
+// axpy32 is y += a·x over len(x) values: axpy32Go, or its AVX2 version
+// (the same bits) when the build and the CPU have it. The CSR distances
+// (nearestSparse) are one call per stored entry over the K centers: a
+// fifth of the sparse benchmark's CPU.
+var axpy32 = axpy32Go
+
+func axpy32Go(a float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += a * v
+	}
 }
 
 // sqDistSparse64 is ‖x−c‖² in float64 for row i of the CSR batch b, cc
