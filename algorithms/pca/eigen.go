@@ -370,14 +370,17 @@ func cholQR2(y *mat.Dense) (*mat.Dense, bool) {
 	d, l := y.Dims()
 	if l == 0 || d < 4*l {
 		// Tall matrices only: near square, the SVD's own QR costs no more
-		// than the 4·d·l² here, and gonum's Dsyrk runs slower than it.
+		// than the 4·d·l² here.
 		return nil, false
 	}
 	q := mat.DenseCopyOf(y)
 	raw := q.RawMatrix()
 	g := blas64.Symmetric{Uplo: blas.Upper, N: l, Stride: l, Data: make([]float64, l*l)}
 	gram := func() {
-		blas64.Syrk(blas.Trans, 1, raw, 0, g)
+		// YᵀY as a general product, both triangles: gonum's pure-Go Dsyrk
+		// runs an axpy of l or fewer values per row of Y (half of the pure-Go
+		// BenchmarkTrainSparseWide), its Dgemm blocked and on every core.
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, raw, raw, 0, blas64.General{Rows: l, Cols: l, Stride: l, Data: g.Data})
 	}
 	for range 2 {
 		gram()
