@@ -10,9 +10,10 @@ ALGOS   := kmeans pca linear-learner knn
 
 # Go's vector intrinsics (simd/archsimd, an experiment of Go 1.26): the
 # linear learner's Adam, l1 and softmax kernels and k-means' float64
-# distance run several lanes at a time on AVX2 CPUs, with the same bits as
-# their scalar fallbacks, which build without the experiment
-# (algorithms/linearlearner/kernels*.go, algorithms/kmeans/dist*.go).
+# distance and CSR axpy run several lanes at a time on AVX2 CPUs, with the
+# same bits as their scalar fallbacks, which build without the experiment
+# (algorithms/linearlearner/kernels*.go, algorithms/kmeans/dist*.go,
+# algorithms/kmeans/axpy_simd.go).
 SIMD := GOEXPERIMENT=simd
 
 # The CPU engine: OpenBLAS (Debian's libopenblas-dev, linked statically, so
