@@ -97,8 +97,9 @@ type trainer struct {
 
 	// CSR batches work on the centers transposed, each column scaled:
 	// center j is scale[j] × column j of ct (d × K). While lazy, those are
-	// the centers and the rows of centers are stale; settle makes the rows
-	// current again.
+	// the centers and the rows of centers are stale (or not yet made, when
+	// the first batches were CSR); settle makes the rows current again, and
+	// reduce reads the columns as they are (candidates).
 	lazy    bool
 	ct      []float32
 	scale   []float64
@@ -200,8 +201,8 @@ func (t *trainer) init(first []*data.Batch) error {
 	}
 	K := min(t.p.K*t.p.ExtraCenterFactor, n)
 	if anySparse(first) {
-		// Rows as they are, each picked center made dense alone, and the
-		// centers kept as the CSR step wants them (unsettle): rows of
+		// Rows as they are (k-means++ makes one pick dense at a time), and
+		// the centers kept as the CSR step wants them (unsettle): rows of
 		// centers are made only if a dense batch comes.
 		t.centers = compute.Matrix{Rows: K, Cols: d, Stride: d}
 		rs := newBatchRows(first, d)
