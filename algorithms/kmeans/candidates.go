@@ -28,6 +28,10 @@ func columnCandidates(ct []float32, scale []float64, k, d int) candidates {
 	return candidates{ct: ct, scale: scale, k: k, d: d}
 }
 
+// featureBlock is how many live features the passes over the candidates
+// (gram, centersOf, dense) convert to float64 at once.
+const featureBlock = 512
+
 // n is the number of candidates in use.
 func (c candidates) n() int {
 	if c.use != nil {
@@ -100,7 +104,7 @@ func (c candidates) live() []int {
 		// The values a row would hold: scale × ct may round to zero.
 		for i := 0; i < n; i++ {
 			r := c.row(i)
-			if float32(c.scale[r]*float64(col[r])) != 0 {
+			if scaled(c.scale[r], col[r]) != 0 {
 				feats = append(feats, f)
 				break
 			}
@@ -111,8 +115,8 @@ func (c candidates) live() []int {
 
 // gather writes the given features of the candidates in use into buf,
 // feature t's values at buf[t·n:], candidate by candidate, in float64. A
-// CSR center's value is the float32 its row would hold (scale × ct
-// rounded to float32), so either source gives the same numbers. A
+// CSR center's value is the float32 its row would hold (scaled), so either
+// source gives the same numbers. A
 // feature's values lie contiguous in ct, so the CSR centers are read and
 // written in order (a candidate at a time, they were gathered K apart: a
 // tenth of the sparse benchmark's CPU).
@@ -132,12 +136,12 @@ func (c candidates) gather(feats []int, buf []float64) {
 		col, dst := c.ct[f*k:(f+1)*k], buf[t*n:(t+1)*n]
 		if c.use == nil {
 			for i, v := range col {
-				dst[i] = float64(float32(c.scale[i] * float64(v)))
+				dst[i] = float64(scaled(c.scale[i], v))
 			}
 			continue
 		}
 		for i, r := range c.use {
-			dst[i] = float64(float32(c.scale[r] * float64(col[r])))
+			dst[i] = float64(scaled(c.scale[r], col[r]))
 		}
 	}
 }
@@ -148,13 +152,12 @@ func (c candidates) dense() compute.Matrix {
 	if c.x.Data != nil && c.use == nil {
 		return c.x
 	}
-	const band = 512
 	n := c.n()
 	out := compute.NewMatrix(n, c.d)
-	buf := make([]float64, n*band)
+	buf := make([]float64, n*featureBlock)
 	feats := c.live()
-	for lo := 0; lo < len(feats); lo += band {
-		fs := feats[lo:min(lo+band, len(feats))]
+	for lo := 0; lo < len(feats); lo += featureBlock {
+		fs := feats[lo:min(lo+featureBlock, len(feats))]
 		c.gather(fs, buf)
 		for t, f := range fs {
 			for i, v := range buf[t*n : (t+1)*n] {

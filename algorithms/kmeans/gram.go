@@ -38,7 +38,7 @@ func useGram(n, d int) bool {
 func gram(x candidates) []float64 {
 	n, feats := x.n(), x.live()
 	d := len(feats)
-	const block = 512
+	const block = featureBlock
 	parts := make([][]float64, gramParts)
 	var wg sync.WaitGroup
 	for part := range parts {
@@ -174,7 +174,7 @@ func lloydGram(g []float64, n int, w []float64, p Params, rng *rand.Rand) ([]mix
 // centersOf forms the centers the mixes describe from x's candidates in
 // use, summing in float64 as lloyd does, a block of features at a time.
 func centersOf(cs []mix, x candidates) compute.Matrix {
-	const block = 512
+	const block = featureBlock
 	n, feats := x.n(), x.live()
 	c := compute.NewMatrix(len(cs), x.d)
 	buf := make([]float64, n*block)

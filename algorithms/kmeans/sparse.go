@@ -304,13 +304,18 @@ func sortEntries(es, tmp []entry) (sorted, spare []entry) {
 	return src, dst
 }
 
+// scaled is the float32 a center kept as scale s × stored value v holds:
+// what settle writes into its row, fold into its column, and what the
+// local Lloyd step reads (candidates), so that all agree to the bit.
+func scaled(s float64, v float32) float32 { return float32(s * float64(v)) }
+
 // fold multiplies column j of ct by its scale, which becomes 1, and
 // recomputes its squared norm.
 func (t *trainer) fold(j int) {
 	K, s := t.centers.Rows, t.scale[j]
 	var nn float64
 	for f := j; f < len(t.ct); f += K {
-		t.ct[f] = float32(s * float64(t.ct[f]))
+		t.ct[f] = scaled(s, t.ct[f])
 		nn += float64(t.ct[f]) * float64(t.ct[f])
 	}
 	t.scale[j], t.nn[j] = 1, nn
@@ -347,7 +352,7 @@ func (t *trainer) settle() {
 		for j := 0; j < K; j++ {
 			s, row := t.scale[j], t.centers.Row(j)
 			for f := lo; f < hi; f++ {
-				row[f] = float32(s * float64(t.ct[f*K+j]))
+				row[f] = scaled(s, t.ct[f*K+j])
 			}
 		}
 	}
