@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/lapack/gonum"
 	"gonum.org/v1/gonum/mat"
 )
@@ -170,7 +171,7 @@ func topEigenTridiagonal(c []float64, d, k int, rng *rand.Rand) ([]float64, *mat
 					blas64.Gemv(blas.Trans, -1, prev, hv, 1, xv)
 				}
 			}
-			nrm := math.Sqrt(dot(x, x))
+			nrm := floats.Norm(x, 2)
 			if nrm == 0 || math.IsNaN(nrm) || math.IsInf(nrm, 0) {
 				return nil, nil, false
 			}
@@ -183,16 +184,8 @@ func topEigenTridiagonal(c []float64, d, k int, rng *rand.Rand) ([]float64, *mat
 	// converge twice to one direction of a cluster it did not recognise.
 	var zzt mat.Dense
 	zzt.Mul(z, z.T())
-	for i := 0; i < k; i++ {
-		for j := 0; j < k; j++ {
-			want := 0.0
-			if i == j {
-				want = 1
-			}
-			if math.Abs(zzt.At(i, j)-want) > 1e-9 {
-				return nil, nil, false
-			}
-		}
+	if !nearIdentity(zzt.RawMatrix().Data, k, 1e-9) {
+		return nil, nil, false
 	}
 	// v = Q zᵀ, then check the residuals against c itself.
 	q := mat.NewDense(d, d, a)
@@ -302,20 +295,6 @@ func (f *tridiagLU) solve(b []float64) {
 	}
 }
 
-func dot(a, b []float64) float64 {
-	var s float64
-	for i, v := range a {
-		s += v * b[i]
-	}
-	return s
-}
-
-func axpy(alpha float64, x, y []float64) {
-	for i, v := range x {
-		y[i] += alpha * v
-	}
-}
-
 // orthonormalize returns an orthonormal basis of the column space of y
 // (d×l, d ≥ l): by Cholesky QR twice when y is well conditioned, else as
 // the left singular vectors of its thin SVD, whose columns for zero
@@ -400,18 +379,28 @@ func cholQR2(y *mat.Dense) (*mat.Dense, bool) {
 		blas64.Trsm(blas.Right, blas.NoTrans, 1, r.RawTriangular(), raw)
 	}
 	gram()
-	for i := range l {
-		for j := i; j < l; j++ {
+	if !nearIdentity(g.Data, l, 1e-10) {
+		return nil, false
+	}
+	return q, true
+}
+
+// nearIdentity reports whether the upper triangle of the symmetric n×n
+// row-major g is within tol of the identity's: a Gram matrix of columns
+// that are orthonormal. NaN fails.
+func nearIdentity(g []float64, n int, tol float64) bool {
+	for i := range n {
+		for j := i; j < n; j++ {
 			want := 0.0
 			if i == j {
 				want = 1
 			}
-			if !(math.Abs(g.Data[i*l+j]-want) <= 1e-10) { // NaN fails too
-				return nil, false
+			if !(math.Abs(g[i*n+j]-want) <= tol) {
+				return false
 			}
 		}
 	}
-	return q, true
+	return true
 }
 
 // thinSVD returns the left singular vectors and the singular values

@@ -658,13 +658,7 @@ func (s *sketch) warmStart(rows []float32, m int) ([]float32, *mat.Dense) {
 			sc.Data[i*d+j] = v - shift[j]
 		}
 	}
-	omega := mat.NewDense(d, l, nil)
-	for i := 0; i < d; i++ {
-		for j := 0; j < l; j++ {
-			omega.Set(i, j, s.rng.NormFloat64())
-		}
-	}
-	q := orthonormalize(omega)
+	q := s.gaussianStart()
 	qt := compute.NewMatrix(l, d)
 	wt := compute.NewMatrix(l, m)
 	yt := compute.NewMatrix(l, d)
@@ -681,6 +675,18 @@ func (s *sketch) warmStart(rows []float32, m int) ([]float32, *mat.Dense) {
 		q = orthonormalize(y)
 	}
 	return shift, q
+}
+
+// gaussianStart is the subspace iteration's start: an orthonormal basis
+// of a d×ℓ Gaussian matrix drawn from the sketch's stream.
+func (s *sketch) gaussianStart() *mat.Dense {
+	omega := mat.NewDense(s.d, s.l, nil)
+	for i := 0; i < s.d; i++ {
+		for j := 0; j < s.l; j++ {
+			omega.Set(i, j, s.rng.NormFloat64())
+		}
+	}
+	return orthonormalize(omega)
 }
 
 // warmCSRRows is the CSR warm buffer's rows' start pointers (nil when
@@ -731,13 +737,7 @@ func (s *sketch) warmStartSparse(b *data.Batch) ([]float32, *mat.Dense) {
 			shift[j] = float32(acc[j] / float64(m))
 		}
 	}
-	omega := mat.NewDense(d, l, nil)
-	for i := 0; i < d; i++ {
-		for j := 0; j < l; j++ {
-			omega.Set(i, j, s.rng.NormFloat64())
-		}
-	}
-	q := orthonormalize(omega)
+	q := s.gaussianStart()
 	for it := 0; it < subspaceIters; it++ {
 		y := mat.NewDense(d, l, nil)
 		yd := y.RawMatrix().Data
@@ -920,7 +920,7 @@ func completeBasis(v *mat.Dense, r int) {
 				}
 			}
 		}
-		nrm := math.Sqrt(dot(col, col))
+		nrm := floats.Norm(col, 2)
 		if nrm < 1e-6 {
 			continue
 		}
