@@ -162,12 +162,16 @@ func TestHyperparameterErrors(t *testing.T) {
 		// A scatter matrix larger than any host: a ClientError, not Go's
 		// fatal "out of memory" (exit 2 with no failure file).
 		{"feature_dim too large for memory", hps(map[string]string{"feature_dim": "2000000"}), "randomized mode needs far less"},
+		// Randomized, but a sketch of 1,200,000 columns: computed exactly
+		// (Params.Sketches), so the scatter matrix is what must fit.
+		{"wide sketch too large for memory", hps(map[string]string{"feature_dim": "2000000", "num_components": "600000", "algorithm_mode": "randomized"}), "a quarter of the features or more, so computed exactly"},
 		// Finite float32, but its square is not: the model was NaNs
 		// (regular) or the job panicked (randomized).
-		{"values that overflow, regular", map[string]string{"feature_dim": "3", "num_components": "2", "mini_batch_size": "10"}, "not finite"},
-		{"values that overflow, randomized", map[string]string{"feature_dim": "3", "num_components": "2", "mini_batch_size": "10", "algorithm_mode": "randomized"}, "not finite"},
+		{"values that overflow, regular", map[string]string{"feature_dim": "4", "num_components": "2", "mini_batch_size": "10"}, "not finite"},
+		// A sketch of one column of four features: narrow enough to be kept.
+		{"values that overflow, randomized", map[string]string{"feature_dim": "4", "num_components": "1", "extra_components": "0", "mini_batch_size": "10", "algorithm_mode": "randomized"}, "not finite"},
 	}
-	overflow := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"d.csv": []byte("0,1e20,0,0\n0,0,1,0\n0,0,0,1\n0,1,1,1\n")}}
+	overflow := trainertest.Channel{ContentType: "text/csv", Files: map[string][]byte{"d.csv": []byte("0,1e20,0,0,0\n0,0,1,0,0\n0,0,0,1,0\n0,1,1,1,1\n")}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ch := recordIOChannel(t)
