@@ -107,3 +107,45 @@ func TestAxpy32SameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestCandidateKernelsSameBits checks nonzero32 and scaledTo64 in use (AVX2
+// in a GOEXPERIMENT=simd build on a CPU with it) against the scalar ones:
+// the same answers, bit for bit, on every length around the vector width,
+// with ±0, subnormals, infinities, NaN and products that round to zero or
+// overflow float32.
+func TestCandidateKernelsSameBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	special := []float32{0, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32,
+		math.MaxFloat32, float32(math.Inf(1)), float32(math.NaN()), 1e-30}
+	for _, n := range []int{0, 1, 3, 4, 5, 7, 8, 9, 16, 100, 1001} {
+		for trial := range 40 {
+			x, s := make([]float32, n), make([]float64, n)
+			for i := range x {
+				switch rng.IntN(4) {
+				case 0:
+					x[i] = special[rng.IntN(len(special))]
+				case 1: // ±0 mostly, as ct's columns are
+				default:
+					x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
+				}
+				s[i] = []float64{1, 1e-6, 1e-20, 1e20, rng.Float64()}[rng.IntN(5)]
+			}
+			if trial%5 == 0 { // only zeros of either sign
+				for i := range x {
+					x[i] = float32(math.Copysign(0, float64(rng.IntN(2)*2-1)))
+				}
+			}
+			if got, want := nonzero32(x), nonzero32Go(x); got != want {
+				t.Fatalf("n=%d trial %d: nonzero32 = %v, scalar %v", n, trial, got, want)
+			}
+			got, want := make([]float64, n+1), make([]float64, n+1) // dst may be longer
+			scaledTo64(got, x, s)
+			scaledTo64Go(want, x, s)
+			for i := range got {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("n=%d trial %d: scaledTo64 [%d] = %v, scalar %v (x %v, s %v)", n, trial, i, got[i], want[i], x[min(i, n-1)], s[min(i, n-1)])
+				}
+			}
+		}
+	}
+}
