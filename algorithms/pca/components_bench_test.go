@@ -40,3 +40,30 @@ func BenchmarkTrainManyComponents(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTrainBatchSizes trains 20,000 Gaussian rows of 784 features
+// (Fashion-MNIST's width), 50 components, in mini-batches from 10 rows to
+// 500 (the default): what a small mini_batch_size costs a pass that does
+// not depend on it.
+func BenchmarkTrainBatchSizes(b *testing.B) {
+	const n, d = 20000, 784
+	rng := rand.New(rand.NewPCG(3, 4))
+	rows := make([][]float32, n)
+	for i := range rows {
+		rows[i] = make([]float32, d)
+		for j := range rows[i] {
+			rows[i][j] = float32(rng.NormFloat64()) * float32(1+j%7)
+		}
+	}
+	for _, mode := range []string{"regular", "randomized"} {
+		for _, mb := range []int{10, 100, 500} {
+			b.Run(fmt.Sprintf("%s/mini_batch_size=%d", mode, mb), func(b *testing.B) {
+				hp := map[string]any{"feature_dim": fmt.Sprint(d), "num_components": "50",
+					"algorithm_mode": mode, "mini_batch_size": fmt.Sprint(mb)}
+				for b.Loop() {
+					algorithmstest.Train(b, Algorithm{}, hp, map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: d}})
+				}
+			})
+		}
+	}
+}

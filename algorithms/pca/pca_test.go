@@ -652,3 +652,81 @@ func TestRandomizedWideSketch(t *testing.T) {
 		t.Errorf("ℓ = 10 of 40 features: no sketch in the log: %q", logs)
 	}
 }
+
+// addLog is a summary that records what stream hands it, in order: the
+// rows of each dense add (first value of its first row too), and -rows
+// for each CSR batch it takes.
+type addLog struct {
+	adds  []int
+	first []float32
+}
+
+func (s *addLog) add(x []float32, rows int) error {
+	s.adds, s.first = append(s.adds, rows), append(s.first, x[0])
+	return nil
+}
+func (s *addLog) addSparse(b *data.Batch) (bool, error) {
+	s.adds, s.first = append(s.adds, -b.Rows), append(s.first, 0)
+	return true, nil
+}
+func (s *addLog) rows() int64 { return 0 }
+func (s *addLog) solve(int) (*mat.Dense, []float64, []float64, float64, error) {
+	return nil, nil, nil, 0, nil
+}
+func (s *addLog) part() []byte                     { return nil }
+func (s *addLog) merged([][]byte) (summary, error) { return s, nil }
+
+// TestSmallBatchesGathered: dense mini-batches smaller than minAddRows are
+// gathered before the summary takes them (each add ends in a pass over
+// its d×d accumulators), in the order they came, with CSR batches kept in
+// their place; larger ones go through as they are. The model is the one
+// larger batches give, up to rounding.
+func TestSmallBatchesGathered(t *testing.T) {
+	const d = 60
+	least := minAddRows(d)
+	rows, sigma, r := decaying(d)
+	for i := range rows {
+		rows[i][0] = float32(i) // which row an add starts with
+	}
+	v, err := Algorithm{}.Schema().Parse(map[string]any{"feature_dim": "60", "num_components": "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mb    int
+		mixed bool
+		want  []int // rows of each add; negative: a CSR batch
+	}{
+		{7, false, []int{259, 259, 259, 259, 259, 259, 259, 187}},
+		{300, false, []int{300, 300, 300, 300, 300, 300, 200}},
+		{100, true, []int{-100, 100, -100, 100, -100, 100, -100, 100, -100, 100, -100, 100, -100, 100, -100, 100, -100, 100, -100, 100}},
+	} {
+		p := ParamsFrom(v)
+		p.MiniBatchSize = tc.mb
+		var log addLog
+		if err := stream(context.Background(), &memChannel{rows: rows, d: d, mixed: tc.mixed}, p, &log, &fakeMetrics{}); err != nil {
+			t.Fatal(err)
+		}
+		if least != 256 {
+			t.Fatalf("minAddRows(%d) = %d; the cases assume 256", d, least)
+		}
+		if !slices.Equal(log.adds, tc.want) {
+			t.Errorf("mini_batch_size %d (mixed %v): adds of %v rows, want %v", tc.mb, tc.mixed, log.adds, tc.want)
+		}
+		next := 0 // the row each dense add must start with
+		for i, n := range log.adds {
+			if n > 0 && log.first[i] != float32(next) {
+				t.Errorf("mini_batch_size %d: add %d starts at row %v, want %d", tc.mb, i, log.first[i], next)
+			}
+			next += max(n, -n)
+		}
+	}
+	rows, sigma, r = decaying(d)
+	for _, mode := range []string{"regular", "randomized"} {
+		for _, mb := range []string{"1", "7", "1000"} {
+			m := train(t, map[string]any{"feature_dim": "60", "num_components": "4", "extra_components": "10",
+				"algorithm_mode": mode, "mini_batch_size": mb}, &memChannel{rows: rows, d: d})
+			checkComponents(t, m, sigma, r, 1e-3)
+		}
+	}
+}

@@ -182,6 +182,17 @@ func solve(sum summary, k int) (v *mat.Dense, s, mean []float64, total float64, 
 	return v, s, mean, total, nil
 }
 
+// minAddBytes is the least a dense add carries: smaller mini-batches are
+// gathered up to it (at most 256 rows) before the summary takes them. Each
+// add ends in a pass over the d×d (or ℓ×d) float64 accumulators, so
+// mini_batch_size=10 on Fashion-MNIST made 6,000 such passes and took 3.5×
+// as long as batches of 500; the sums are the same whatever the grouping,
+// up to rounding.
+const minAddBytes = 4 << 20
+
+// minAddRows is the number of dense rows stream gathers for one add.
+func minAddRows(d int) int { return max(1, min(256, minAddBytes/(4*d))) }
+
 // stream makes the one pass over ch.
 func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, metrics algorithms.Metrics) error {
 	rc, err := ch.Open(ctx, 0)
@@ -189,13 +200,27 @@ func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, m
 		return err
 	}
 	r := data.ReadAhead(rc, p.MiniBatchSize) // decode the next batch while this one computes
-	var x []float32
+	d, least := p.FeatureDim, minAddRows(p.FeatureDim)
+	var x, held []float32 // held: dense rows not yet added, fewer than least
+	flush := func() error {
+		if len(held) == 0 {
+			return nil
+		}
+		err := sum.add(held, len(held)/d)
+		held = held[:0]
+		return err
+	}
 	err = data.Each(ctx, r, p.MiniBatchSize, func(b *data.Batch) error {
 		if b.Cols != p.FeatureDim {
 			return algorithms.Errorf("train records have %d features; feature_dim is %d", b.Cols, p.FeatureDim)
 		}
 		ok := false
 		if b.Sparse() {
+			// Rows in the order they came: the first ones seed the
+			// randomized sketch and the shift.
+			if err := flush(); err != nil {
+				return err
+			}
 			var err error
 			if ok, err = sum.addSparse(b); err != nil {
 				return err
@@ -203,13 +228,22 @@ func stream(ctx context.Context, ch algorithms.Channel, p Params, sum summary, m
 		}
 		if !ok {
 			x = b.DenseTo(x)
-			if err := sum.add(x, b.Rows); err != nil {
-				return err
+			if len(held) == 0 && b.Rows >= least {
+				if err := sum.add(x, b.Rows); err != nil {
+					return err
+				}
+			} else if held = append(held, x...); len(held) >= least*d {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
 		metrics.Batch(b.Rows)
 		return nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	if cerr := r.Close(); err == nil {
 		err = cerr
 	}
