@@ -202,7 +202,9 @@ func kindOf(name string) string {
 	case "msd", "ssd", "mse", "rmse", "mae", "perplexity":
 		return "loss"
 	}
-	if strings.Contains(name, "loss") || strings.Contains(name, "error") {
+	// The linear learner's own log names its losses "…_objective"
+	// (binary_classification_cross_entropy_objective, mse_objective).
+	if strings.Contains(name, "loss") || strings.Contains(name, "error") || strings.HasSuffix(name, "_objective") {
 		return "loss"
 	}
 	return "score"

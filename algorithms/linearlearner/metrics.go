@@ -2,6 +2,7 @@ package linearlearner
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 )
@@ -158,7 +159,19 @@ type evaluator struct {
 	prob               []float64
 
 	se, ae float64 // regression
+
+	// The final passes (score) keep each row's score and label, up to
+	// maxAUCRows, for roc_auc_score; the per-epoch evaluations do not.
+	keepScores bool
+	scores     []float32
+	positive   []bool
+	dropped    int64 // rows past maxAUCRows
 }
+
+// maxAUCRows bounds the (score, label) pairs a final pass keeps for
+// roc_auc_score: 50 MB. The rows past it are left out of that one metric,
+// and the log says so.
+const maxAUCRows = 10_000_000
 
 func newEvaluator(p Params, threshold float64) *evaluator {
 	e := &evaluator{p: p, loss: newLoss(p), threshold: threshold}
@@ -189,6 +202,13 @@ func (e *evaluator) add(z []float32, y float64) (score float32) {
 			score = scoreOf(e.p.Loss, zv)
 		}
 		e.lossSum += l
+		if e.keepScores {
+			if len(e.scores) < maxAUCRows {
+				e.scores, e.positive = append(e.scores, score), append(e.positive, y == 1)
+			} else {
+				e.dropped++
+			}
+		}
 		pred := float64(score) > e.threshold
 		switch {
 		case pred && y == 1:
@@ -257,7 +277,12 @@ func (e *evaluator) metrics() []metric {
 			metric{"binary_classifier_accuracy", e.c.accuracy()},
 			metric{"binary_f_beta", e.c.fbeta(e.p.FBeta)},
 			metric{"precision", e.c.precision()},
-			metric{"recall", e.c.recall()})
+			metric{"recall", e.c.recall()},
+			// The algorithm's own log names F_beta with its beta.
+			metric{fmt.Sprintf("binary_f_%.3f", e.p.FBeta), e.c.fbeta(e.p.FBeta)})
+		if auc, ok := rocAUC(e.scores, e.positive); ok {
+			out = append(out, metric{"roc_auc_score", auc})
+		}
 	case Regressor:
 		out = append(out,
 			metric{"mse", ratio(e.se, e.n)},
@@ -278,7 +303,71 @@ func (e *evaluator) metrics() []metric {
 			metric{"dcg", ratio(e.dcg, e.n)},
 			metric{"macro_precision", mp / k},
 			metric{"macro_recall", mr / k},
-			metric{"macro_f_beta", mf / k})
+			metric{"macro_f_beta", mf / k},
+			// As the algorithm's own log names them: top-k with its k,
+			// F_beta with its beta, and the balanced accuracy (the mean
+			// recall over the classes, the same value as macro_recall).
+			metric{fmt.Sprintf("multiclass_top_k_accuracy_%d", e.p.TopK), ratio(e.topK, e.n)},
+			metric{fmt.Sprintf("macro_f_%.3f", e.p.FBeta), mf / k},
+			metric{"multiclass_balanced_accuracy", mr / k})
+	}
+	if name := objectiveName(e.p); name != "" {
+		out = append(out, metric{name, e.meanLoss()})
 	}
 	return out
+}
+
+// objectiveName is the name the algorithm's own log gives the objective
+// loss, where real training logs show it (2020 and 2024 jobs): the
+// logistic loss of a binary classifier with positive_example_weight_mult
+// 1, the softmax loss, the squared loss of a regressor. Other losses have
+// only objective_loss: no log of theirs was found.
+func objectiveName(p Params) string {
+	switch {
+	case p.PredictorType == Binary && p.Loss == "logistic" && p.PosWeightKind == "" && p.PosWeight == 1:
+		return "binary_classification_cross_entropy_objective"
+	case p.PredictorType == Multiclass:
+		return "multiclass_cross_entropy_objective"
+	case p.PredictorType == Regressor && p.Loss == "squared_loss":
+		return "mse_objective"
+	}
+	return ""
+}
+
+// rocAUC is the area under the ROC curve of the scores against the labels
+// (positive true): the probability that a positive row scores above a
+// negative one, ties counting half, from the positives' mean rank. ok is
+// false when either class is missing.
+func rocAUC(scores []float32, positive []bool) (auc float64, ok bool) {
+	var np, nn float64
+	for _, y := range positive {
+		if y {
+			np++
+		} else {
+			nn++
+		}
+	}
+	if np == 0 || nn == 0 {
+		return 0, false
+	}
+	idx := make([]int32, len(scores))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(scores[a], scores[b]) })
+	var rankSum float64 // of the positives, 1-based, ties at their mean rank
+	for lo := 0; lo < len(idx); {
+		hi := lo + 1
+		for hi < len(idx) && scores[idx[hi]] == scores[idx[lo]] {
+			hi++
+		}
+		mid := float64(lo+hi+1) / 2
+		for _, i := range idx[lo:hi] {
+			if positive[i] {
+				rankSum += mid
+			}
+		}
+		lo = hi
+	}
+	return (rankSum - np*(np+1)/2) / (np * nn), true
 }

@@ -108,7 +108,11 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		for m := range t.M {
 			trainLoss = math.Min(trainLoss, lossSum[m]/float64(max(n, 1)))
 		}
-		job.Metrics.EpochEnd(epoch, map[string]float64{"objective_loss": trainLoss})
+		trainMetrics := map[string]float64{"objective_loss": trainLoss}
+		if name := objectiveName(p); name != "" {
+			trainMetrics[name] = trainLoss // as the algorithm's own log names it
+		}
+		job.Metrics.EpochEnd(epoch, trainMetrics)
 
 		// Without validation, early stopping watches the loss on the
 		// training data: the epoch's own, summed batch by batch before
@@ -135,8 +139,12 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 				return t.interrupted(err)
 			}
 			stop = t.select_(evals)
-			job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation objective_loss <loss>=%s",
-				hostOf(job), epoch, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
+			for _, name := range []string{"objective_loss", objectiveName(p)} {
+				if name != "" {
+					job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation %s <loss>=%s",
+						hostOf(job), epoch, name, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
+				}
+			}
 			for m, e := range evals {
 				lag[m] = e.meanLoss()
 			}
@@ -176,6 +184,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		}
 		job.Metrics.Logf("selected model %d of %d (learning_rate=%g, wd=%g, l1=%g); threshold %g",
 			t.ids[t.chosen], t.numModels, t.lrM[t.chosen], t.wdM[t.chosen], t.l1M[t.chosen], m.threshold)
+		job.Metrics.Logf("Best model found for hyperparameters: %s", t.bestHyperparameters())
 	}
 	if multi {
 		if m, err = shareModel(ctx, job.Peers, m, hostOf(job)); err != nil {
@@ -1710,6 +1719,7 @@ func (t *trainer) final(host string) *Model {
 func score(ctx context.Context, m *Model, r data.BatchReadCloser, name string, p Params, metrics algorithms.Metrics) error {
 	defer r.Close()
 	e := newEvaluator(p, m.threshold)
+	e.keepScores = p.PredictorType == Binary
 	t := &trainer{p: p}
 	var z []float32
 	var scratch []float32
@@ -1732,8 +1742,27 @@ func score(ctx context.Context, m *Model, r data.BatchReadCloser, name string, p
 		metrics.Logf("the %s channel holds no records: no %s metrics", name, name)
 		return nil
 	}
+	if e.dropped > 0 {
+		metrics.Logf("%s roc_auc_score is over the first %d records; the other %d are in every other %s metric", name, maxAUCRows, e.dropped, name)
+	}
 	for _, mt := range e.metrics() {
 		metrics.Score(name, mt.name, mt.value)
 	}
 	return nil
+}
+
+// bestHyperparameters is the selected model's optimizer settings as the
+// algorithm's own log prints them after training ("Best model found for
+// hyperparameters: {...}", the keys in its order), so that a script that
+// reads that line from SageMaker's logs reads ours. The scheduler's step is
+// the resolved one (auto: the updates of the first epoch).
+func (t *trainer) bestHyperparameters() string {
+	p := t.p
+	num := func(v float64) string { return string(data.AppendPythonFloat(nil, v)) } // json.dumps's spelling
+	step, factor, minLR := t.schedStep, p.LRSchedulerFactor, p.LRSchedulerMinimum
+	if !p.UseLRScheduler {
+		step, factor, minLR = 0, 1, t.lrM[t.chosen]
+	}
+	return fmt.Sprintf(`{"optimizer": %q, "learning_rate": %s, "l1": %s, "wd": %s, "lr_scheduler_step": %d, "lr_scheduler_factor": %s, "lr_scheduler_minimum_lr": %s}`,
+		p.Optimizer, num(t.lrM[t.chosen]), num(t.l1M[t.chosen]), num(t.wdM[t.chosen]), step, num(factor), num(minLR))
 }

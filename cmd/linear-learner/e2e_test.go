@@ -7,6 +7,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -82,6 +83,49 @@ func TestTrainAndLoad(t *testing.T) {
 		t.Fatalf("model files %q", got)
 	}
 	wantSeparates(t, root)
+	wantRealLogNames(t, r.Log())
+}
+
+// wantRealLogNames checks the lines a binary job adds in the names the
+// algorithm's own log uses (from real SageMaker training logs): each the
+// same value as its counterpart, roc_auc_score a probability, and the
+// selected model's settings as JSON.
+func wantRealLogNames(t *testing.T, log string) {
+	t.Helper()
+	value := func(line string) string {
+		i := strings.Index(log, line)
+		if i < 0 {
+			t.Fatalf("the log lacks %q\n%s", line, log)
+		}
+		v, _, _ := strings.Cut(log[i+len(line):], "\n")
+		return v
+	}
+	for _, ch := range []string{"validation", "test"} {
+		pre := "#quality_metric: host=algo-1, " + ch + " "
+		if a, b := value(pre+"binary_f_beta <score>="), value(pre+"binary_f_1.000 <score>="); a != b {
+			t.Errorf("%s binary_f_1.000 = %s, binary_f_beta = %s", ch, b, a)
+		}
+		if a, b := value(pre+"objective_loss <loss>="), value(pre+"binary_classification_cross_entropy_objective <loss>="); a != b {
+			t.Errorf("%s binary_classification_cross_entropy_objective = %s, objective_loss = %s", ch, b, a)
+		}
+		// csvData's classes are told apart by x0: the ranking is all but perfect.
+		if auc, err := strconv.ParseFloat(value(pre+"roc_auc_score <score>="), 64); err != nil || auc < 0.95 || auc > 1 {
+			t.Errorf("%s roc_auc_score %v (%v), want in [0.95, 1]", ch, auc, err)
+		}
+	}
+	value("#quality_metric: host=algo-1, epoch=0, train binary_classification_cross_entropy_objective <loss>=")
+	var best map[string]any
+	if err := json.Unmarshal([]byte(value("Best model found for hyperparameters: ")), &best); err != nil {
+		t.Fatalf("the Best model found line is not JSON: %v", err)
+	}
+	for _, k := range []string{"optimizer", "learning_rate", "l1", "wd", "lr_scheduler_step", "lr_scheduler_factor", "lr_scheduler_minimum_lr"} {
+		if _, ok := best[k]; !ok {
+			t.Errorf("the Best model found line lacks %q: %v", k, best)
+		}
+	}
+	if best["optimizer"] != "adam" {
+		t.Errorf("optimizer %v in the Best model found line, want adam (auto)", best["optimizer"])
+	}
 }
 
 // wantSeparates loads the model of root and checks that it tells csvData's
