@@ -127,8 +127,8 @@ func TestReduceFromColumns(t *testing.T) {
 			}
 		}
 		p := Params{K: tc.k, LloydInitMethod: "kmeans++", LloydMaxIter: 300, LloydTol: 1e-4, LloydNumTrials: 2}
-		want := reduce(be, rowCandidates(rows), counts, p, rand.New(rand.NewPCG(1, 2)))
-		got := reduce(be, columnCandidates(ct, scale, tc.K, tc.d), counts, p, rand.New(rand.NewPCG(1, 2)))
+		want, _ := reduce(be, rowCandidates(rows), counts, p, rand.New(rand.NewPCG(1, 2)))
+		got, _ := reduce(be, columnCandidates(ct, scale, tc.K, tc.d), counts, p, rand.New(rand.NewPCG(1, 2)))
 		if got.Rows != want.Rows || got.Cols != want.Cols {
 			t.Fatalf("%+v: %d×%d centers from columns, %d×%d from rows", tc, got.Rows, got.Cols, want.Rows, want.Cols)
 		}

@@ -4,15 +4,21 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // reduce turns the K mini-batch centers into k with Lloyd's method on the
 // centers weighted by the points they represent: local_lloyd_num_trials runs
 // from local_lloyd_init_method seeds, each stopping after
 // local_lloyd_max_iter iterations or when the weighted ssd improves by less
-// than local_lloyd_tol (relative); the run with the least ssd wins.
-func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng *rand.Rand) compute.Matrix {
+// than local_lloyd_tol (relative); the run with the least ssd wins. It
+// also returns each trial's mean square distance (weighted ssd over the
+// total weight), none when the candidates are k already.
+func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng *rand.Rand) (compute.Matrix, []float64) {
 	// Centers no point ever reached carry no mass; keep them only if too few
 	// others remain.
 	var w []float64
@@ -36,8 +42,10 @@ func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng 
 	if keep.n() == p.K {
 		out := compute.NewMatrix(p.K, pts.d)
 		copy(out.Data, keep.dense().Data)
-		return out
+		return out, nil
 	}
+	mass := floats.Sum(w)
+	msds := make([]float64, 0, p.LloydNumTrials)
 	if useGram(keep.n(), keep.d) {
 		keep = keep.withLive()
 		if g := gram(keep); finiteNorms(g, keep.n()) {
@@ -48,8 +56,9 @@ func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng 
 				if loss < bestLoss {
 					best, bestLoss = c, loss
 				}
+				msds = append(msds, loss/mass)
 			}
-			return centersOf(best, keep)
+			return centersOf(best, keep), msds
 		}
 	}
 	x := keep.dense()
@@ -60,8 +69,25 @@ func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng 
 		if loss < bestLoss {
 			best, bestLoss = c, loss
 		}
+		msds = append(msds, loss/mass)
 	}
-	return best
+	return best, msds
+}
+
+// logShrink writes what the algorithm's own log says of the local Lloyd
+// step (a real 2021 training log: "shrinking 80 centers into 8", a line a
+// trial, then the winner's value as the train msd), so that a metric
+// definition written against SageMaker's log finds train:msd in ours.
+func logShrink(m algorithms.Metrics, host string, from, k int, msds []float64) {
+	m.Logf("shrinking %d centers into %d", from, k)
+	best := 0.0 // the candidates are the centers: no distance left
+	for i, v := range msds {
+		m.Logf("local kmeans attempt #%d. Current mean square distance %f", i, v)
+		if i == 0 || v < best {
+			best = v
+		}
+	}
+	m.Logf("#quality_metric: host=%s, train msd <loss>=%s", host, data.AppendPythonFloat(nil, best))
 }
 
 // lloyd runs one weighted Lloyd trial and returns its centers and weighted ssd.

@@ -39,7 +39,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	rng := rand.New(rand.NewPCG(seed, uint64(host)))
 	multi := job.MultiHost()
-	t := &trainer{p: p, be: job.Compute, rng: rng, metrics: job.Metrics, multi: multi}
+	t := &trainer{p: p, be: job.Compute, rng: rng, metrics: job.Metrics, multi: multi, host: job.Cluster.CurrentHost}
 	if t.be == nil {
 		t.be = compute.Current()
 	}
@@ -66,7 +66,9 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	} else {
 		job.Metrics.Logf("mini-batch phase done: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
 			t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
-		centers = reduce(t.be, t.candidates(), t.counts, p, rng)
+		var msds []float64
+		centers, msds = reduce(t.be, t.candidates(), t.counts, p, rng)
+		logShrink(job.Metrics, t.host, t.centers.Rows, p.K, msds)
 	}
 	// No centers: no local Lloyd trial had a finite loss (overflowed
 	// distances), so reduce kept none.
@@ -92,6 +94,7 @@ type trainer struct {
 	rng     *rand.Rand
 	metrics algorithms.Metrics
 	multi   bool // a host of a multi-host job: fewer than k rows of its own are fine
+	host    string
 
 	centers compute.Matrix // K × d
 	counts  []float64      // (decayed) points represented by each center

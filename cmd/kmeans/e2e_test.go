@@ -247,6 +247,41 @@ func TestTrainDefaultEvalMetrics(t *testing.T) {
 	if _, ok := m["msd"]; !ok || len(m) != 1 {
 		t.Errorf("test metrics %v, want msd only\nlog:\n%s", m, r.Log())
 	}
+	wantShrinkLines(t, r.Log())
+}
+
+var (
+	attemptRE  = regexp.MustCompile(`local kmeans attempt #(\d+)\. Current mean square distance (\S+)`)
+	trainMSDRE = regexp.MustCompile(`#quality_metric: host=algo-1, train msd <loss>=(\S+)`)
+)
+
+// wantShrinkLines checks the local Lloyd step's lines as the algorithm's
+// own log writes them: a line a trial (local_lloyd_num_trials auto: 10),
+// then the train msd, the least of the trials' (printed to six decimals).
+func wantShrinkLines(t *testing.T, log string) {
+	t.Helper()
+	if !strings.Contains(log, "shrinking 30 centers into 3") {
+		t.Errorf("the log lacks the shrinking line\n%s", log)
+	}
+	attempts := attemptRE.FindAllStringSubmatch(log, -1)
+	if len(attempts) != 10 {
+		t.Fatalf("%d local kmeans attempt lines, want 10\n%s", len(attempts), log)
+	}
+	least := math.Inf(1)
+	for i, a := range attempts {
+		v, err := strconv.ParseFloat(a[2], 64)
+		if a[1] != strconv.Itoa(i) || err != nil {
+			t.Fatalf("attempt line %d reads %q", i, a[0])
+		}
+		least = math.Min(least, v)
+	}
+	m := trainMSDRE.FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("the log lacks the final train msd line\n%s", log)
+	}
+	if v, err := strconv.ParseFloat(m[1], 64); err != nil || math.Abs(v-least) > 5e-7 {
+		t.Errorf("train msd %s, want the least attempt's %v", m[1], least)
+	}
 }
 
 // TestTrainMiniBatchBelowK: mini_batch_size 2 with k=3 (K = 30 initial
