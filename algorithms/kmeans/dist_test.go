@@ -9,6 +9,16 @@ import (
 	"github.com/sagebrush-ml/sagebrush/compute"
 )
 
+// wideValues returns n normal values scaled by powers of ten from 1e-6 to
+// 1e6, for the same-bits tests of the kernels.
+func wideValues(rng *rand.Rand, n int) []float32 {
+	xs := make([]float32, n)
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
+	}
+	return xs
+}
+
 // TestSqDist64SameBits checks the kernel in use (AVX2 in a GOEXPERIMENT=simd
 // build on a CPU with it) against the scalar one, bit for bit, over lengths
 // with every remainder mod 4 and values of very different magnitudes.
@@ -16,13 +26,7 @@ func TestSqDist64SameBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 31, 784, 785, 1001} {
 		for trial := range 20 {
-			x, c := make([]float32, n), make([]float32, n+trial%3) // c may be longer
-			for i := range x {
-				x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
-			}
-			for i := range c {
-				c[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
-			}
+			x, c := wideValues(rng, n), wideValues(rng, n+trial%3) // c may be longer
 			got, want := sqDist64(x, c), sqDist64Go(x, c)
 			if math.Float64bits(got) != math.Float64bits(want) {
 				t.Fatalf("n=%d trial %d: %v, scalar %v", n, trial, got, want)
@@ -88,13 +92,7 @@ func TestAxpy32SameBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, n := range []int{0, 1, 7, 8, 9, 16, 100, 1001} {
 		for trial := range 20 {
-			x, y := make([]float32, n), make([]float32, n+trial%3) // y may be longer
-			for i := range x {
-				x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
-			}
-			for i := range y {
-				y[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6)))
-			}
+			x, y := wideValues(rng, n), wideValues(rng, n+trial%3) // y may be longer
 			a := float32(rng.NormFloat64())
 			want := append([]float32(nil), y...)
 			axpy32Go(a, x, want)

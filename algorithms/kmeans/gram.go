@@ -174,8 +174,9 @@ func lloydGram(g []float64, n int, w []float64, p Params, rng *rand.Rand) ([]mix
 // centersOf forms the centers the mixes describe from x's candidates in
 // use, summing in float64 as lloyd does, a block of features at a time,
 // the blocks shared among the cores (each feature's sums are its own, so
-// the split changes no bit; on one core it was a tenth of the sparse
-// benchmark's wall time).
+// the split changes no bit; on one core, with the local Lloyd trials, it
+// was about a tenth of the sparse benchmark's wall time by timers in a
+// throwaway build).
 func centersOf(cs []mix, x candidates) compute.Matrix {
 	const block = featureBlock
 	n, feats := x.n(), x.live()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
@@ -237,12 +236,10 @@ func (t *trainer) init(first []*data.Batch) error {
 			b, row := rs.at(r)
 			if b.Sparse() {
 				for q := b.Indptr[row]; q < b.Indptr[row+1]; q++ {
-					f := int(b.Indices[q])
-					t.ct[f*K+i] += b.Values[q]
+					f := int(b.Indices[q]) // ascending within a row (data.Batch)
+					t.ct[f*K+i] = b.Values[q]
 					feats = append(feats, f)
 				}
-				slices.Sort(feats)
-				feats = slices.Compact(feats)
 			} else {
 				for f, v := range b.Dense[row*d : (row+1)*d] {
 					if v != 0 {

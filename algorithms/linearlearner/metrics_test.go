@@ -30,3 +30,65 @@ func TestRocAUC(t *testing.T) {
 		}
 	}
 }
+
+// TestRealLogNames: the metrics under the names of the algorithm's own log
+// carry the values of their counterparts, for every predictor type, and
+// the loss-specific objective name only for the losses real logs show.
+func TestRealLogNames(t *testing.T) {
+	metricsOf := func(hp map[string]any, keep bool, rows [][]float32, labels []float64) map[string]float64 {
+		t.Helper()
+		v, err := schema.Parse(hp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEvaluator(ParamsFrom(v), 0.5)
+		e.keepScores = keep
+		for i, z := range rows {
+			e.add(z, labels[i])
+		}
+		got := map[string]float64{}
+		for _, m := range e.metrics() {
+			got[m.name] = m.value
+		}
+		return got
+	}
+	same := func(got map[string]float64, real, ours string) {
+		t.Helper()
+		r, ok1 := got[real]
+		o, ok2 := got[ours]
+		if !ok1 || !ok2 || r != o {
+			t.Errorf("%s = %v (%v), %s = %v (%v): want both, equal; all %v", real, r, ok1, ours, o, ok2, got)
+		}
+	}
+	absent := func(got map[string]float64, name string) {
+		t.Helper()
+		if _, ok := got[name]; ok {
+			t.Errorf("%s logged: %v", name, got)
+		}
+	}
+
+	multi := metricsOf(map[string]any{"feature_dim": "1", "predictor_type": "multiclass_classifier", "num_classes": "3", "accuracy_top_k": "2", "f_beta": "0.5"},
+		false, [][]float32{{2, 0, 0}, {0, 2, 0}, {0, 0, 2}, {2, 0, 0}, {0, 1, 2}}, []float64{0, 1, 2, 1, 1})
+	same(multi, "multiclass_top_k_accuracy_2", "multiclass_top_k_accuracy")
+	same(multi, "macro_f_0.500", "macro_f_beta")
+	same(multi, "multiclass_balanced_accuracy", "macro_recall")
+	same(multi, "multiclass_cross_entropy_objective", "objective_loss")
+
+	reg := metricsOf(map[string]any{"feature_dim": "1", "predictor_type": "regressor"}, false,
+		[][]float32{{1}, {2}, {4}}, []float64{1.5, 2, 3})
+	same(reg, "mse_objective", "objective_loss")
+	absent(metricsOf(map[string]any{"feature_dim": "1", "predictor_type": "regressor", "loss": "absolute_loss"}, false,
+		[][]float32{{1}, {2}}, []float64{1.5, 2}), "mse_objective")
+
+	bin := metricsOf(map[string]any{"feature_dim": "1", "predictor_type": "binary_classifier", "f_beta": "2"}, true,
+		[][]float32{{2}, {-1}, {0.5}, {-2}}, []float64{1, 0, 0, 0})
+	same(bin, "binary_f_2.000", "binary_f_beta")
+	same(bin, "binary_classification_cross_entropy_objective", "objective_loss")
+	if got := bin["roc_auc_score"]; got != 1 {
+		t.Errorf("roc_auc_score %v, want 1 (the positive scores highest)", got)
+	}
+	hinge := metricsOf(map[string]any{"feature_dim": "1", "predictor_type": "binary_classifier", "loss": "hinge_loss"}, false,
+		[][]float32{{2}, {-1}}, []float64{1, 0})
+	absent(hinge, "binary_classification_cross_entropy_objective")
+	absent(hinge, "roc_auc_score") // the per-epoch evaluations keep no scores
+}

@@ -45,6 +45,12 @@ func TestTrainMultiHost(t *testing.T) {
 	if !strings.Contains(logs[0], "mini-batch phase done on 2 hosts") || !strings.Contains(logs[1], "training completed; the leading host 127.0.0.1 saves the model") || strings.Contains(logs[1], "model saved to") {
 		t.Errorf("the logs do not tell of the merge:\n%s\n%s", logs[0], logs[1])
 	}
+	// The leader reduces every host's centers: its log has the local
+	// Lloyd step's lines, as a single host's does; the other host's not.
+	msd := "#quality_metric: host=127.0.0.1, train msd <loss>="
+	if !strings.Contains(logs[0], "shrinking 80 centers into 4") || !strings.Contains(logs[0], msd) || strings.Contains(logs[1], "shrinking") {
+		t.Errorf("the local Lloyd step's lines belong to the leader alone:\n%s\n%s", logs[0], logs[1])
+	}
 	f, err := mxnet.ReadFile(filepath.Join(roots[0], "model", "model_127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
