@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -447,6 +449,68 @@ func TestEarlyStopping(t *testing.T) {
 		map[string]algorithms.Channel{"train": tr, "validation": val})
 	if m.epochs >= 100 {
 		t.Errorf("ran all %d epochs; a relative tolerance of 0.5 should stop early", m.epochs)
+	}
+}
+
+// TestEarlyStoppingLog: every epoch logs what early stopping watched, in
+// the real algorithm's names, and an epoch that improved on it says so.
+func TestEarlyStoppingLog(t *testing.T) {
+	bin := synth(1000, 3, 22, binaryTarget)
+	binVal := synth(300, 3, 23, binaryTarget)
+	for _, tc := range []struct {
+		name     string
+		hp       map[string]any
+		val      bool
+		criteria string
+	}{
+		{"regressor", map[string]any{"predictor_type": "regressor"}, true, "mse_objective"},
+		{"binary, default criterion", map[string]any{"predictor_type": "binary_classifier"}, true, "binary_classification_cross_entropy_objective"},
+		{"binary, f1 given", map[string]any{"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "f1"}, true, "sampled_f_beta"},
+		{"binary, loss_function given", map[string]any{"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "loss_function"}, true, "binary_classification_cross_entropy_objective"},
+		{"binary, f1 given, no validation", map[string]any{"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "f1"}, false, "binary_classification_cross_entropy_objective"},
+		{"hinge", map[string]any{"predictor_type": "binary_classifier", "loss": "hinge_loss"}, true, "objective_loss"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hp := map[string]any{"feature_dim": "3", "mini_batch_size": "100", "num_models": "3", "epochs": "4"}
+			for k, v := range tc.hp {
+				hp[k] = v
+			}
+			tr, val := bin, binVal
+			if tc.hp["predictor_type"] == "regressor" {
+				tr, val = synth(1000, 3, 24, linearTarget), synth(300, 3, 25, linearTarget)
+			}
+			ch := map[string]algorithms.Channel{"train": tr}
+			if tc.val {
+				ch["validation"] = val
+			}
+			_, m := train(t, hp, ch)
+			var stopLines, improved int
+			for _, l := range m.logs {
+				if rest, ok := strings.CutPrefix(l, "#early_stopping_criteria_metric: host=algo-1, epoch="); ok {
+					epoch, rest, _ := strings.Cut(rest, ", ")
+					if epoch != strconv.Itoa(stopLines) {
+						t.Errorf("early stopping line %d is for epoch %s: %q", stopLines, epoch, l)
+					}
+					crit, v, _ := strings.Cut(strings.TrimPrefix(rest, "criteria="), ", value=")
+					if crit != tc.criteria {
+						t.Errorf("criteria=%s, want %s: %q", crit, tc.criteria, l)
+					}
+					if x, err := strconv.ParseFloat(v, 64); err != nil || !(x >= 0) || (strings.HasPrefix(crit, "sampled_") && x > 1) {
+						t.Errorf("value %q (%v)", v, err)
+					}
+					stopLines++
+				}
+				if strings.HasSuffix(l, ": Loss improved. Updating best model") {
+					improved++
+				}
+			}
+			if stopLines != m.epochs {
+				t.Errorf("%d early stopping lines for %d epochs", stopLines, m.epochs)
+			}
+			if improved < 1 || improved > stopLines || !slices.Contains(m.logs, "Epoch 0: Loss improved. Updating best model") {
+				t.Errorf("%d Loss improved lines for %d epochs, epoch 0 among them: %v", improved, stopLines, slices.Contains(m.logs, "Epoch 0: Loss improved. Updating best model"))
+			}
+		})
 	}
 }
 

@@ -149,6 +149,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 				lag[m] = e.meanLoss()
 			}
 		}
+		t.logStopMetric(job, epoch, stop)
 		stopNow := t.stopCheck(stop) && epoch+1 < p.Epochs
 		var keep []int // the models that go on training; nil: all
 		if !stopNow && epoch+1 < p.Epochs && leads {
@@ -271,6 +272,38 @@ func (t *trainer) diverged() error {
 	}
 	return algorithms.Errorf("training diverged: the selected model's weights are not finite numbers; %slower learning_rate (%g), wd (%g), init_scale (%g), init_bias (%g) or bias_lr_mult (%g), or scale the data down",
 		raise, v.LearningRate, v.WD, v.InitScale, v.InitBias, v.BiasLRMult)
+}
+
+// logStopMetric logs what early stopping watched this epoch, as the real
+// algorithm's log does (docs/DECISIONS.md):
+//
+//	#early_stopping_criteria_metric: host=algo-1, epoch=3, criteria=mse_objective, value=42.03
+//	Epoch 3: Loss improved. Updating best model
+//
+// The second line only when the metric is below the best so far (before
+// stopCheck records it). A criterion is watched as its negative; the line
+// gives its value.
+func (t *trainer) logStopMetric(job *algorithms.Job, epoch int, stop float64) {
+	name, value := objectiveName(t.p), stop
+	if name == "" {
+		name = "objective_loss"
+	}
+	if t.watchesCriterion() {
+		name, value = "sampled_"+t.p.Criterion, -stop
+	}
+	job.Metrics.Logf("#early_stopping_criteria_metric: host=%s, epoch=%d, criteria=%s, value=%s",
+		hostOf(job), epoch, name, strconv.FormatFloat(value, 'g', -1, 64))
+	if stop < t.stopBest {
+		job.Metrics.Logf("Epoch %d: Loss improved. Updating best model", epoch)
+	}
+}
+
+// watchesCriterion says whether early stopping watches the binary
+// criterion rather than the loss: when the user chose one and there is a
+// validation channel, as the guide says (loss_function is the loss).
+func (t *trainer) watchesCriterion() bool {
+	p := t.p
+	return p.PredictorType == Binary && p.CriterionGiven && p.Criterion != "loss_function" && t.hasVal
 }
 
 // stopCheck records an epoch's early-stopping metric against the best so
@@ -1632,7 +1665,7 @@ func (t *trainer) select_(evals []*evaluator) float64 {
 		// Early stopping watches the criterion when the user chose one and
 		// there is a validation channel; else the loss (on the training
 		// sample without validation), as the guide says.
-		if p.PredictorType == Binary && p.CriterionGiven && t.hasVal {
+		if t.watchesCriterion() {
 			stop = math.Min(stop, crit)
 		} else {
 			stop = math.Min(stop, loss)

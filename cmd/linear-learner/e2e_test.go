@@ -114,6 +114,13 @@ func wantRealLogNames(t *testing.T, log string) {
 		}
 	}
 	value("#quality_metric: host=algo-1, epoch=0, train binary_classification_cross_entropy_objective <loss>=")
+	// No criterion given: early stopping watches the best model's
+	// validation loss, which the epoch's validation line reports.
+	if a, b := value("#early_stopping_criteria_metric: host=algo-1, epoch=0, criteria=binary_classification_cross_entropy_objective, value="),
+		value("#quality_metric: host=algo-1, epoch=0, validation objective_loss <loss>="); a != b {
+		t.Errorf("early_stopping_criteria_metric value %s at epoch 0, the validation loss %s", a, b)
+	}
+	value("Epoch 0: Loss improved. Updating best model") // the first epoch always improves on +Inf
 	var best map[string]any
 	if err := json.Unmarshal([]byte(value("Best model found for hyperparameters: ")), &best); err != nil {
 		t.Fatalf("the Best model found line is not JSON: %v", err)
