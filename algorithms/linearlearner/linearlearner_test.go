@@ -507,6 +507,9 @@ func TestEarlyStoppingLog(t *testing.T) {
 			if stopLines != m.epochs {
 				t.Errorf("%d early stopping lines for %d epochs", stopLines, m.epochs)
 			}
+			if !slices.Contains(m.logs, "Test data is not provided.") {
+				t.Errorf("no test channel, and the log does not say so")
+			}
 			if improved < 1 || improved > stopLines || !slices.Contains(m.logs, "Epoch 0: Loss improved. Updating best model") {
 				t.Errorf("%d Loss improved lines for %d epochs, epoch 0 among them: %v", improved, stopLines, slices.Contains(m.logs, "Epoch 0: Loss improved. Updating best model"))
 			}
@@ -527,6 +530,9 @@ func TestNoValidation(t *testing.T) {
 	}
 	if acc := m.scores["test:binary_classification_accuracy"]; !(acc > 0.8) {
 		t.Errorf("test accuracy %v", acc)
+	}
+	if slices.Contains(m.logs, "Test data is not provided.") {
+		t.Errorf("the log says there is no test channel when there is one")
 	}
 }
 

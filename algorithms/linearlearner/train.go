@@ -214,6 +214,8 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 		if err := score(ctx, m, data.ReadAhead(tr, p.MiniBatchSize), "test", p, job.Metrics); err != nil {
 			return m, err
 		}
+	} else {
+		job.Metrics.Logf("Test data is not provided.") // as the real algorithm's log says
 	}
 	return m, nil
 }
