@@ -2,7 +2,11 @@ package linearlearner
 
 import (
 	"math"
+	"slices"
 	"testing"
+
+	"github.com/sagebrush-ml/sagebrush/algorithms"
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // TestRocAUC holds roc_auc_score to known answers: the separations, a
@@ -91,4 +95,43 @@ func TestRealLogNames(t *testing.T) {
 		[][]float32{{2}, {-1}}, []float64{1, 0})
 	absent(hinge, "binary_classification_cross_entropy_objective")
 	absent(hinge, "roc_auc_score") // the per-epoch evaluations keep no scores
+}
+
+// TestRocAUCCapped: past maxAUCRows a final pass keeps no more (score,
+// label) pairs: roc_auc_score is over the first rows, the log says so, and
+// every other metric still counts every row.
+func TestRocAUCCapped(t *testing.T) {
+	saved := maxAUCRows
+	maxAUCRows = 50
+	defer func() { maxAUCRows = saved }()
+	tr, test := synth(1000, 3, 26, binaryTarget), synth(300, 3, 27, binaryTarget)
+	model, m := train(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "epochs": "3", "num_models": "2", "mini_batch_size": "100"},
+		map[string]algorithms.Channel{"train": tr, "test": test})
+	want := "test roc_auc_score is over the first 50 records; the other 250 are in every other test metric"
+	if !slices.Contains(m.logs, want) {
+		t.Errorf("the log lacks %q", want)
+	}
+	// Score every test row with the model itself: the AUC from the first
+	// 50, the accuracy from all 300.
+	var b data.Batch
+	b.Cols, b.Rows = 3, len(test.x)
+	for i := range test.x {
+		b.Dense = append(b.Dense, test.x[i]...)
+	}
+	z, _ := model.outputs(&b, nil, nil)
+	positive := make([]bool, len(z))
+	correct := 0
+	for i, y := range test.y {
+		positive[i] = y == 1
+		if (sigmoid(float64(z[i])) > model.threshold) == positive[i] {
+			correct++
+		}
+	}
+	auc, ok := rocAUC(z[:50], positive[:50]) // raw outputs rank as their sigmoids do
+	if got := m.scores["test:roc_auc_score"]; !ok || math.Abs(got-auc) > 1e-12 {
+		t.Errorf("test roc_auc_score %v, the first 50 rows' %v", got, auc)
+	}
+	if got, want := m.scores["test:binary_classification_accuracy"], float64(correct)/300; math.Abs(got-want) > 1e-12 {
+		t.Errorf("test accuracy %v, want %v over all 300 rows", got, want)
+	}
 }
