@@ -468,7 +468,7 @@ func TestEarlyStoppingLog(t *testing.T) {
 		{"binary, f1 given", map[string]any{"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "f1"}, true, "sampled_f_beta"},
 		{"binary, loss_function given", map[string]any{"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "loss_function"}, true, "binary_classification_cross_entropy_objective"},
 		{"binary, f1 given, no validation", map[string]any{"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "f1"}, false, "binary_classification_cross_entropy_objective"},
-		{"hinge", map[string]any{"predictor_type": "binary_classifier", "loss": "hinge_loss"}, true, "objective_loss"},
+		{"hinge", map[string]any{"predictor_type": "binary_classifier", "loss": "hinge_loss"}, true, "hinge_loss_objective"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hp := map[string]any{"feature_dim": "3", "mini_batch_size": "100", "num_models": "3", "epochs": "4"}

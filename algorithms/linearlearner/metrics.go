@@ -312,17 +312,16 @@ func (e *evaluator) metrics() []metric {
 			metric{fmt.Sprintf("macro_f_%.3f", e.p.FBeta), mf / k},
 			metric{"multiclass_balanced_accuracy", mr / k})
 	}
-	if name := objectiveName(e.p); name != "" {
-		out = append(out, metric{name, e.meanLoss()})
-	}
-	return out
+	return append(out, metric{objectiveName(e.p), e.meanLoss()})
 }
 
 // objectiveName is the name the algorithm's own log gives the objective
-// loss, where real training logs show it (2020 and 2024 jobs): the
+// loss: the names real training logs show (2020 and 2024 jobs) for the
 // logistic loss of a binary classifier with positive_example_weight_mult
-// 1, the softmax loss, the squared loss of a regressor. Other losses have
-// only objective_loss: no log of theirs was found.
+// 1, the softmax loss and the squared loss of a regressor; for every other
+// loss its own name and "_objective" (hinge_loss_objective, ...), ours, so
+// that the built-in metric definitions, which read "\S+_objective",
+// find it whatever the loss (docs/DECISIONS.md).
 func objectiveName(p Params) string {
 	switch {
 	case p.PredictorType == Binary && p.Loss == "logistic" && p.PosWeightKind == "" && p.PosWeight == 1:
@@ -332,7 +331,7 @@ func objectiveName(p Params) string {
 	case p.PredictorType == Regressor && p.Loss == "squared_loss":
 		return "mse_objective"
 	}
-	return ""
+	return p.Loss + "_objective"
 }
 
 // rocAUC is the area under the ROC curve of the scores against the labels

@@ -109,9 +109,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			trainLoss = math.Min(trainLoss, lossSum[m]/float64(max(n, 1)))
 		}
 		trainMetrics := map[string]float64{"objective_loss": trainLoss}
-		if name := objectiveName(p); name != "" {
-			trainMetrics[name] = trainLoss // as the algorithm's own log names it
-		}
+		trainMetrics[objectiveName(p)] = trainLoss // as the algorithm's own log names it
 		job.Metrics.EpochEnd(epoch, trainMetrics)
 
 		// Without validation, early stopping watches the loss on the
@@ -140,10 +138,8 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			}
 			stop = t.select_(evals)
 			for _, name := range []string{"objective_loss", objectiveName(p)} {
-				if name != "" {
-					job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation %s <loss>=%s",
-						hostOf(job), epoch, name, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
-				}
+				job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation %s <loss>=%s",
+					hostOf(job), epoch, name, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
 			}
 			for m, e := range evals {
 				lag[m] = e.meanLoss()
@@ -197,6 +193,15 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	// The model is final: the passes below only report on it, so a stop
 	// during them returns it with the error (saved only if it is a stop).
+	if !hasVal {
+		// The selection data: the training sample, in the "train" metrics
+		// the built-in metric definitions read (train:mse,
+		// train:objective_loss:final, ...), as the real algorithm reports
+		// a job without validation.
+		if err := score(ctx, m, &replay{batches: t.sample}, "train", p, job.Metrics); err != nil {
+			return m, err
+		}
+	}
 	if hasVal {
 		vr, err := t.open(ctx, val, epochs)
 		if err != nil {
@@ -287,9 +292,6 @@ func (t *trainer) diverged() error {
 // gives its value.
 func (t *trainer) logStopMetric(job *algorithms.Job, epoch int, stop float64) {
 	name, value := objectiveName(t.p), stop
-	if name == "" {
-		name = "objective_loss"
-	}
 	if t.watchesCriterion() {
 		name, value = "sampled_"+t.p.Criterion, -stop
 	}
