@@ -202,7 +202,7 @@ const (
 	autoBeta1              = 0.9
 	autoBeta2              = 0.999
 	autoMomentum           = 0.9
-	autoBiasLRMult         = 1
+	autoBiasLRMult         = 10 // a real artifact's fc0_bias carries __lr_mult__ "10.0" (docs/DECISIONS.md)
 	autoBiasWDMult         = 0
 	autoLRFactor           = 0.9 // per lr_scheduler_step updates
 	autoMinLR              = 1e-5

@@ -175,11 +175,13 @@ func TestRegression(t *testing.T) {
 		maxRMSE float64
 	}{
 		// The noise sd is 0.5: the best possible rmse (OLS: 0.5·sqrt(1+4/3000)).
+		// The robust losses' bias steps at bias_lr_mult 10 (auto) cost them
+		// about 0.003 (huber 0.5097 at 1, 0.5128 at 10).
 		{"squared adam", map[string]any{}, 0.51},
 		{"squared sgd", map[string]any{"optimizer": "sgd"}, 0.52},
 		{"squared rmsprop", map[string]any{"optimizer": "rmsprop"}, 0.52},
 		{"absolute", map[string]any{"loss": "absolute_loss"}, 0.52},
-		{"huber", map[string]any{"loss": "huber_loss", "huber_delta": "0.5"}, 0.51},
+		{"huber", map[string]any{"loss": "huber_loss", "huber_delta": "0.5"}, 0.52},
 		{"eps squared", map[string]any{"loss": "eps_insensitive_squared_loss"}, 0.51},
 		{"eps absolute", map[string]any{"loss": "eps_insensitive_absolute_loss"}, 0.52},
 		{"quantile", map[string]any{"loss": "quantile_loss"}, 0.52},

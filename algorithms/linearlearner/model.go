@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -28,6 +29,7 @@ type Model struct {
 	b             []float32      // k
 	threshold     float64        // binary: predicted_label = score > threshold
 	metricsParams map[string]any
+	biasLRMult    float64 // written as fc0_bias's __lr_mult__; 0 (a loaded model): not written
 	host          string
 	scratch       sync.Pool // *[]float32
 }
@@ -43,7 +45,29 @@ func newModel(p Params, w compute.Matrix, b []float32, threshold float64, host s
 	if host == "" {
 		host = "algo-1"
 	}
-	mp := map[string]any{"num_classes": p.NumClasses, "accuracy_top_k": p.TopK, "f_beta": p.FBeta}
+	return &Model{predictorType: p.PredictorType, loss: p.Loss, d: w.Rows, k: w.Cols, w: w, b: b,
+		threshold: threshold, metricsParams: metricsParams(p, artifactThreshold(p.PredictorType, threshold)),
+		biasLRMult: p.BiasLRMult, host: host}
+}
+
+// metricsParams is additional-params.json's metrics_params as a real
+// artifact holds it (a 2020 regressor's): these ten keys, null where they do
+// not apply. positive_example_weight_mult is the hyperparameter's number
+// (1 for "balanced" and "auto"; final sets the selected model's weight), and
+// eps_insensitive_loss_type "squared" or "absolute" for those losses: the
+// values the artifact did not show are ours.
+func metricsParams(p Params, threshold float64) map[string]any {
+	mp := map[string]any{
+		"eps_insensitive_loss_type": nil, "class_weights": nil, "huber_delta": nil, "quantile": nil,
+		"loss_insensitivity": nil, "positive_example_weight_mult": 1.0, "accuracy_top_k": p.TopK,
+		"threshold": threshold, "f_beta": nil, "margin": nil,
+	}
+	if p.PosWeightKind == "" && p.PosWeight > 0 {
+		mp["positive_example_weight_mult"] = p.PosWeight
+	}
+	if p.PredictorType != Regressor {
+		mp["f_beta"] = p.FBeta
+	}
 	switch p.Loss {
 	case "hinge_loss":
 		mp["margin"] = p.Margin
@@ -51,11 +75,21 @@ func newModel(p Params, w compute.Matrix, b []float32, threshold float64, host s
 		mp["quantile"] = p.Quantile
 	case "eps_insensitive_squared_loss", "eps_insensitive_absolute_loss":
 		mp["loss_insensitivity"] = p.Insensitivity
+		mp["eps_insensitive_loss_type"] = strings.TrimSuffix(strings.TrimPrefix(p.Loss, "eps_insensitive_"), "_loss")
 	case "huber_loss":
 		mp["huber_delta"] = p.HuberDelta
 	}
-	return &Model{predictorType: p.PredictorType, loss: p.Loss, d: w.Rows, k: w.Cols, w: w, b: b,
-		threshold: threshold, metricsParams: mp, host: host}
+	return mp
+}
+
+// artifactThreshold is the threshold additional-params.json records: the
+// calibrated one of a binary classifier, 0.5 for the others, as the real
+// regressor's artifact has it.
+func artifactThreshold(predictorType string, threshold float64) float64 {
+	if predictorType == Binary {
+		return threshold
+	}
+	return 0.5
 }
 
 // FeatureDim is the number of features of a row.
@@ -195,10 +229,16 @@ func outputOp(predictorType, loss string) (string, map[string]string) {
 // symbol builds the graph data·fc0_weight + fc0_bias → output op.
 func (m *Model) symbol() *mxnet.Symbol {
 	s := mxnet.NewSymbol()
-	data := s.Add("null", "data", nil)
+	in := s.Add("null", "data", nil)
 	w := s.Add("null", weightName, map[string]string{"__shape__": fmt.Sprintf("(%d, %d)", m.d, m.k)})
-	dot := s.Add("dot", "dot0", nil, data, w)
-	b := s.Add("null", biasName, map[string]string{"__shape__": fmt.Sprintf("(1, %d)", m.k)})
+	dot := s.Add("dot", "dot0", nil, in, w)
+	battrs := map[string]string{"__shape__": fmt.Sprintf("(1, %d)", m.k)}
+	if m.biasLRMult > 0 {
+		// MXNet reads a variable's learning-rate multiplier from its
+		// attributes, as a real artifact's fc0_bias carries it.
+		battrs["__lr_mult__"] = string(data.AppendPythonFloat(nil, m.biasLRMult))
+	}
+	b := s.Add("null", biasName, battrs)
 	add := s.Add("broadcast_add", "broadcast_add0", nil, dot, b)
 	label := s.Add("null", "out_label", nil)
 	op, attrs := outputOp(m.predictorType, m.loss)
@@ -225,11 +265,8 @@ func (m *Model) Save(dir string) error {
 // artifact returns the bytes of the model archive.
 func (m *Model) artifact() ([]byte, error) {
 	manifest := []byte(`{"mx-mod": "mxnet_module", "additional-params.json": "json", "version": 1}`)
-	ap := additionalParams{LossType: m.loss, PredictorType: m.predictorType, MetricsParams: m.metricsParams}
-	if m.predictorType == Binary {
-		thr := m.threshold
-		ap.Threshold = &thr
-	}
+	thr := artifactThreshold(m.predictorType, m.threshold)
+	ap := additionalParams{Threshold: &thr, LossType: m.loss, PredictorType: m.predictorType, MetricsParams: m.metricsParams}
 	apb, err := json.Marshal(ap)
 	if err != nil {
 		return nil, err
@@ -365,7 +402,7 @@ func parseArtifact(b []byte) (*Model, error) {
 		}
 	}
 	thr := defaultThreshold(loss)
-	if ap.Threshold != nil {
+	if ap.Threshold != nil && pt == Binary { // the others' (0.5 in a real regressor's) means nothing
 		thr = *ap.Threshold
 	}
 	if math.IsNaN(thr) {
@@ -373,6 +410,15 @@ func parseArtifact(b []byte) (*Model, error) {
 	}
 	w := compute.MatrixOf(d, k, append([]float32(nil), wa.AsFloat32()...))
 	m := &Model{predictorType: pt, loss: loss, d: d, k: k, w: w, b: bias, threshold: thr, metricsParams: ap.MetricsParams}
+	if sym != nil {
+		// Kept so that the model writes out as it came (a multi-host job's
+		// hosts receive the leader's model this way).
+		if i := sym.Node(biasName); i >= 0 {
+			if v, err := strconv.ParseFloat(sym.Nodes[i].Attrs["__lr_mult__"], 64); err == nil && v > 0 {
+				m.biasLRMult = v
+			}
+		}
+	}
 	return m, nil
 }
 

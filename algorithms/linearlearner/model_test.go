@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,6 +117,70 @@ func TestLoadSageMakerArtifact(t *testing.T) {
 	}
 }
 
+// TestLoadRealRegressorLayout: the layout of a real artifact (a 2020
+// default regressor's, docs/DECISIONS.md): numbered node names, "attrs"
+// with the bias's __lr_mult__, MXNet 1.3.1, a threshold and the ten
+// metrics_params keys in additional-params.json. It serves, and writes out
+// again as it came.
+func TestLoadRealRegressorLayout(t *testing.T) {
+	sym := `{"nodes": [
+	{"op": "null", "name": "data", "inputs": []},
+	{"op": "null", "name": "fc0_weight", "attrs": {"__shape__": "(2, 1)"}, "inputs": []},
+	{"op": "dot", "name": "dot7", "inputs": [[0, 0, 0], [1, 0, 0]]},
+	{"op": "null", "name": "fc0_bias", "attrs": {"__lr_mult__": "10.0", "__shape__": "(1, 1)"}, "inputs": []},
+	{"op": "broadcast_add", "name": "broadcast_plus7", "inputs": [[2, 0, 0], [3, 0, 0]]},
+	{"op": "null", "name": "out_label", "inputs": []},
+	{"op": "LinearRegressionOutput", "name": "linearregressionoutput7", "inputs": [[4, 0, 0], [5, 0, 0]]}],
+	"arg_nodes": [0, 1, 3, 5], "node_row_ptr": [0, 1, 2, 3, 4, 5, 6, 7], "heads": [[6, 0, 0]],
+	"attrs": {"mxnet_version": ["int", 10301]}}`
+	ap := `{"threshold": 0.5, "loss_type": "squared_loss", "metrics_params": {"eps_insensitive_loss_type": null, ` +
+		`"class_weights": null, "huber_delta": null, "quantile": null, "loss_insensitivity": null, ` +
+		`"positive_example_weight_mult": 1.0, "accuracy_top_k": 3, "threshold": 0.5, "f_beta": null, "margin": null}, ` +
+		`"predictor_type": "regressor"}`
+	var params bytes.Buffer
+	f := &mxnet.File{
+		Arrays: []*mxnet.NDArray{mxnet.NewFloat32([]float32{1.5, -2}, 2, 1), mxnet.NewFloat32([]float32{0.25}, 1, 1)},
+		Names:  []string{"arg:fc0_weight", "arg:fc0_bias"},
+	}
+	if err := mxnet.Write(&params, f); err != nil {
+		t.Fatal(err)
+	}
+	var zip bytes.Buffer
+	if err := mxnet.WriteZip(&zip, []mxnet.ZipEntry{
+		{Name: "manifest.json", Data: []byte(`{"additional-params.json": "json", "mx-mod": "mxnet_module", "version": 1}`)},
+		{Name: "additional-params.json", Data: []byte(ap)},
+		{Name: "mx-mod-symbol.json", Data: []byte(sym)},
+		{Name: "mx-mod-0000.params", Data: params.Bytes()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := loadBytes(t, zip.Bytes())
+	// 1.5·2 − 2·1 + 0.25
+	if p := predict(t, m, []float32{2, 1}); m.PredictorType() != Regressor || p.Outputs[0].Values[0] != 1.25 {
+		t.Fatalf("%s, score %v, want a regressor's 1.25", m.PredictorType(), p.Outputs[0].Values)
+	}
+	out, err := m.artifact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := mxnet.ReadZip(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in, again map[string]any
+	json.Unmarshal([]byte(ap), &in)
+	if err := json.Unmarshal(files["additional-params.json"], &again); err != nil || !reflect.DeepEqual(in, again) {
+		t.Errorf("additional-params.json written again as %s (%v)", files["additional-params.json"], err)
+	}
+	s, err := mxnet.ParseSymbol(files["mx-mod-symbol.json"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := s.Node("fc0_bias"); i < 0 || s.Nodes[i].Attrs["__lr_mult__"] != "10.0" {
+		t.Errorf("the bias's __lr_mult__ was not kept: %s", files["mx-mod-symbol.json"])
+	}
+}
+
 // TestArtifactLayout: what Save writes is SageMaker's layout, and it reads
 // back to the same predictions.
 func TestArtifactLayout(t *testing.T) {
@@ -143,9 +210,28 @@ func TestArtifactLayout(t *testing.T) {
 		ap["predictor_type"] != "binary_classifier" || ap["loss_type"] != "logistic" {
 		t.Errorf("additional-params.json = %s (%v)", files["additional-params.json"], err)
 	}
+	// metrics_params: the ten keys of a real artifact's, null where they
+	// do not apply.
+	mp, _ := ap["metrics_params"].(map[string]any)
+	var keys []string
+	for k := range mp {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if got := strings.Join(keys, " "); got != "accuracy_top_k class_weights eps_insensitive_loss_type f_beta huber_delta loss_insensitivity margin positive_example_weight_mult quantile threshold" {
+		t.Errorf("metrics_params keys %q", got)
+	}
+	if mp["threshold"] != 0.375 || mp["f_beta"] != 1.0 || mp["positive_example_weight_mult"] != 1.0 || mp["accuracy_top_k"] != 3.0 || mp["margin"] != nil {
+		t.Errorf("metrics_params %v", mp)
+	}
 	sym, err := mxnet.ParseSymbol(files["mx-mod-symbol.json"])
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The bias's learning-rate multiplier (auto: 10), as MXNet and a real
+	// artifact record it.
+	if i := sym.Node("fc0_bias"); i < 0 || sym.Nodes[i].Attrs["__lr_mult__"] != "10.0" {
+		t.Errorf("fc0_bias node %v, want __lr_mult__ 10.0", sym.Nodes[max(i, 0)])
 	}
 	var ops []string
 	for _, n := range sym.Nodes {
@@ -230,6 +316,39 @@ func TestLoadErrors(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "model_algo-1"), tc.b, 0o644)
 		if _, err := (Algorithm{}).Load(dir); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestArtifactTrainedWeights: additional-params.json records the weights a
+// model trained with where the data made them: balanced positive weight,
+// balanced class weights.
+func TestArtifactTrainedWeights(t *testing.T) {
+	tr := synth(1000, 3, 40, binaryTarget)
+	var pos float64
+	for _, y := range tr.y {
+		pos += float64(y)
+	}
+	m, _ := train(t, map[string]any{"feature_dim": "3", "predictor_type": "binary_classifier", "epochs": "2",
+		"positive_example_weight_mult": "balanced"}, map[string]algorithms.Channel{"train": tr})
+	if got, want := m.metricsParams["positive_example_weight_mult"].(float64), (1000-pos)/pos; math.Abs(got-want) > 1e-12 {
+		t.Errorf("positive_example_weight_mult %v, want balanced (%v)", got, want)
+	}
+
+	mc := synth(1000, 3, 41, func(x []float32, _ *rand.Rand) float32 { return float32(min(2, int(max(0, standardized(x, 0)+1)))) })
+	counts := make([]float64, 3)
+	for _, y := range mc.y {
+		counts[int(y)]++
+	}
+	m, _ = train(t, map[string]any{"feature_dim": "3", "predictor_type": "multiclass_classifier", "num_classes": "3", "epochs": "2",
+		"balance_multiclass_weights": "true"}, map[string]algorithms.Channel{"train": mc})
+	cw, _ := m.metricsParams["class_weights"].([]float64)
+	if len(cw) != 3 {
+		t.Fatalf("class_weights %v", m.metricsParams["class_weights"])
+	}
+	for c := range cw {
+		if want := 1000 / (3 * counts[c]); math.Abs(cw[c]-want) > 1e-12 {
+			t.Errorf("class_weights %v, want n/(K·n_c) from counts %v", cw, counts)
 		}
 	}
 }

@@ -1748,7 +1748,16 @@ func (t *trainer) final(host string) *Model {
 		}
 		rb[k] = float32(acc*t.yScale + t.yShift)
 	}
-	return newModel(p, raw, rb, thr, host)
+	m := newModel(p, raw, rb, thr, host)
+	// The weights this model trained with, where "balanced", "auto" or
+	// balance_multiclass_weights made them from the data.
+	switch {
+	case p.PredictorType == Binary:
+		m.metricsParams["positive_example_weight_mult"] = t.posW[best]
+	case p.PredictorType == Multiclass && p.BalanceClass:
+		m.metricsParams["class_weights"] = slices.Clone(t.classWeights)
+	}
+	return m
 }
 
 // score reports the final model's metrics on one pass of a channel, r,
