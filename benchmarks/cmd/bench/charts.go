@@ -351,14 +351,16 @@ func latencyPanel(s *ServingReport) (*plot.Plot, error) {
 	return p, nil
 }
 
+// slug is s in lower case with every run of other characters one dash:
+// "k-means (sparse)" is k-means-sparse.
 func slug(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
-			return r
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
 		}
-		if r >= 'A' && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return '-'
-	}, s)
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }

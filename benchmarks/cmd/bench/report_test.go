@@ -194,3 +194,17 @@ func TestMedianLoad(t *testing.T) {
 		t.Errorf("median of two rounds %v, want the lower (900)", l.Result.RPS)
 	}
 }
+
+func TestSlug(t *testing.T) {
+	for in, want := range map[string]string{
+		"k-means":          "k-means",
+		"k-means (sparse)": "k-means-sparse",
+		"PCA regular":      "pca-regular",
+		"k-NN":             "k-nn",
+		" (x) ":            "x",
+	} {
+		if got := slug(in); got != want {
+			t.Errorf("slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
