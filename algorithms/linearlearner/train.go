@@ -193,21 +193,20 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	// The model is final: the passes below only report on it, so a stop
 	// during them returns it with the error (saved only if it is a stop).
-	if !hasVal {
-		// The selection data: the training sample, in the "train" metrics
-		// the built-in metric definitions read (train:mse,
-		// train:objective_loss:final, ...), as the real algorithm reports
-		// a job without validation.
-		if err := score(ctx, m, &replay{batches: t.sample}, "train", p, job.Metrics); err != nil {
-			return m, err
-		}
-	}
 	if hasVal {
 		vr, err := t.open(ctx, val, epochs)
 		if err != nil {
 			return m, err
 		}
 		if err := score(ctx, m, vr, "validation", p, job.Metrics); err != nil {
+			return m, err
+		}
+	} else {
+		// The selection data: the training sample, in the "train" metrics
+		// the built-in metric definitions read (train:mse,
+		// train:objective_loss:final, ...), as the real algorithm reports
+		// a job without validation.
+		if err := score(ctx, m, &replay{batches: t.sample}, "train", p, job.Metrics); err != nil {
 			return m, err
 		}
 	}
