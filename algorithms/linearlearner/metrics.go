@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // scoreOf maps a binary model's raw output to its score: the probability
@@ -314,6 +316,10 @@ func (e *evaluator) metrics() []metric {
 	}
 	return append(out, metric{objectiveName(e.p), e.meanLoss()})
 }
+
+// pyFloat spells v as the algorithm's Python log and json.dumps do (1.0,
+// 0.0583, 1e-05): the spelling of every number this package logs by hand.
+func pyFloat(v float64) string { return string(data.AppendPythonFloat(nil, v)) }
 
 // objectiveName is the name the algorithm's own log gives the objective
 // loss: the names real training logs show (2020 and 2024 jobs) for the

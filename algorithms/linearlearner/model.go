@@ -236,7 +236,7 @@ func (m *Model) symbol() *mxnet.Symbol {
 	if m.biasLRMult > 0 {
 		// MXNet reads a variable's learning-rate multiplier from its
 		// attributes, as a real artifact's fc0_bias carries it.
-		battrs["__lr_mult__"] = string(data.AppendPythonFloat(nil, m.biasLRMult))
+		battrs["__lr_mult__"] = pyFloat(m.biasLRMult)
 	}
 	b := s.Add("null", biasName, battrs)
 	add := s.Add("broadcast_add", "broadcast_add0", nil, dot, b)

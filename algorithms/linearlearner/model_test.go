@@ -352,3 +352,61 @@ func TestArtifactTrainedWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsParamsPerLoss: each loss fills its own parameter in
+// metrics_params and leaves the others null.
+func TestMetricsParamsPerLoss(t *testing.T) {
+	for _, tc := range []struct {
+		hp   map[string]any
+		want map[string]any // the keys that are not null, beside accuracy_top_k, threshold and positive_example_weight_mult
+	}{
+		{map[string]any{"predictor_type": "regressor"}, map[string]any{}},
+		{map[string]any{"predictor_type": "binary_classifier", "f_beta": "0.5"}, map[string]any{"f_beta": 0.5}},
+		{map[string]any{"predictor_type": "binary_classifier", "loss": "hinge_loss", "margin": "2"}, map[string]any{"f_beta": 1.0, "margin": 2.0}},
+		{map[string]any{"predictor_type": "regressor", "loss": "quantile_loss", "quantile": "0.9"}, map[string]any{"quantile": 0.9}},
+		{map[string]any{"predictor_type": "regressor", "loss": "huber_loss", "huber_delta": "3"}, map[string]any{"huber_delta": 3.0}},
+		{map[string]any{"predictor_type": "regressor", "loss": "eps_insensitive_squared_loss", "loss_insensitivity": "0.2"},
+			map[string]any{"loss_insensitivity": 0.2, "eps_insensitive_loss_type": "squared"}},
+		{map[string]any{"predictor_type": "regressor", "loss": "eps_insensitive_absolute_loss"},
+			map[string]any{"loss_insensitivity": 0.01, "eps_insensitive_loss_type": "absolute"}},
+		{map[string]any{"predictor_type": "multiclass_classifier", "num_classes": "3"}, map[string]any{"f_beta": 1.0}},
+	} {
+		hp := map[string]any{"feature_dim": "2"}
+		for k, v := range tc.hp {
+			hp[k] = v
+		}
+		k := 1
+		if tc.hp["predictor_type"] == "multiclass_classifier" {
+			k = 3
+		}
+		m := newModel(ParamsFrom(mustParse(t, hp)), compute.NewMatrix(2, k), make([]float32, k), 0.25, "algo-1")
+		raw, err := m.artifact()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, _ := mxnet.ReadZip(raw)
+		var ap struct {
+			Threshold     float64        `json:"threshold"`
+			MetricsParams map[string]any `json:"metrics_params"`
+		}
+		if err := json.Unmarshal(files["additional-params.json"], &ap); err != nil {
+			t.Fatal(err)
+		}
+		wantThr := 0.5
+		if tc.hp["predictor_type"] == "binary_classifier" {
+			wantThr = 0.25
+		}
+		if ap.Threshold != wantThr || ap.MetricsParams["threshold"] != wantThr {
+			t.Errorf("%v: threshold %v, metrics_params threshold %v, want %v", tc.hp, ap.Threshold, ap.MetricsParams["threshold"], wantThr)
+		}
+		for key, v := range ap.MetricsParams {
+			switch key {
+			case "accuracy_top_k", "threshold", "positive_example_weight_mult":
+				continue
+			}
+			if want, ok := tc.want[key]; ok && v != want || !ok && v != nil {
+				t.Errorf("%v: metrics_params %s = %v, want %v", tc.hp, key, v, tc.want[key])
+			}
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			stop = t.select_(evals)
 			for _, name := range []string{"objective_loss", objectiveName(p)} {
 				job.Metrics.Logf("#quality_metric: host=%s, epoch=%d, validation %s <loss>=%s",
-					hostOf(job), epoch, name, strconv.FormatFloat(t.bestLoss, 'g', -1, 64))
+					hostOf(job), epoch, name, pyFloat(t.bestLoss))
 			}
 			for m, e := range evals {
 				lag[m] = e.meanLoss()
@@ -295,7 +295,7 @@ func (t *trainer) logStopMetric(job *algorithms.Job, epoch int, stop float64) {
 		name, value = "sampled_"+t.p.Criterion, -stop
 	}
 	job.Metrics.Logf("#early_stopping_criteria_metric: host=%s, epoch=%d, criteria=%s, value=%s",
-		hostOf(job), epoch, name, strconv.FormatFloat(value, 'g', -1, 64))
+		hostOf(job), epoch, name, pyFloat(value))
 	if stop < t.stopBest {
 		job.Metrics.Logf("Epoch %d: Loss improved. Updating best model", epoch)
 	}
@@ -1803,11 +1803,10 @@ func score(ctx context.Context, m *Model, r data.BatchReadCloser, name string, p
 // the resolved one (auto: the updates of the first epoch).
 func (t *trainer) bestHyperparameters() string {
 	p := t.p
-	num := func(v float64) string { return string(data.AppendPythonFloat(nil, v)) } // json.dumps's spelling
 	step, factor, minLR := t.schedStep, p.LRSchedulerFactor, p.LRSchedulerMinimum
 	if !p.UseLRScheduler {
 		step, factor, minLR = 0, 1, t.lrM[t.chosen]
 	}
 	return fmt.Sprintf(`{"optimizer": %q, "learning_rate": %s, "l1": %s, "wd": %s, "lr_scheduler_step": %d, "lr_scheduler_factor": %s, "lr_scheduler_minimum_lr": %s}`,
-		p.Optimizer, num(t.lrM[t.chosen]), num(t.l1M[t.chosen]), num(t.wdM[t.chosen]), step, num(factor), num(minLR))
+		p.Optimizer, pyFloat(t.lrM[t.chosen]), pyFloat(t.l1M[t.chosen]), pyFloat(t.wdM[t.chosen]), step, pyFloat(factor), pyFloat(minLR))
 }
