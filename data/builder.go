@@ -51,8 +51,9 @@ const reserveValues = 1 << 22
 // hint, not a promise (1,000 rows of 200,000 features reserved 800 MB,
 // zeroed, for every reader of a sparse channel opened). And made only when
 // a dense row comes: the rows may all come sparse (the 16 MiB each reader
-// of a sparse channel of 100,000 features zeroed were a fifth of a sparse
-// k-means job's CPU).
+// of a sparse channel of 100,000 features zeroed showed in perf profiles of
+// the sparse k-means benchmark; TestRecordIOSparseWideAllocates bounds what
+// a sparse read allocates).
 func (bl *builder) reserve(n int) {
 	if bl.cols > 0 {
 		bl.want = min(n, 1<<16, max(1, reserveValues/bl.cols)) * bl.cols

@@ -935,8 +935,8 @@ func TestParseMediaTypeAsMime(t *testing.T) {
 
 // TestRecordIOSparseWideAllocates reads 1,000 sparse records of 200,000
 // features with five stored entries each: a reader allocates about what
-// the rows hold and a bounded dense reservation (16 MB), not room for
-// 1,000 dense rows (800 MB, zeroed for every reader opened: a linear
+// the rows hold and no dense reservation (made only when a dense row
+// comes), not room for 1,000 dense rows (800 MB, zeroed for every reader opened: a linear
 // learner job on such a channel spent 8 of its 9 s there).
 func TestRecordIOSparseWideAllocates(t *testing.T) {
 	const d, n = 200_000, 1000

@@ -140,8 +140,8 @@ func topEigenTridiagonal(c []float64, d, k int, rng *rand.Rand) ([]float64, *mat
 	// those within Dstein's cluster distance (1e-3·‖T‖) of eigenvalue j
 	// are a run of the rows before it: reorthogonalising against them is
 	// two matrix–vector products (classical Gram–Schmidt) instead of a dot
-	// and an axpy per vector, which on MNIST's many tiny eigenvalues took
-	// two thirds of the solve at k = d.
+	// and an axpy per vector, the loop MNIST's many tiny eigenvalues made
+	// long at k = d.
 	z := mat.NewDense(k, d, nil)
 	zr := z.RawMatrix()
 	outV := make([]float64, k)

@@ -610,9 +610,9 @@ func toF64(x []float32) []float64 {
 	return out
 }
 
-// TestRandomizedWideSketch: randomized mode whose sketch would hold a
-// quarter of feature_dim or more takes the exact regular computation (the
-// same model, bit for bit) and says so in the log; one column fewer and it
+// TestRandomizedWideSketch: randomized mode whose sketch would hold more
+// than a quarter of feature_dim takes the exact regular computation (the
+// same model, bit for bit) and says so in the log; a quarter exactly and it
 // sketches.
 func TestRandomizedWideSketch(t *testing.T) {
 	d := 40
@@ -632,12 +632,7 @@ func TestRandomizedWideSketch(t *testing.T) {
 		return m.(*Model), metrics.logs
 	}
 	logged := func(logs []string, prefix string) bool {
-		for _, l := range logs {
-			if strings.HasPrefix(l, prefix) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(logs, func(l string) bool { return strings.HasPrefix(l, prefix) })
 	}
 	regular, _ := run(map[string]any{"feature_dim": "40", "num_components": "4", "algorithm_mode": "regular"})
 	wide, logs := run(map[string]any{"feature_dim": "40", "num_components": "4", "extra_components": "7", "algorithm_mode": "randomized"})

@@ -164,7 +164,7 @@ func TestHyperparameterErrors(t *testing.T) {
 		{"feature_dim too large for memory", hps(map[string]string{"feature_dim": "2000000"}), "randomized mode needs far less"},
 		// Randomized, but a sketch of 1,200,000 columns: computed exactly
 		// (Params.Sketches), so the scatter matrix is what must fit.
-		{"wide sketch too large for memory", hps(map[string]string{"feature_dim": "2000000", "num_components": "600000", "algorithm_mode": "randomized"}), "a quarter of the features or more, so computed exactly"},
+		{"wide sketch too large for memory", hps(map[string]string{"feature_dim": "2000000", "num_components": "600000", "algorithm_mode": "randomized"}), "more than a quarter of the features, so computed exactly"},
 		// Finite float32, but its square is not: the model was NaNs
 		// (regular) or the job panicked (randomized).
 		{"values that overflow, regular", map[string]string{"feature_dim": "4", "num_components": "2", "mini_batch_size": "10"}, "not finite"},
