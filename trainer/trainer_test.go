@@ -883,6 +883,9 @@ func TestMetricKind(t *testing.T) {
 		"msd": "loss", "ssd": "loss", "mse": "loss", "rmse": "loss", "objective_loss": "loss",
 		"absolute_loss": "loss", "accuracy": "score", "binary_classification_accuracy": "score",
 		"binary_f_beta": "score", "precision": "score", "recall": "score", "macro_f_beta": "score",
+		// the linear learner's own log names: "_objective" is a loss
+		"mse_objective": "loss", "binary_classification_cross_entropy_objective": "loss", "hinge_loss_objective": "loss",
+		"roc_auc_score": "score", "binary_f_1.000": "score",
 	} {
 		if got := kindOf(name); got != want {
 			t.Errorf("kindOf(%q) = %q, want %q", name, got, want)

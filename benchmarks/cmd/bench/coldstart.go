@@ -33,10 +33,20 @@ type ColdStart struct {
 
 // findModel returns the ml root of the first work directory of the
 // benchmark (benchmarks/work/<name>, then <name>-* in order) holding a
-// model, "" when none.
+// model, "" when none. A directory of another benchmark whose name extends
+// this one (kmeans-sparse under kmeans) is not this one's.
 func findModel(workDir, name string) string {
 	dirs, _ := filepath.Glob(filepath.Join(workDir, name+"-*", "ml"))
 	slices.Sort(dirs)
+	dirs = slices.DeleteFunc(dirs, func(d string) bool {
+		base := filepath.Base(filepath.Dir(d))
+		for _, o := range benchmarks {
+			if strings.HasPrefix(o.Name, name+"-") && (base == o.Name || strings.HasPrefix(base, o.Name+"-")) {
+				return true
+			}
+		}
+		return false
+	})
 	dirs = append([]string{filepath.Join(workDir, name, "ml")}, dirs...)
 	for _, d := range dirs {
 		if ents, err := os.ReadDir(filepath.Join(d, "model")); err == nil && len(ents) > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -206,5 +207,36 @@ func TestSlug(t *testing.T) {
 		if got := slug(in); got != want {
 			t.Errorf("slug(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFindModel: the cold start takes a benchmark's own trained model,
+// its plain directory first, and never another benchmark's whose name
+// extends it.
+func TestFindModel(t *testing.T) {
+	work := t.TempDir()
+	model := func(dir string) {
+		if err := os.MkdirAll(filepath.Join(work, dir, "ml", "model"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, dir, "ml", "model", "model_algo-1"), []byte("m"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model("kmeans-sparse")
+	if got := findModel(work, "kmeans"); got != "" {
+		t.Errorf("kmeans took %q, kmeans-sparse's model", got)
+	}
+	if got := findModel(work, "kmeans-sparse"); got != filepath.Join(work, "kmeans-sparse", "ml") {
+		t.Errorf("kmeans-sparse: %q", got)
+	}
+	model("kmeans-2")
+	model("kmeans-1")
+	if got := findModel(work, "kmeans"); got != filepath.Join(work, "kmeans-1", "ml") {
+		t.Errorf("kmeans: %q, want kmeans-1's", got)
+	}
+	model("kmeans")
+	if got := findModel(work, "kmeans"); got != filepath.Join(work, "kmeans", "ml") {
+		t.Errorf("kmeans: %q, want its own directory first", got)
 	}
 }
