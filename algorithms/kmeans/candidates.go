@@ -175,6 +175,12 @@ func (c candidates) dense() compute.Matrix {
 	}
 	n := c.n()
 	out := compute.NewMatrix(n, c.d)
+	if c.x.Data != nil { // a subset of the rows
+		for i := range n {
+			copy(out.Row(i), c.x.Row(c.row(i)))
+		}
+		return out
+	}
 	buf := make([]float64, n*featureBlock)
 	feats := c.live()
 	for lo := 0; lo < len(feats); lo += featureBlock {

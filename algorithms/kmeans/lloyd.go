@@ -8,7 +8,6 @@ import (
 
 	"github.com/sagebrush-ml/sagebrush/algorithms"
 	"github.com/sagebrush-ml/sagebrush/compute"
-	"github.com/sagebrush-ml/sagebrush/data"
 )
 
 // reduce turns the K mini-batch centers into k with Lloyd's method on the
@@ -77,17 +76,21 @@ func reduce(be compute.Backend, pts candidates, counts []float64, p Params, rng 
 // logShrink writes what the algorithm's own log says of the local Lloyd
 // step (a real 2021 training log: "shrinking 80 centers into 8", a line a
 // trial, then the winner's value as the train msd), so that a metric
-// definition written against SageMaker's log finds train:msd in ours.
-func logShrink(m algorithms.Metrics, host string, from, k int, msds []float64) {
+// definition written against SageMaker's log finds train:msd in ours. The
+// winner is the least msd, as reduce picks it (a NaN trial never wins).
+func logShrink(m algorithms.Metrics, from, k int, msds []float64) {
 	m.Logf("shrinking %d centers into %d", from, k)
-	best := 0.0 // the candidates are the centers: no distance left
+	best := 0.0 // no trials: the candidates are the centers, no distance left
+	if len(msds) > 0 {
+		best = math.Inf(1)
+	}
 	for i, v := range msds {
 		m.Logf("local kmeans attempt #%d. Current mean square distance %f", i, v)
-		if i == 0 || v < best {
+		if v < best { // NaN never
 			best = v
 		}
 	}
-	m.Logf("#quality_metric: host=%s, train msd <loss>=%s", host, data.AppendPythonFloat(nil, best))
+	m.Score("train", "msd", best) // #quality_metric: host=…, train msd <loss>=…
 }
 
 // lloyd runs one weighted Lloyd trial and returns its centers and weighted ssd.

@@ -44,7 +44,7 @@ func (t *trainer) mergeHosts(ctx context.Context, peers algorithms.Peers, rng *r
 		t.metrics.Logf("mini-batch phase done on %d hosts: %d centers from %d records; reducing to k=%d with local Lloyd (%s init, %d trials)",
 			len(parts), all.Rows, seen, t.p.K, t.p.LloydInitMethod, t.p.LloydNumTrials)
 		centers, msds := reduce(t.be, rowCandidates(all), counts, t.p, rng)
-		logShrink(t.metrics, t.host, all.Rows, t.p.K, msds)
+		logShrink(t.metrics, all.Rows, t.p.K, msds)
 		return encodeCenters(centers, nil, seen), nil
 	})
 	if err != nil {

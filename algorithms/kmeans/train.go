@@ -38,7 +38,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 	}
 	rng := rand.New(rand.NewPCG(seed, uint64(host)))
 	multi := job.MultiHost()
-	t := &trainer{p: p, be: job.Compute, rng: rng, metrics: job.Metrics, multi: multi, host: job.Cluster.CurrentHost}
+	t := &trainer{p: p, be: job.Compute, rng: rng, metrics: job.Metrics, multi: multi}
 	if t.be == nil {
 		t.be = compute.Current()
 	}
@@ -67,7 +67,7 @@ func (Algorithm) Train(ctx context.Context, job *algorithms.Job) (algorithms.Mod
 			t.centers.Rows, t.seen, p.K, p.LloydInitMethod, p.LloydNumTrials)
 		var msds []float64
 		centers, msds = reduce(t.be, t.candidates(), t.counts, p, rng)
-		logShrink(job.Metrics, t.host, t.centers.Rows, p.K, msds)
+		logShrink(job.Metrics, t.centers.Rows, p.K, msds)
 	}
 	// No centers: no local Lloyd trial had a finite loss (overflowed
 	// distances), so reduce kept none.
@@ -93,7 +93,6 @@ type trainer struct {
 	rng     *rand.Rand
 	metrics algorithms.Metrics
 	multi   bool // a host of a multi-host job: fewer than k rows of its own are fine
-	host    string
 
 	centers compute.Matrix // K × d
 	counts  []float64      // (decayed) points represented by each center
@@ -225,40 +224,31 @@ func (t *trainer) init(first []*data.Batch) error {
 		prefault.Write(t.ct) // written where batches fall after reads there
 		t.scale = grow(t.scale, K)
 		t.nn = grow(t.nn, K)
-		for j := range K {
-			t.scale[j], t.nn[j] = 1, 0
-		}
-		var feats []int
 		for i, r := range picked {
 			// Only the row's stored values: a dense copy written down a
-			// column of ct missed the cache at every feature.
-			feats = feats[:0]
+			// column of ct missed the cache at every feature. The squared
+			// norm is summed as they are stored, in the order sqNorm64 adds
+			// a row (the zeros it skips add nothing): summing down all of ct
+			// read 40 MB on the sparse benchmark for a hundred rows of ten
+			// values, and before prefault.Write mapped every page of it to
+			// the zero page, to fault again when written.
+			var nn float64
 			b, row := rs.at(r)
 			if b.Sparse() {
 				for q := b.Indptr[row]; q < b.Indptr[row+1]; q++ {
-					f := int(b.Indices[q]) // ascending within a row (data.Batch)
-					t.ct[f*K+i] = b.Values[q]
-					feats = append(feats, f)
+					f, v := int(b.Indices[q]), b.Values[q] // ascending within a row (data.Batch)
+					t.ct[f*K+i] = v
+					nn += float64(v) * float64(v)
 				}
 			} else {
 				for f, v := range b.Dense[row*d : (row+1)*d] {
 					if v != 0 {
 						t.ct[f*K+i] = v
-						feats = append(feats, f)
+						nn += float64(v) * float64(v)
 					}
 				}
 			}
-			// The squared norm from the features the row holds, in the
-			// order sqNorm64 adds a row (the zeros it skips add nothing):
-			// summing down all of ct read 40 MB on the sparse benchmark for
-			// a hundred rows of ten values, and before prefault.Write mapped
-			// every page of it to the zero page, to fault again when written.
-			var nn float64
-			for _, f := range feats {
-				v := float64(t.ct[f*K+i])
-				nn += v * v
-			}
-			t.nn[i] = nn
+			t.scale[i], t.nn[i] = 1, nn
 		}
 		t.lazy = true
 	} else {
