@@ -30,8 +30,9 @@ type memChannel struct {
 	block bool
 	// sparse, when set, gives the rows as CSR batches of their nonzeros.
 	sparse bool
-	// mixed, when set, gives every other batch as CSR, the first dense.
-	mixed bool
+	// mixed, when set, gives every other batch as CSR, the first dense
+	// (the first CSR with csrFirst).
+	mixed, csrFirst bool
 }
 
 func (c *memChannel) Name() string { return "mem" }
@@ -58,7 +59,7 @@ func (r *memReader) Read(n int) (*data.Batch, error) {
 	}
 	end := min(r.pos+n, len(r.c.rows))
 	r.b = data.Batch{Rows: end - r.pos, Cols: r.c.d}
-	if sparse := r.c.sparse || r.c.mixed && r.n%2 == 1; sparse {
+	if sparse := r.c.sparse || r.c.mixed && (r.n%2 == 1) != r.c.csrFirst; sparse {
 		r.b = *algorithmstest.CSR(r.c.d, r.c.rows[r.pos:end])
 	} else {
 		for _, row := range r.c.rows[r.pos:end] {

@@ -69,15 +69,19 @@ func TestSparseSameAsDense(t *testing.T) {
 				}
 			}
 			// Dense and CSR batches in turn: each switch moves the centers
-			// between their rows and the CSR step's scaled columns.
-			j, _ := job(t, hp, map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: 40, mixed: true}})
-			mm, err := Algorithm{}.Train(context.Background(), j)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range md.centers.Data {
-				if w := mm.(*Model).centers.Data[i]; math.Abs(float64(v-w)) > 1e-3 {
-					t.Fatalf("center value %d: %v from dense rows, %v from dense and CSR batches in turn", i, v, w)
+			// between their rows and the CSR step's scaled columns. Starting
+			// with CSR, the centers begin as columns and the first dense
+			// batch makes their rows from nothing (settle).
+			for _, csrFirst := range []bool{false, true} {
+				j, _ := job(t, hp, map[string]algorithms.Channel{"train": &memChannel{rows: rows, d: 40, mixed: true, csrFirst: csrFirst}})
+				mm, err := Algorithm{}.Train(context.Background(), j)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range md.centers.Data {
+					if w := mm.(*Model).centers.Data[i]; math.Abs(float64(v-w)) > 1e-3 {
+						t.Fatalf("center value %d: %v from dense rows, %v from dense and CSR batches in turn (CSR first %v)", i, v, w, csrFirst)
+					}
 				}
 			}
 			if a, b := metd.scores["test:msd"], mets.scores["test:msd"]; math.Abs(a-b) > 1e-5*a {
